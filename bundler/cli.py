@@ -1,0 +1,76 @@
+"""The `wire-bundle` command line.
+
+Each subcommand lives in the module that does its job; this group only loads them when asked, so
+`wire-bundle --help` stays fast and a module's import cost is paid only by its own command.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from bundler import __version__
+from bundler.errors import BundleError
+
+# name -> "module:attribute". One line per command; keep sorted by workflow stage.
+COMMANDS: dict[str, str] = {
+    "lock": "bundler.commands.build_cmds:lock",
+    "build": "bundler.commands.build_cmds:build",
+    "verify": "bundler.commands.archive_cmds:verify",
+    "inspect": "bundler.commands.archive_cmds:inspect",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+HELP = """Build, carry and install the Wire backend on air-gapped ("island") networks.
+
+\b
+On the connected host:
+  wire-bundle lock  SPEC          resolve every tag to a digest (SPEC.lock.json)
+  wire-bundle build SPEC -o FILE  fetch everything into one verified archive
+On the island:
+  wire-bundle verify FILE         check every member and digest, offline
+  wire-bundle inspect FILE        what is inside, and what deduplication saved
+"""
+
+
+@click.group(cls=LazyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wire-bundle")
+def cli() -> None:
+    pass
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        # Commands that need a specific exit code (pre-flight: 3 fail, 4 warnings) call ctx.exit(N).
+        rv = cli.main(args=argv, prog_name="wire-bundle", standalone_mode=False)
+    except BundleError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted; partial downloads are kept and resume on the next run", err=True)
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
