@@ -1,0 +1,194 @@
+"""Download one thing by its checksum: resumable, retried, verified, atomic.
+
+Bytes stream into `<name>.partial` beside the destination; an interrupted download is continued with an HTTP
+Range request on the next attempt (or the next build), and the file is renamed to its final name only after
+its size and digest match. A file at the final name is therefore always complete.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import hashlib
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+from bundler.errors import BundleError, IntegrityError, RegistryError, SpaceError
+
+CHUNK = 1 << 20
+TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+
+class TransientError(Exception):
+    pass
+
+
+def describe_network_error(exc: Exception) -> str:
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return f"proxy refused or unreachable ({text[:160]})"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed (is it plain http? name it `insecure: true` under registries)"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        if "Name or service not known" in text or "NameResolutionError" in text:
+            return "host name does not resolve"
+        if "Connection refused" in text:
+            return "connection refused"
+        return "connection failed or was cut"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "read timed out"
+    return text[:200]
+
+
+class Downloader:
+    def __init__(
+        self,
+        session: requests.Session,
+        *,
+        attempts: int = 6,
+        backoff: float = 0.5,
+        timeout: tuple[float, float] = (15, 120),
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.session = session
+        self.attempts = attempts
+        self.backoff = backoff
+        self.timeout = timeout
+        self.sleep = sleep
+
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        digest: str,
+        size: int | None = None,
+        what: str,
+        headers: Callable[[], dict[str, str]] | None = None,
+        on_unauthorized: Callable[[requests.Response], bool] | None = None,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> Path:
+        """Fetch `url` into `dest` unless it is already there. `digest` is "sha256:<hex>" or "sha512:<hex>".
+
+        `headers` is called before every request (a bearer token may change between attempts);
+        `on_unauthorized` may refresh credentials on a 401 and return True to try again.
+        """
+        if dest.exists():
+            return dest
+        algo, expected = digest.split(":", 1)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        with open(partial, "ab") as lock_handle:
+            # Another build sharing this cache may be fetching the same file: wait for it, then reuse.
+            fcntl.flock(lock_handle, fcntl.LOCK_EX)
+            try:
+                if dest.exists():
+                    return dest
+                return self._download_locked(
+                    url, dest, partial, algo, expected, size, what, headers, on_unauthorized, on_bytes
+                )
+            finally:
+                fcntl.flock(lock_handle, fcntl.LOCK_UN)
+
+    def _download_locked(self, url, dest, partial, algo, expected, size, what, headers, on_unauthorized,
+                         on_bytes) -> Path:
+        integrity_failures = 0
+        auth_retries = 0
+        last_error = ""
+        attempt = 0
+        while attempt < self.attempts:
+            attempt += 1
+            try:
+                self._attempt(url, partial, algo, size, headers, on_bytes)
+            except TransientError as exc:
+                last_error = str(exc)
+                self.sleep(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))
+                continue
+            except _Unauthorized as exc:
+                if on_unauthorized and auth_retries < 2 and on_unauthorized(exc.response):
+                    auth_retries += 1
+                    attempt -= 1
+                    continue
+                raise RegistryError(f"{what}: {exc.response.status_code} unauthorized at {_short(url)}") from None
+            got = _hash_file(partial, algo)
+            actual_size = partial.stat().st_size
+            if got == expected and (size is None or actual_size == size):
+                os.replace(partial, dest)
+                return dest
+            partial.unlink()
+            integrity_failures += 1
+            last_error = (f"digest mismatch (expected {algo}:{expected}, got {algo}:{got}, "
+                          f"{actual_size} bytes)")
+            if integrity_failures >= 2:
+                raise IntegrityError(f"{what}: {last_error} from {_short(url)}")
+        raise RegistryError(f"{what}: gave up after {self.attempts} attempts: {last_error}")
+
+    def _attempt(self, url, partial: Path, algo, size, headers, on_bytes) -> None:
+        have = partial.stat().st_size if partial.exists() else 0
+        if size is not None and have > size:
+            partial.unlink()
+            have = 0
+        if size is not None and have == size:
+            return  # a previous attempt got every byte; only verification is left
+        req_headers = dict(headers() if headers else {})
+        if have:
+            req_headers["Range"] = f"bytes={have}-"
+        try:
+            resp = self.session.get(url, headers=req_headers, stream=True, timeout=self.timeout)
+        except requests.exceptions.RequestException as exc:
+            raise TransientError(describe_network_error(exc)) from None
+        with resp:
+            if resp.status_code == 401:
+                raise _Unauthorized(resp)
+            if resp.status_code in TRANSIENT_STATUS:
+                raise TransientError(f"HTTP {resp.status_code} from {_short(url)}")
+            if resp.status_code == 416 and have:
+                partial.unlink()  # our partial is not a prefix the server recognises; start over
+                raise TransientError("range not satisfiable; restarting")
+            if resp.status_code == 403:
+                raise RegistryError(f"403 forbidden at {_short(url)}")
+            if resp.status_code == 404:
+                raise RegistryError(f"404 not found at {_short(url)}")
+            if resp.status_code not in (200, 206):
+                raise RegistryError(f"unexpected HTTP {resp.status_code} at {_short(url)}")
+            mode = "ab" if resp.status_code == 206 and have else "wb"
+            if mode == "wb" and have and on_bytes:
+                on_bytes(-have)  # the server ignored our Range: the bytes we counted will come again
+            try:
+                with open(partial, mode) as out:
+                    for block in resp.iter_content(CHUNK):
+                        out.write(block)
+                        if on_bytes:
+                            on_bytes(len(block))
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise SpaceError(f"disk full while writing {partial}") from None
+                raise
+            except requests.exceptions.RequestException as exc:
+                raise TransientError(describe_network_error(exc)) from None
+
+
+class _Unauthorized(Exception):
+    def __init__(self, response: requests.Response):
+        self.response = response
+
+
+def _hash_file(path: Path, algo: str) -> str:
+    if algo not in ("sha256", "sha512"):
+        raise BundleError(f"unsupported checksum algorithm {algo!r} (use sha256 or sha512)")
+    h = hashlib.new(algo)
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _short(url: str) -> str:
+    return url if len(url) < 120 else url[:117] + "..."

@@ -1,0 +1,305 @@
+"""The bundle spec: what an island install needs, as the operator writes it (YAML, `version: 1`).
+
+Every section is validated here, strictly: unknown keys, wrong types, duplicates and invalid references are
+errors that name the file, the line and the key path. The pipeline reads only these models.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from bundler.errors import SpecError
+from bundler.reference import Reference, parse_reference
+from bundler.yamlsrc import Located, load_located, loads_located
+
+PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
+DEFAULT_PLATFORMS = ["linux/amd64"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _no_duplicates(values: list[Any], what: str, key=lambda v: v) -> None:
+    seen: dict[Any, int] = {}
+    for i, v in enumerate(values):
+        k = key(v)
+        if k in seen:
+            raise ValueError(f"duplicate {what} {k!r} (also at index {seen[k]})")
+        seen[k] = i
+
+
+def _check_platforms(platforms: list[str]) -> list[str]:
+    for p in platforms:
+        if not PLATFORM_RE.match(p):
+            raise ValueError(f"invalid platform {p!r}: expected os/arch[/variant], e.g. linux/amd64")
+    _no_duplicates(platforms, "platform")
+    return platforms
+
+
+# --- registries ---------------------------------------------------------------------------------------------
+
+
+class RegistrySettings(Strict):
+    insecure: bool = Field(False, description="plain http instead of https (only for registries you name)")
+    mirror: str | None = Field(
+        None, description="fetch this registry's images from another host; the bundle keeps the original name"
+    )
+
+    @field_validator("mirror")
+    @classmethod
+    def _mirror_host(cls, v: str | None) -> str | None:
+        if v is not None and ("/" in v.split("://")[-1] or not v.strip()):
+            raise ValueError("mirror is a host[:port], not a URL path")
+        return v
+
+
+# --- images -------------------------------------------------------------------------------------------------
+
+
+class ImageEntry(Strict):
+    ref: str
+    platforms: list[str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, v: Any) -> Any:
+        # `- quay.io/wire/brig:5.0` is shorthand for `- ref: quay.io/wire/brig:5.0`.
+        return {"ref": v} if isinstance(v, str) else v
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, v: str) -> str:
+        parse_reference(v)
+        return v
+
+    @field_validator("platforms")
+    @classmethod
+    def _platforms(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else _check_platforms(v)
+
+    @property
+    def reference(self) -> Reference:
+        return parse_reference(self.ref)
+
+
+class ImagesSection(Strict):
+    platforms: list[str] = Field(default_factory=lambda: list(DEFAULT_PLATFORMS))
+    refs: list[ImageEntry] = Field(default_factory=list)
+    exclude: list[str] = Field(default_factory=list, description="fnmatch patterns on normalised references")
+
+    @field_validator("platforms")
+    @classmethod
+    def _platforms(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("at least one platform")
+        return _check_platforms(v)
+
+    @field_validator("refs")
+    @classmethod
+    def _refs(cls, v: list[ImageEntry]) -> list[ImageEntry]:
+        _no_duplicates(v, "image", key=lambda e: str(e.reference))
+        return v
+
+
+# --- charts -------------------------------------------------------------------------------------------------
+
+
+class ChartEntry(Strict):
+    name: str
+    repo: str = Field(description="https://... chart repository (index.yaml) or oci://host/path")
+    version: str = Field(description="exact version or a constraint such as ^4.40 or >=1.2,<2")
+    values: list[list[str] | str] = Field(
+        default_factory=list,
+        description="value sets to render for image discovery; each item is one file or a list of files",
+    )
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://", "oci://")):
+            raise ValueError("repo must start with https://, http:// or oci://")
+        return v.rstrip("/")
+
+
+class ChartsSection(Strict):
+    charts: list[ChartEntry] = Field(default_factory=list)
+
+    @field_validator("charts")
+    @classmethod
+    def _unique(cls, v: list[ChartEntry]) -> list[ChartEntry]:
+        _no_duplicates(v, "chart", key=lambda c: (c.repo, c.name))
+        return v
+
+
+# --- Debian packages ----------------------------------------------------------------------------------------
+
+
+class AptSource(Strict):
+    uri: str
+    suites: list[str]
+    components: list[str] = Field(default_factory=lambda: ["main"])
+    signed_by: str = Field(description="path of the keyring that signs this source")
+
+
+class DebTarget(Strict):
+    name: str
+    suite: str
+    architecture: str = "amd64"
+    sources: list[AptSource]
+    baseline: Literal["minbase", "none"] = Field(
+        "minbase", description="packages assumed present on the target (not shipped): its minimal system"
+    )
+
+
+class DebsSection(Strict):
+    targets: list[DebTarget] = Field(default_factory=list)
+    packages: list[str] = Field(default_factory=list, description="name or name=version")
+    signing_key: str | None = Field(None, description="armored private key file; default: made for the bundle")
+
+    @field_validator("packages")
+    @classmethod
+    def _packages(cls, v: list[str]) -> list[str]:
+        for p in v:
+            if not re.match(r"^[a-z0-9][a-z0-9+.-]*(?:=[A-Za-z0-9.+~:*-]+)?$", p):
+                raise ValueError(f"invalid package {p!r}: expected name or name=version")
+        _no_duplicates(v, "package", key=lambda p: p.split("=")[0])
+        return v
+
+    @model_validator(mode="after")
+    def _targets_named(self) -> DebsSection:
+        _no_duplicates([t.name for t in self.targets], "target")
+        if self.packages and not self.targets:
+            raise ValueError("packages need at least one target distribution")
+        return self
+
+
+# --- files --------------------------------------------------------------------------------------------------
+
+
+class FileEntry(Strict):
+    url: str
+    sha256: str | None = None
+    sha512: str | None = None
+    path: str | None = Field(None, description="name under files/ in the bundle; default: the URL's basename")
+
+    @model_validator(mode="after")
+    def _checksum(self) -> FileEntry:
+        if not self.sha256 and not self.sha512:
+            raise ValueError(f"file {self.url} has no checksum: give sha256 or sha512")
+        if self.sha256 and not re.fullmatch(r"[a-f0-9]{64}", self.sha256):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        if self.sha512 and not re.fullmatch(r"[a-f0-9]{128}", self.sha512):
+            raise ValueError("sha512 must be 128 lowercase hex digits")
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must be http(s)://")
+        return self
+
+    @property
+    def dest(self) -> str:
+        return self.path or self.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+class FilesSection(Strict):
+    files: list[FileEntry] = Field(default_factory=list)
+
+    @field_validator("files")
+    @classmethod
+    def _unique(cls, v: list[FileEntry]) -> list[FileEntry]:
+        _no_duplicates(v, "file path", key=lambda f: f.dest)
+        return v
+
+
+# --- admin-host toolchain -----------------------------------------------------------------------------------
+
+
+class ToolchainSection(Strict):
+    python: str = Field("3.11", pattern=r"^3\.\d+$")
+    platform: str = "manylinux2014_x86_64"
+    packages: list[str] = Field(default_factory=list, description="pip requirements, e.g. ansible-core==2.16.*")
+    collections: list[str] = Field(default_factory=list, description="Ansible collections, e.g. ansible.posix")
+
+
+# --- the spec -----------------------------------------------------------------------------------------------
+
+
+class BundleSpec(Strict):
+    version: Literal[1]
+    name: str = "bundle"
+    registries: dict[str, RegistrySettings] = Field(default_factory=dict)
+    images: ImagesSection = Field(default_factory=ImagesSection)
+    charts: list[ChartEntry] = Field(default_factory=list)
+    debs: DebsSection = Field(default_factory=DebsSection)
+    files: list[FileEntry] = Field(default_factory=list)
+    toolchain: ToolchainSection | None = None
+
+    @field_validator("charts")
+    @classmethod
+    def _charts(cls, v: list[ChartEntry]) -> list[ChartEntry]:
+        ChartsSection(charts=v)
+        return v
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, v: list[FileEntry]) -> list[FileEntry]:
+        FilesSection(files=v)
+        return v
+
+    def canonical_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    def digest(self) -> str:
+        """Identifies the spec's meaning (not its formatting): the lock records it."""
+        return "sha256:" + hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+
+class LoadedSpec:
+    def __init__(self, path: Path, spec: BundleSpec, located: Located):
+        self.path = path
+        self.spec = spec
+        self.located = located
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def lock_path(self) -> Path:
+        return lock_path_for(self.path)
+
+
+def lock_path_for(spec_path: Path) -> Path:
+    return spec_path.with_name(spec_path.name.rsplit(".", 1)[0] + ".lock.json")
+
+
+def validate(located: Located) -> BundleSpec:
+    if not isinstance(located.data, dict):
+        raise SpecError(f"{located.source}:1: the spec must be a mapping with a `version` key")
+    try:
+        return BundleSpec.model_validate(located.data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key missing"
+        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+        raise located.error(loc, msg + more) from None
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    path = Path(path)
+    located = load_located(path)
+    return LoadedSpec(path, validate(located), located)
+
+
+def loads_spec(text: str, source: str = "<spec>") -> BundleSpec:
+    return validate(loads_located(text, source))
