@@ -1,0 +1,248 @@
+"""The test helpers themselves: the real registry starts and stores what we push, skopeo and buildah agree
+with our digests, and the fault proxy really injects its faults."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+
+import pytest
+import requests
+
+from tests.support import buildah
+from tests.support.images import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    ImageFactory,
+    RegistryClient,
+    sha256_digest,
+)
+
+
+def skopeo_inspect(ref: str, *, raw: bool = False, auth: tuple[str, str] | None = None) -> str:
+    cmd = ["skopeo", "inspect", "--tls-verify=false", "--no-tags"]
+    if raw:
+        cmd.append("--raw")
+    if auth:
+        cmd += ["--creds", f"{auth[0]}:{auth[1]}"]
+    proc = subprocess.run([*cmd, f"docker://{ref}"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+# -- the registry ---------------------------------------------------------------------------------------
+def test_registry_answers_v2_and_logs_access(fresh_registry):
+    r = requests.get(f"{fresh_registry.url}/v2/", timeout=5)
+    assert r.status_code == 200
+    assert r.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
+    assert fresh_registry.host == fresh_registry.url.removeprefix("http://")
+    assert any('"GET /v2/ HTTP/1.1" 200' in line for line in fresh_registry.access_log())
+
+
+def test_registry_stop_frees_the_port(tmp_path):
+    from tests.support.registry import Registry
+
+    reg = Registry(tmp_path)
+    url = reg.url
+    reg.stop()
+    assert not reg.running
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{url}/v2/", timeout=2)
+
+
+def test_auth_registry_requires_basic_credentials(auth_registry):
+    anon = requests.get(f"{auth_registry.url}/v2/", timeout=5)
+    assert anon.status_code == 401
+    assert anon.headers["WWW-Authenticate"].startswith("Basic ")
+    wrong = requests.get(f"{auth_registry.url}/v2/", auth=(auth_registry.username, "wrong"), timeout=5)
+    assert wrong.status_code == 401
+    ok = requests.get(f"{auth_registry.url}/v2/", auth=auth_registry.auth, timeout=5)
+    assert ok.status_code == 200
+
+
+# -- pushing images --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("docker", [False, True], ids=["oci", "docker"])
+@pytest.mark.parametrize("chunked", [False, True], ids=["monolithic", "chunked"])
+def test_push_then_pull_back_same_digests(registry, image_factory, docker, chunked):
+    img = image_factory.simple("brig", size=300_000, docker=docker)
+    pushed = image_factory.push(registry, "push/brig", img, tag="v1", chunked=chunked)
+    assert pushed.digest == img.digest
+    assert pushed.media_type == (DOCKER_MANIFEST if docker else OCI_MANIFEST)
+
+    client = RegistryClient.for_registry(registry)
+    body, media_type, header_digest = client.get_manifest("push/brig", "v1")
+    assert body == img.manifest
+    assert media_type == pushed.media_type
+    assert header_digest == sha256_digest(body) == img.digest
+    manifest = json.loads(body)
+    for desc in [manifest["config"], *manifest["layers"]]:
+        data = client.get_blob("push/brig", desc["digest"])
+        assert len(data) == desc["size"]
+        assert "sha256:" + hashlib.sha256(data).hexdigest() == desc["digest"]
+
+
+def test_images_share_the_base_layer(registry, image_factory):
+    first = image_factory.push(registry, "share/brig", image_factory.simple("brig"), tag="1")
+    second_img = image_factory.simple("galley")
+    second = image_factory.push(registry, "share/galley", second_img, tag="1")
+    base = image_factory.layer("base")
+    assert base.digest in first.blobs_uploaded
+    assert second_img.layers[0].digest == base.digest
+    # The second repository did not have the base yet, so it was sent again (no cross-repo mount).
+    assert base.digest in second.blobs_uploaded
+    again = image_factory.push(registry, "share/brig", image_factory.simple("brig2"), tag="2")
+    assert base.digest not in again.blobs_uploaded
+
+
+def test_content_is_deterministic_and_sized():
+    a, b, c = ImageFactory(seed=7), ImageFactory(seed=7), ImageFactory(seed=8)
+    assert a.simple("x").digest == b.simple("x").digest
+    assert a.simple("x").digest != c.simple("x").digest
+    layer = a.layer("big", size=2_000_000)
+    # Random bytes do not compress: the blob is the requested size plus tar and gzip framing.
+    assert 2_000_000 <= layer.size < 2_000_000 + 8192
+
+
+@pytest.mark.parametrize("docker", [False, True], ids=["oci-index", "docker-list"])
+def test_multiarch_index_by_tag_and_per_platform_digests(registry, image_factory, docker):
+    index = image_factory.multiarch("cannon", docker=docker)
+    pushed = image_factory.push(registry, "multi/cannon", index, tag="2.0")
+    assert pushed.digest == index.digest
+    client = RegistryClient.for_registry(registry)
+    body, media_type, digest = client.get_manifest("multi/cannon", "2.0")
+    assert media_type == (DOCKER_LIST if docker else OCI_INDEX)
+    assert digest == index.digest
+    platforms = {(m["platform"]["os"], m["platform"]["architecture"]): m["digest"]
+                 for m in json.loads(body)["manifests"]}
+    assert set(platforms) == {("linux", "amd64"), ("linux", "arm64")}
+    arm = index.image_for("linux", "arm64", "v8")
+    assert platforms[("linux", "arm64")] == arm.digest
+    assert client.get_manifest("multi/cannon", arm.digest)[2] == arm.digest
+
+
+def test_push_to_auth_registry(auth_registry, image_factory):
+    img = image_factory.simple("spar")
+    pushed = image_factory.push(auth_registry, "auth/spar", img, tag="1")
+    assert pushed.digest == img.digest
+    anon = requests.get(f"{auth_registry.url}/v2/auth/spar/manifests/1", timeout=5)
+    assert anon.status_code == 401
+
+
+# -- interop with skopeo and buildah --------------------------------------------------------------------
+def test_skopeo_inspect_agrees_with_our_digests(registry, auth_registry, image_factory):
+    img = image_factory.simple("nginz", docker=True)
+    index = image_factory.multiarch("nginz")
+    image_factory.push(registry, "skopeo/nginz", img, tag="single")
+    image_factory.push(registry, "skopeo/nginz", index, tag="multi")
+    info = json.loads(skopeo_inspect(f"{registry.host}/skopeo/nginz:single"))
+    assert info["Digest"] == img.digest
+    assert info["Layers"] == [layer.digest for layer in img.layers]
+    assert info["Labels"]["stand-in.name"] == "nginz"
+    raw = skopeo_inspect(f"{registry.host}/skopeo/nginz:multi", raw=True)
+    assert sha256_digest(raw.encode()) == index.digest
+    # Pinned by digest, through basic auth.
+    pushed = image_factory.push(auth_registry, "skopeo/nginz", img)
+    info = json.loads(skopeo_inspect(pushed.ref, auth=auth_registry.auth))
+    assert info["Digest"] == img.digest
+
+
+@pytest.mark.parametrize("fmt", ["oci", "docker"])
+def test_buildah_image_is_pushed_and_readable(tmp_path, registry, fmt):
+    built = buildah.build_and_push(tmp_path, registry, f"buildah/{fmt}", "1",
+                                   files={"stand-in/a.txt": b"a\n", "etc/stand-in.conf": b"x=1\n"}, fmt=fmt)
+    try:
+        client = RegistryClient.for_registry(registry)
+        body, media_type, digest = client.get_manifest(built.repo, built.tag)
+        assert digest == built.digest == sha256_digest(body)
+        assert media_type == (OCI_MANIFEST if fmt == "oci" else DOCKER_MANIFEST)
+        info = json.loads(skopeo_inspect(built.tag_ref))
+        assert info["Digest"] == built.digest
+        assert info["Labels"]["org.opencontainers.image.title"] == "stand-in"
+    finally:
+        buildah.cleanup(tmp_path)
+
+
+# -- the fault proxy ----------------------------------------------------------------------------------------
+@pytest.fixture
+def blob_behind_proxy(registry, fault_proxy, image_factory):
+    img = image_factory.simple("cargohold", size=500_000)
+    image_factory.push(registry, "fault/cargohold", img, tag="1")
+    layer = img.layers[1]
+    return fault_proxy, layer, f"{fault_proxy.url}/v2/fault/cargohold/blobs/{layer.digest}"
+
+
+def test_proxy_passes_through_untouched(blob_behind_proxy):
+    proxy, layer, url = blob_behind_proxy
+    r = requests.get(url, timeout=10)
+    assert r.status_code == 200 and r.content == layer.data
+    assert [(rec.method, rec.status, rec.fault) for rec in proxy.requests] == [("GET", 200, None)]
+
+
+def test_proxy_cuts_once_and_logs_the_resumed_range(blob_behind_proxy):
+    proxy, layer, url = blob_behind_proxy
+    proxy.cut_after(100_000)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(url, timeout=10).content  # noqa: B018 - reading the body is the point
+    # A client that kept the first 100000 bytes asks for the rest.
+    r = requests.get(url, headers={"Range": "bytes=100000-"}, timeout=10)
+    assert r.status_code == 206
+    assert r.content == layer.data[100_000:]
+    assert [rec.range for rec in proxy.range_requests()] == ["bytes=100000-"]
+    assert [rec.fault for rec in proxy.requests] == ["cut", None]
+    # Fired once: the next full download is whole.
+    assert requests.get(url, timeout=10).content == layer.data
+
+
+def test_proxy_flips_one_byte_once(blob_behind_proxy):
+    proxy, layer, url = blob_behind_proxy
+    proxy.flip_byte(offset=12345)
+    bad = requests.get(url, timeout=10).content
+    assert len(bad) == layer.size
+    diff = [i for i in range(layer.size) if bad[i] != layer.data[i]]
+    assert diff == [12345]
+    assert sha256_digest(bad) != layer.digest
+    assert requests.get(url, timeout=10).content == layer.data
+
+
+def test_proxy_fails_k_times_then_passes(blob_behind_proxy):
+    proxy, layer, url = blob_behind_proxy
+    proxy.fail(times=3, status=503)
+    statuses = [requests.get(url, timeout=10).status_code for _ in range(4)]
+    assert statuses == [503, 503, 503, 200]
+
+
+def test_proxy_faults_only_hit_matching_paths(blob_behind_proxy):
+    proxy, layer, url = blob_behind_proxy
+    proxy.fail(times=1, path=r"/manifests/")
+    assert requests.get(url, timeout=10).status_code == 200
+    man = url.replace(f"/blobs/{layer.digest}", "/manifests/1")
+    assert requests.get(man, headers={"Accept": OCI_MANIFEST}, timeout=10).status_code == 500
+    assert requests.get(man, headers={"Accept": OCI_MANIFEST}, timeout=10).status_code == 200
+
+
+def test_proxy_passes_auth_and_rewrites_upload_location(auth_registry, fault_proxy_factory, image_factory):
+    proxy = fault_proxy_factory(auth_registry)
+    anon = requests.get(f"{proxy.url}/v2/", timeout=5)
+    assert anon.status_code == 401
+    assert anon.headers["WWW-Authenticate"] == 'Basic realm="wire-bundle-tests"'
+    assert requests.get(f"{proxy.url}/v2/", auth=auth_registry.auth, timeout=5).status_code == 200
+    start = requests.post(f"{proxy.url}/v2/viaproxy/x/blobs/uploads/", auth=auth_registry.auth, timeout=5)
+    assert start.status_code == 202
+    assert start.headers["Location"].startswith(proxy.url + "/v2/viaproxy/x/blobs/uploads/")
+    # A whole push through the proxy, chunked, lands in the registry behind it.
+    img = image_factory.simple("federator", size=200_000)
+    pushed = image_factory.push(proxy, "viaproxy/federator", img, tag="1", chunked=True)
+    direct = RegistryClient.for_registry(auth_registry).get_manifest("viaproxy/federator", "1")
+    assert direct[2] == pushed.digest == img.digest
+    assert all(rec.headers.get("Authorization", "").startswith("Basic ")
+               for rec in proxy.requests_to("/viaproxy/federator/", method="PUT"))
+
+
+def test_proxy_refuses_non_loopback_upstream():
+    from tests.support.faultproxy import FaultProxy
+
+    with pytest.raises(ValueError, match="loopback"):
+        FaultProxy("http://10.0.0.1:5000")
