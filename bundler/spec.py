@@ -201,9 +201,25 @@ class FileEntry(Strict):
             raise ValueError("url must be http(s)://")
         return self
 
+    @field_validator("path")
+    @classmethod
+    def _path(cls, v: str | None) -> str | None:
+        # The path becomes an archive member under files/: it must stay inside that directory.
+        if v is not None and (v.startswith("/") or any(p in ("", ".", "..") for p in v.split("/"))):
+            raise ValueError(f"invalid path {v!r}: a relative path like tools/helm.tar.gz, without . or ..")
+        return v
+
     @property
     def dest(self) -> str:
-        return self.path or self.url.rstrip("/").rsplit("/", 1)[-1]
+        if self.path:
+            return self.path
+        # The query string (signed URLs, ?raw=1) is not part of the file's name.
+        return self.url.split("?", 1)[0].split("#", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        """Every checksum the spec gives, strongest first: the first one verifies the download."""
+        return {a: v for a, v in (("sha512", self.sha512), ("sha256", self.sha256)) if v}
 
 
 class FilesSection(Strict):
@@ -224,6 +240,20 @@ class ToolchainSection(Strict):
     platform: str = "manylinux2014_x86_64"
     packages: list[str] = Field(default_factory=list, description="pip requirements, e.g. ansible-core==2.16.*")
     collections: list[str] = Field(default_factory=list, description="Ansible collections, e.g. ansible.posix")
+    collections_from: str = Field(
+        "ansible",
+        description="pip requirement of the PyPI package whose vendored ansible_collections/ supply the "
+        "collections (Galaxy is not needed); resolved together with the wheels so the versions match",
+    )
+
+    @field_validator("collections")
+    @classmethod
+    def _collections(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if not re.fullmatch(r"[a-z0-9_]+\.[a-z0-9_]+", c):
+                raise ValueError(f"invalid collection {c!r}: expected namespace.name, e.g. ansible.posix")
+        _no_duplicates(v, "collection")
+        return v
 
 
 # --- the spec -----------------------------------------------------------------------------------------------
