@@ -173,9 +173,14 @@ class FaultProxy:
         with self._lock:
             self._records.clear()
 
-    def _record(self, rec: RequestRecord) -> None:
+    def _open_record(self, rec: RequestRecord) -> None:
+        # Listed before the reply goes out (status and fault are filled in place before the headers are
+        # sent), so a client that has its answer always finds its request in the log.
         with self._lock:
             self._records.append(rec)
+
+    def _close_record(self, rec: RequestRecord) -> None:
+        with self._lock:
             if self.log_path:
                 with open(self.log_path, "a") as f:
                     f.write(rec.line() + "\n")
@@ -217,6 +222,7 @@ class FaultProxy:
                 fault = proxy._take_fault(method, path, ("fail", "delay"))
                 rec = RequestRecord(method, path, self.headers.get("Range"), 0, fault.kind if fault else None,
                                     dict(req_headers), time.time())
+                proxy._open_record(rec)
                 try:
                     if fault and fault.kind == "fail":
                         rec.status = fault.status
@@ -227,7 +233,7 @@ class FaultProxy:
                         time.sleep(fault.delay)
                     self._forward(method, path, body, req_headers, rec)
                 finally:
-                    proxy._record(rec)
+                    proxy._close_record(rec)
 
             def _send_simple(self, status: int, payload: bytes) -> None:
                 self.send_response(status)

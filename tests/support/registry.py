@@ -66,8 +66,10 @@ class Registry:
         *,
         htpasswd: tuple[str, str] | None = None,
         token_auth: TokenAuthSettings | None = None,
+        token_credentials: tuple[str, str] | None = None,
         name: str = "registry",
     ) -> None:
+        """`token_credentials` are what the token server accepts; kept here so `.auth` works in every mode."""
         if htpasswd and token_auth:
             raise ValueError("choose htpasswd or token auth, not both")
         if not Path(REGISTRY_BIN).exists():
@@ -78,7 +80,7 @@ class Registry:
         self.storage_dir.mkdir(exist_ok=True)
         self.log_path = self.workdir / "registry.log"
         self.config_path = self.workdir / "config.yml"
-        self.username, self.password = htpasswd if htpasswd else (None, None)
+        self.username, self.password = htpasswd or token_credentials or (None, None)
         self.token_auth = token_auth
         self._htpasswd = htpasswd
         self._proc: subprocess.Popen[bytes] | None = None
