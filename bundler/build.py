@@ -1,0 +1,174 @@
+"""One pipeline a reader can follow: spec -> lock -> fetch -> store -> archive."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bundler import __version__
+from bundler.archive import FORMAT, WriteResult, unique_artifacts, write_archive
+from bundler.artifacts import Artifact
+from bundler.errors import BundleError, SpecError
+from bundler.kinds import KIND_MODULES
+from bundler.progress import Reporter
+from bundler.space import check_space, human
+from bundler.spec import LoadedSpec
+
+LOCK_VERSION = 1
+
+
+@dataclass
+class Context:
+    cache_dir: Path
+    work_dir: Path
+    reporter: Reporter
+    jobs: int = 4
+    helm: str | None = None
+    discovered_images: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def progress(self, label: str, total_bytes: int | None = None):
+        return self.reporter.bytes_task(label, total_bytes or 0)
+
+    def log(self, message: str) -> None:
+        self.reporter.log(message)
+
+    def warn(self, message: str) -> None:
+        self.reporter.warn(message)
+
+
+def kinds() -> list[Any]:
+    out = []
+    for name in KIND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # a kind not implemented in this version
+            raise
+        out.append(module.KIND)
+    return out
+
+
+class WorkDir:
+    """This build's scratch space under --tmpdir; removed afterwards whatever happens."""
+
+    def __init__(self, tmpdir: Path | None):
+        self.tmpdir = tmpdir
+
+    def __enter__(self) -> Path:
+        if self.tmpdir:
+            self.tmpdir.mkdir(parents=True, exist_ok=True)
+            # Subprocesses (helm, apt, gpg, pip) follow TMPDIR too.
+            os.environ["TMPDIR"] = str(self.tmpdir)
+            tempfile.tempdir = str(self.tmpdir)
+        self.path = Path(tempfile.mkdtemp(prefix="wire-bundle-", dir=self.tmpdir))
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+# --- lock ---------------------------------------------------------------------------------------------------
+
+
+def resolve_lock(loaded: LoadedSpec, ctx: Context) -> dict:
+    lock: dict[str, Any] = {
+        "version": LOCK_VERSION,
+        "spec_digest": loaded.spec.digest(),
+        "locked_at": int(time.time()),
+        "tool": f"wire-bundle {__version__}",
+    }
+    for kind in kinds():
+        if kind.wanted(loaded):
+            lock[kind.name] = kind.lock(loaded, ctx)
+    return lock
+
+
+def write_lock(path: Path, lock: dict) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_lock(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise SpecError(f"{path}: lock file is not valid JSON ({exc}); delete it or run `wire-bundle lock`") from None
+    if data.get("version") != LOCK_VERSION:
+        raise SpecError(f"{path}: lock version {data.get('version')!r} is not {LOCK_VERSION}; run `wire-bundle lock`")
+    return data
+
+
+def lock_for_build(loaded: LoadedSpec, ctx: Context, locked: bool) -> dict:
+    lock = read_lock(loaded.lock_path)
+    current = loaded.spec.digest()
+    if lock is not None and lock.get("spec_digest") == current:
+        ctx.log(f"lock: using {loaded.lock_path}")
+        return lock
+    if locked:
+        why = "does not exist" if lock is None else "was made for another version of the spec"
+        raise SpecError(
+            f"{loaded.path} changed since it was locked ({loaded.lock_path} {why}); run `wire-bundle lock "
+            f"{loaded.path}` or build without --locked"
+        )
+    ctx.log(f"lock: {'spec changed, ' if lock else ''}resolving {loaded.path}")
+    lock = resolve_lock(loaded, ctx)
+    write_lock(loaded.lock_path, lock)
+    ctx.log(f"lock: wrote {loaded.lock_path}")
+    return lock
+
+
+# --- build --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BuildResult:
+    archive: WriteResult
+    metadata: dict
+    artifacts: list[Artifact]
+
+
+def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 3) -> BuildResult:
+    if output.exists() and output.is_dir():
+        raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
+    lock = lock_for_build(loaded, ctx, locked)
+    artifacts: list[Artifact] = []
+    summaries: dict[str, Any] = {}
+    for kind in kinds():
+        if kind.name not in lock:
+            continue
+        result = kind.fetch(loaded, lock[kind.name], ctx)
+        artifacts += result.artifacts
+        summaries[kind.name] = result.summary
+    artifacts = unique_artifacts(artifacts)
+    metadata = {
+        "format": FORMAT,
+        "name": loaded.spec.name,
+        "created": lock["locked_at"],
+        "tool": lock.get("tool"),
+        "spec": loaded.spec.model_dump(mode="json"),
+        "lock": lock,
+        "kinds": summaries,
+        "artifacts": [
+            {"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "media_type": a.media_type,
+             "origin": a.origin}
+            for a in artifacts
+        ],
+    }
+    total = sum(a.size for a in artifacts)
+    check_space([(output.parent, total, "the archive (at most)")])
+    ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
+    with ctx.progress("archive", total) as task:
+        result = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
+                               on_bytes=task.advance)
+    return BuildResult(result, metadata, artifacts)
