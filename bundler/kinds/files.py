@@ -18,6 +18,7 @@ from bundler import __version__
 from bundler.artifacts import Artifact, BuildContext, KindResult
 from bundler.errors import BundleError, IntegrityError
 from bundler.fetch import Downloader, describe_network_error
+from bundler.space import check_space, human
 from bundler.spec import LoadedSpec
 
 HEAD_TIMEOUT = (15, 60)
@@ -81,15 +82,22 @@ class FilesKind:
 
     def fetch(self, spec: LoadedSpec, locked: list[dict[str, Any]], ctx: BuildContext) -> KindResult:
         downloader = Downloader(_session())
+        dests = {item["path"]: _cache_path(ctx.cache_dir, item["algorithm"], item["checksum"]) for item in locked}
+        missing = [item for item in locked if not dests[item["path"]].exists()]
+        missing_bytes = sum(item.get("size") or 0 for item in missing)
+        check_space([(ctx.cache_dir, missing_bytes, "new files for the cache")])
+        if missing:
+            ctx.log(f"files: {len(locked)} files, {len(missing)} to fetch ({human(missing_bytes)} known)")
+            with ctx.progress("files", missing_bytes) as task:
+                for item in missing:
+                    downloader.download(item["url"], dests[item["path"]],
+                                        digest=f"{item['algorithm']}:{item['checksum']}", size=item.get("size"),
+                                        what=f"file {item['path']}", on_bytes=task.advance)
         artifacts: list[Artifact] = []
         summary = []
         for item in locked:
             url, algorithm, checksum = item["url"], item["algorithm"], item["checksum"]
-            dest = _cache_path(ctx.cache_dir, algorithm, checksum)
-            if not dest.exists():
-                ctx.log(f"files: fetching {item['path']} from {url}")
-            downloader.download(url, dest, digest=f"{algorithm}:{checksum}", size=item.get("size"),
-                                what=f"file {item['path']}")
+            dest = dests[item["path"]]
             sha256 = checksum if algorithm == "sha256" else _hash(dest, "sha256")
             if item.get("sha256") and item["sha256"] != sha256:
                 raise IntegrityError(f"file {item['path']}: sha256 mismatch (expected sha256:{item['sha256']}, "
@@ -102,17 +110,8 @@ class FilesKind:
         return KindResult(artifacts=artifacts, summary=summary)
 
     def inspect_rows(self, summary: list[dict[str, Any]]) -> tuple[str, list[str], list[list[str]]]:
-        rows = [[s["path"], _human(s["size"]), "sha256:" + s["sha256"][:16], s["url"]] for s in summary]
+        rows = [[s["path"], human(s["size"]), "sha256:" + s["sha256"][:16], s["url"]] for s in summary]
         return "files", ["path", "size", "digest", "source"], rows
-
-
-def _human(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 KIND = FilesKind()
