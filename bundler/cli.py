@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "build": "bundler.commands.build_cmds:build",
     "verify": "bundler.commands.archive_cmds:verify",
     "inspect": "bundler.commands.archive_cmds:inspect",
+    "plan": "bundler.planner:plan",
+    "preflight": "bundler.preflight.cli:preflight",
 }
 
 
@@ -44,6 +46,8 @@ On the connected host:
 On the island:
   wire-bundle verify FILE         check every member and digest, offline
   wire-bundle inspect FILE        what is inside, and what deduplication saved
+  wire-bundle plan -p 50 -c 4     SFT nodes and call bandwidth for a planned load
+  wire-bundle preflight -i INV    every VM checked against the sizing table (exit 0/3/4)
 """
 
 
