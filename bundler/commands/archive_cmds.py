@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -71,7 +72,8 @@ def inspect(archive: Path, as_json: bool) -> None:
         out["totals"] = totals
         click.echo(json.dumps(out, indent=2, sort_keys=True))
         return
-    console = Console()
+    # Piped output (logs, scripts, grep) keeps whole references on one line instead of folding at 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 200)
     console.print(f"[bold]{meta['name']}[/bold]  {archive}  ({meta['tool']}, format {meta['format']})")
     for kind in kinds():
         summary = meta.get("kinds", {}).get(kind.name)

@@ -154,14 +154,14 @@ class ImagesKind:
         def one(entry: dict) -> dict:
             ref = parse_reference(entry["ref"])
             image = {"entry": entry, "ref": ref, "manifests": {entry["digest"]}, "blobs": set(), "platforms": []}
-            top = get(ref, entry["digest"])
-            children = entry["platforms"] or [{"digest": top.digest, "platform": None}]
+            top = get(ref, entry["digest"], entry["media_type"])
+            children = entry["platforms"] or [{"digest": top.digest, "platform": None, "media_type": top.media_type}]
             for child in children:
-                m = top if child["digest"] == top.digest else get(ref, child["digest"])
+                m = top if child["digest"] == top.digest else get(ref, child["digest"], child["media_type"])
                 image["manifests"].add(m.digest)
                 body = m.json()
-                if m.media_type and m.media_type not in MANIFEST_TYPES and entry["platforms"] is not None:
-                    raise RegistryError(f"{ref}: unsupported manifest type {m.media_type}")
+                if m.media_type not in MANIFEST_TYPES:
+                    raise RegistryError(f"{ref}: {m.digest} is a {m.media_type}, expected an image manifest")
                 cfg = body.get("config")
                 if not cfg:
                     raise RegistryError(f"{ref}: manifest {m.digest} has no config")
