@@ -8,7 +8,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-pip git make
   docker-registry skopeo buildah uidmap
   debootstrap systemd-container iproute2 iptables openssh-client
-  containerd nginx coturn chrony aptly apt-utils gnupg zstd unzip curl apache2-utils
+  containerd nginx coturn chrony aptly apt-utils gnupg zstd unzip curl apache2-utils time
 )
 
 need_apt=()
