@@ -1,0 +1,167 @@
+"""What a packaged chart (.tgz) holds: its Chart.yaml, the subcharts vendored in charts/, the dependencies it
+still needs, and the `helm.sh/images` annotations; and how to unpack it safely for rendering."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import yaml
+
+from bundler.errors import BundleError
+
+IMAGES_ANNOTATION = "helm.sh/images"
+MAX_CHART_YAML = 1 << 20
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    version: str  # a constraint, as written in Chart.yaml
+    repository: str  # https://..., oci://..., file://..., @alias, or "" (vendored)
+    alias: str | None = None
+
+    @property
+    def fetchable(self) -> bool:
+        return self.repository.startswith(("http://", "https://", "oci://"))
+
+
+@dataclass(frozen=True)
+class AnnotatedImage:
+    chart: str  # the chart (or vendored subchart) whose Chart.yaml declares it
+    name: str
+    image: str
+
+
+@dataclass
+class ChartPackage:
+    path: Path
+    top: str  # the directory every member lives under, normally the chart's name
+    name: str
+    version: str
+    app_version: str | None
+    dependencies: list[Dependency] = field(default_factory=list)
+    vendored: set[str] = field(default_factory=set)  # names of subcharts inside charts/
+    annotated_images: list[AnnotatedImage] = field(default_factory=list)
+    # Chart.lock's exact versions (name -> version), which the chart's author tested with.
+    locked_versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def missing(self) -> list[Dependency]:
+        """Dependencies Chart.yaml lists that are not vendored: they must be fetched and stored beside it."""
+        return [d for d in self.dependencies if d.name not in self.vendored]
+
+
+def _load_chart_yaml(data: bytes, where: str) -> dict:
+    try:
+        doc = yaml.safe_load(data)
+    except yaml.YAMLError as exc:
+        raise BundleError(f"{where}: Chart.yaml is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(doc, dict) or not doc.get("name") or not doc.get("version"):
+        raise BundleError(f"{where}: Chart.yaml lacks name or version")
+    return doc
+
+
+def _annotated(doc: dict, where: str) -> list[AnnotatedImage]:
+    raw = (doc.get("annotations") or {}).get(IMAGES_ANNOTATION)
+    if not raw:
+        return []
+    try:
+        items = yaml.safe_load(raw) if isinstance(raw, str) else raw
+    except yaml.YAMLError as exc:
+        raise BundleError(f"{where}: annotation {IMAGES_ANNOTATION} is not YAML ({str(exc).splitlines()[0]})") \
+            from None
+    if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("image") for i in items):
+        raise BundleError(f"{where}: annotation {IMAGES_ANNOTATION} must be a list of {{name, image}}")
+    return [AnnotatedImage(str(doc["name"]), str(i.get("name") or ""), str(i["image"])) for i in items]
+
+
+def _dependencies(doc: dict, where: str) -> list[Dependency]:
+    deps = []
+    for d in doc.get("dependencies") or []:
+        if not isinstance(d, dict) or not d.get("name"):
+            raise BundleError(f"{where}: a dependency in Chart.yaml has no name")
+        deps.append(Dependency(str(d["name"]), str(d.get("version") or "*"), str(d.get("repository") or ""),
+                               d.get("alias")))
+    return deps
+
+
+def _chart_lock(data: bytes) -> dict[str, str]:
+    try:
+        doc = yaml.safe_load(data)
+    except yaml.YAMLError:
+        return {}  # Chart.lock is advice; a broken one just means constraints are resolved afresh
+    deps = doc.get("dependencies") if isinstance(doc, dict) else None
+    return {str(d["name"]): str(d["version"]) for d in deps or [] if isinstance(d, dict)
+            and d.get("name") and d.get("version")}
+
+
+def _walk(tf: tarfile.TarFile, prefix: str, where: str, pkg: ChartPackage, top_level: bool) -> None:
+    """Read Chart.yaml under `prefix` and, recursively, the subcharts in its charts/ (dirs and .tgz)."""
+    members = {m.name: m for m in tf.getmembers()}
+    chart_yaml = members.get(f"{prefix}/Chart.yaml")
+    if chart_yaml is None:
+        raise BundleError(f"{where}: no {prefix}/Chart.yaml (is this a Helm chart?)")
+    if chart_yaml.size > MAX_CHART_YAML:
+        raise BundleError(f"{where}: {prefix}/Chart.yaml is unreasonably large")
+    doc = _load_chart_yaml(tf.extractfile(chart_yaml).read(), where)
+    if top_level:
+        pkg.name, pkg.version = str(doc["name"]), str(doc["version"])
+        pkg.app_version = str(doc["appVersion"]) if doc.get("appVersion") is not None else None
+        pkg.dependencies = _dependencies(doc, where)
+        lock_member = members.get(f"{prefix}/Chart.lock")
+        if lock_member is not None and lock_member.size <= MAX_CHART_YAML:
+            pkg.locked_versions = _chart_lock(tf.extractfile(lock_member).read())
+    pkg.annotated_images.extend(_annotated(doc, where))
+    sub_prefix = f"{prefix}/charts/"
+    sub_dirs = sorted({n[len(sub_prefix):].split("/", 1)[0] for n in members
+                       if n.startswith(sub_prefix) and n[len(sub_prefix):].count("/") >= 1})
+    for d in sub_dirs:
+        if f"{sub_prefix}{d}/Chart.yaml" in members:
+            sub = ChartPackage(pkg.path, pkg.top, "", "", None)
+            _walk(tf, f"{sub_prefix}{d}", where, sub, True)
+            if top_level:
+                pkg.vendored.add(sub.name)
+            pkg.annotated_images.extend(sub.annotated_images)
+    for n in sorted(members):
+        if n.startswith(sub_prefix) and n.endswith(".tgz") and "/" not in n[len(sub_prefix):]:
+            inner = read_chart_bytes(tf.extractfile(members[n]).read(), f"{where}:{n}")
+            if top_level:
+                pkg.vendored.add(inner.name)
+            pkg.annotated_images.extend(inner.annotated_images)
+
+
+def read_chart_bytes(data: bytes, where: str, path: Path | None = None) -> ChartPackage:
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tf:
+            return _read(tf, where, path or Path(where))
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise BundleError(f"{where}: not a chart archive ({exc})") from None
+
+
+def read_chart(path: Path, where: str | None = None) -> ChartPackage:
+    return read_chart_bytes(path.read_bytes(), where or path.name, path)
+
+
+def _read(tf: tarfile.TarFile, where: str, path: Path) -> ChartPackage:
+    names = [m.name for m in tf.getmembers()]
+    tops = {PurePosixPath(n).parts[0] for n in names if n and not n.startswith("/")}
+    if len(tops) != 1:
+        raise BundleError(f"{where}: a chart archive holds exactly one top directory, found {sorted(tops)[:5]}")
+    top = tops.pop()
+    pkg = ChartPackage(path, top, "", "", None)
+    _walk(tf, top, where, pkg, True)
+    return pkg
+
+
+def unpack(pkg: ChartPackage, dest: Path) -> Path:
+    """Unpack the chart into `dest`; returns the chart directory. Unsafe members (links out, devices) fail."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(pkg.path, "r:gz") as tf:
+            tf.extractall(dest, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise BundleError(f"{pkg.path.name}: cannot unpack chart ({exc})") from None
+    return dest / pkg.top

@@ -1,0 +1,129 @@
+"""Helm charts: locked to exact versions and .tgz digests (with the dependencies they do not vendor), stored
+under charts/ in the archive, and rendered with `helm template` to find the images they will ask for.
+
+Charts run before images: the images found here go into `ctx.discovered_images`, and the images kind locks
+and stores them like the ones the spec lists.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bundler.artifacts import Artifact, KindResult, sha256_file
+from bundler.charts.images import classify, render_records, value_sets
+from bundler.charts.render import find_helm
+from bundler.charts.sources import ChartSources
+from bundler.charts.tree import ChartNode, from_lock, lock_chart
+from bundler.errors import BundleError
+from bundler.spec import LoadedSpec
+
+MEDIA_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+
+
+def member_path(name: str, version: str) -> str:
+    return f"charts/{name}-{version}.tgz"
+
+
+def sources_for(spec: LoadedSpec, ctx: Any) -> ChartSources:
+    return ChartSources(Path(ctx.cache_dir), spec.spec.registries, client=getattr(ctx, "registry", None))
+
+
+def publish(ctx: Any, images: dict[str, list[dict[str, Any]]]) -> None:
+    """Add why-records to ctx.discovered_images, once each (lock and fetch may both run in one build)."""
+    for ref, recs in images.items():
+        have = ctx.discovered_images.setdefault(ref, [])
+        for r in recs:
+            if r not in have:
+                have.append(r)
+
+
+def chart_images(locked: list[dict[str, Any]], exclude: list[str], warn) -> tuple[dict, dict]:
+    return classify([r for c in locked for r in c.get("images", [])], exclude, warn)
+
+
+class ChartsKind:
+    name = "charts"
+
+    def wanted(self, spec: LoadedSpec) -> bool:
+        return bool(spec.spec.charts)
+
+    def lock(self, spec: LoadedSpec, ctx: Any) -> list[dict[str, Any]]:
+        helm = find_helm(ctx.helm)  # before any download: without helm the lock cannot be complete
+        sources = sources_for(spec, ctx)
+        work = Path(ctx.work_dir) / "charts"
+        locked = []
+        for entry in spec.spec.charts:
+            sets = value_sets(entry.name, entry.values, spec.base_dir)
+            ctx.log(f"chart {entry.name} {entry.version} from {entry.repo}")
+            node = lock_chart(sources, entry.repo, entry.name, entry.version)
+            section = node.to_lock()
+            section["values"] = [
+                {"set": vs.label, "digests": [sha256_file(p) for p in vs.files]} for vs in sets
+            ]
+            section["images"] = render_records(node, sets, helm, work)
+            locked.append(section)
+        locked.sort(key=lambda c: (c["name"], c["repo"]))
+        kept, _ = chart_images(locked, spec.spec.images.exclude, ctx.warn)
+        publish(ctx, kept)
+        return locked
+
+    def fetch(self, spec: LoadedSpec, locked: list[dict[str, Any]], ctx: Any) -> KindResult:
+        sources = sources_for(spec, ctx)
+        artifacts: dict[str, Artifact] = {}
+        summary = []
+        for section in locked:
+            root = from_lock(sources, section)
+            for node in root.walk():
+                _add(artifacts, node)
+            kept, dropped = chart_images([section], spec.spec.images.exclude, lambda _m: None)
+            summary.append({
+                "name": root.name, "version": root.version, "repo": root.repo, "digest": root.digest,
+                "size": root.size, "path": member_path(root.name, root.version),
+                "dependencies": [_dep_summary(d, parent) for parent in root.walk() for d in parent.dependencies],
+                "images": sorted(kept), "excluded": sorted(dropped),
+            })
+        # A build from an existing lock skips lock(): the images still need to reach the images kind.
+        kept, _ = chart_images(locked, spec.spec.images.exclude, lambda _m: None)
+        publish(ctx, kept)
+        return KindResult(artifacts=[artifacts[p] for p in sorted(artifacts)], summary=summary)
+
+    def inspect_rows(self, summary: list[dict[str, Any]]) -> tuple[str, list[str], list[list[str]]]:
+        rows = []
+        for c in summary:
+            rows.append([c["name"], c["version"], c["repo"], c["digest"][:19], _size(c["size"]),
+                         str(len(c["images"]))])
+            for d in c["dependencies"]:
+                rows.append([f"  └ {d['name']}", d["version"], d["repo"], d["digest"][:19], _size(d["size"]), ""])
+        return "Helm charts", ["chart", "version", "repository", "digest", "size", "images"], rows
+
+
+def _add(artifacts: dict[str, Artifact], node: ChartNode) -> None:
+    path = member_path(node.name, node.version)
+    have = artifacts.get(path)
+    if have is not None:
+        if have.digest != node.digest:
+            raise BundleError(f"chart {node.name} {node.version} comes from two repositories with different "
+                              f"content ({have.origin}: {have.digest}, {node.url}: {node.digest})")
+        return
+    artifacts[path] = Artifact(path=path, source=node.path, digest=node.digest, size=node.size, kind="chart",
+                               media_type=MEDIA_TYPE, origin=node.url,
+                               meta={"name": node.name, "version": node.version})
+
+
+def _dep_summary(node: ChartNode, parent: ChartNode) -> dict[str, Any]:
+    # The island installer unpacks `path` into the charts/ directory of `parent` before installing.
+    return {"name": node.name, "version": node.version, "repo": node.repo, "digest": node.digest,
+            "size": node.size, "path": member_path(node.name, node.version),
+            "parent": member_path(parent.name, parent.version)}
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+KIND = ChartsKind()
