@@ -167,12 +167,13 @@ class Downloader:
                         out.write(block)
                         if on_bytes:
                             on_bytes(len(block))
+            # requests' exceptions are OSErrors too, so they must be caught first.
+            except requests.exceptions.RequestException as exc:
+                raise TransientError(describe_network_error(exc)) from None
             except OSError as exc:
                 if exc.errno == errno.ENOSPC:
                     raise SpaceError(f"disk full while writing {partial}") from None
                 raise
-            except requests.exceptions.RequestException as exc:
-                raise TransientError(describe_network_error(exc)) from None
 
 
 class _Unauthorized(Exception):
