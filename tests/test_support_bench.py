@@ -1,0 +1,70 @@
+"""The benchmark fixture and peer measurements, run at a tiny scale: shapes and sizes add up."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tarfile
+
+import pytest
+
+from bench import peers
+from bench.fixture_images import load_shape, seed, unique_bytes
+from tests.support.images import RegistryClient
+
+SCALE = 0.002  # ~1 MiB in all: proves the plumbing, measures nothing
+
+
+@pytest.fixture
+def seeded(fresh_registry):
+    return fresh_registry, seed(fresh_registry, scale=SCALE)
+
+
+def test_fixture_has_wire_shape(seeded):
+    registry, images = seeded
+    shape = load_shape()
+    assert len(images) == len(shape["images"]) >= 20
+    assert {i.name for i in images} == {f"quay.io/wire/{n}:bench" for n in shape["images"]}
+    # One base layer under every image; the Haskell runtime only under those that declare it.
+    first_layers = {i.blobs[1] for i in images}
+    assert len(first_layers) == 1
+    haskell = [i for i in images if "haskell-runtime" in shape["images"][i.repo.split("/")[1]]["shared"]]
+    assert len({i.blobs[2] for i in haskell}) == 1
+    # Sharing makes the unique content much smaller than the sum of the images.
+    assert unique_bytes(images) < 0.6 * sum(i.size for i in images)
+    client = RegistryClient.for_registry(registry)
+    brig = next(i for i in images if i.repo == "wire/brig")
+    assert client.get_manifest("wire/brig", "bench")[2] == brig.digest
+
+
+def test_fixture_is_reproducible(fresh_registry, tmp_path):
+    from tests.support.registry import Registry
+
+    first = seed(fresh_registry, scale=SCALE)
+    with Registry(tmp_path, name="second") as other:
+        second = seed(other, scale=SCALE)
+    assert [i.digest for i in first] == [i.digest for i in second]
+
+
+def test_peers_measure_and_sizes_relate(seeded, tmp_path):
+    registry, images = seeded
+    images = images[:4]  # brig, galley, gundeck, cannon: share base and runtime
+    oci, archives, raw = peers.run_all(registry, images, tmp_path)
+    unique = unique_bytes(images)
+    assert raw["size_bytes"] == unique
+    assert raw["blobs"] == len({d for i in images for d in i.blobs})
+    # The shared layout stores each blob once (plus manifests and index.json).
+    assert unique <= oci["size_bytes"] < unique + 64 * 1024
+    index = json.loads((tmp_path / "skopeo-oci-layout" / "index.json").read_text())
+    names = {m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]}
+    assert names == {i.name for i in images}
+    # Wire's way stores the shared base once per image.
+    assert archives["files"] == 4
+    assert archives["size_bytes"] > oci["size_bytes"]
+    with gzip.open(tmp_path / "docker-archives" / "wire_brig.tar.gz") as f, tarfile.open(fileobj=f) as tar:
+        manifest = json.load(tar.extractfile("manifest.json"))
+    assert manifest[0]["RepoTags"] == ["quay.io/wire/brig:bench"]
+    for result in (oci, archives, raw):
+        assert result["wall_s"] > 0
+        # Real processes: at least a megabyte, far below the machine's memory.
+        assert 1 << 20 < result["peak_rss_bytes"] < 4 << 30
