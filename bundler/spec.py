@@ -162,6 +162,7 @@ class DebsSection(Strict):
     targets: list[DebTarget] = Field(default_factory=list)
     packages: list[str] = Field(default_factory=list, description="name or name=version")
     signing_key: str | None = Field(None, description="armored private key file; default: made for the bundle")
+    install_recommends: bool = Field(False, description="ship Recommends too (apt's default on the target)")
 
     @field_validator("packages")
     @classmethod
@@ -175,6 +176,8 @@ class DebsSection(Strict):
     @model_validator(mode="after")
     def _targets_named(self) -> DebsSection:
         _no_duplicates([t.name for t in self.targets], "target")
+        # One dists/<suite>/ per suite in the bundle: two targets may share a suite only for different architectures.
+        _no_duplicates(self.targets, "target suite/architecture", key=lambda t: f"{t.suite}/{t.architecture}")
         if self.packages and not self.targets:
             raise ValueError("packages need at least one target distribution")
         return self

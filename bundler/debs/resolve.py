@@ -1,0 +1,134 @@
+"""The dependency closure of a target's packages, as apt decides it, minus the target's minimal system.
+
+Baseline "minbase" stands for a `debootstrap --variant=minbase` system: Priority required and Essential
+packages plus apt, with their dependencies as apt resolves them. They go into the root's dpkg status at the
+*lowest* version the sources offer (the release's own version, before point and security updates), so a
+package that needs a newer libc6 than a freshly installed target has pulls that newer libc6 into the bundle
+instead of assuming it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bundler.debs.aptroot import AptRoot, Source
+from bundler.debs.index import PackageIndex, nearest_versions
+from bundler.errors import BundleError
+
+MINBASE_EXTRAS = ("apt", "usr-is-merged")
+
+
+@dataclass(frozen=True)
+class LockedDeb:
+    name: str
+    version: str
+    architecture: str
+    component: str
+    filename: str  # path in the source archive, reused as the path in the bundle's pool
+    url: str
+    sha256: str
+    size: int
+    requested: bool
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ResolvedTarget:
+    date: str  # newest Date of the sources' Release files (RFC 2822)
+    baseline: list[str]  # names assumed present on the target
+    packages: list[LockedDeb]
+
+
+def root_key(target_json: dict) -> str:
+    return hashlib.sha256(json.dumps(target_json, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def resolve_target(
+    *,
+    name: str,
+    architecture: str,
+    sources: list[Source],
+    baseline: str,
+    packages: list[str],
+    recommends: bool,
+    root_dir: Path,
+    settings: dict[str, str],
+    log: Callable[[str], None],
+) -> ResolvedTarget:
+    what = f"debs target {name}"
+    root = AptRoot(root_dir, architecture=architecture, sources=sources, settings=settings, what=what)
+    root.prepare()
+    root.write_status([])
+    root.update()
+    index = PackageIndex()
+    for src in root.index_sources():
+        index.load(src)
+    if not index.by_name:
+        raise BundleError(f"{what}: the sources list no packages for architecture {architecture}")
+    _check_requested(index, packages, what, sources)
+
+    requested_names = {p.split("=", 1)[0] for p in packages}
+    base: list[str] = []
+    if baseline == "minbase":
+        base = _install_baseline(root, index, requested_names, what, log)
+
+    planned = root.simulate_install(packages, recommends=recommends)
+    locked = []
+    for inst in planned:
+        st = index.find(inst.name, inst.version, inst.architecture)
+        if st is None:
+            raise BundleError(f"{what}: apt chose {inst.name} {inst.version} ({inst.architecture}) but no Packages "
+                              f"index lists it with a checksum")
+        locked.append(LockedDeb(
+            name=st.name, version=st.version, architecture=st.architecture, component=st.source.component,
+            filename=st.filename, url=st.url, sha256=st.sha256, size=st.size,
+            requested=st.name in requested_names,
+        ))
+    locked.sort(key=lambda d: (d.name, d.version, d.architecture))
+    dates = root.release_dates()
+    if not dates:
+        raise BundleError(f"{what}: the sources gave no Release file with a Date")
+    newest = max(dates, key=lambda d: email.utils.parsedate_to_datetime(d))
+    return ResolvedTarget(date=newest, baseline=base, packages=locked)
+
+
+def _check_requested(index: PackageIndex, packages: list[str], what: str, sources: list[Source]) -> None:
+    suites = ", ".join(f"{s.uri} {'/'.join(s.suites)}" for s in sources)
+    for p in packages:
+        name, _, version = p.partition("=")
+        if name not in index.by_name:
+            if name in index.provided:
+                continue  # a virtual package: apt picks the provider, or explains why it cannot
+            raise BundleError(f"{what}: package {name} not found in {suites}")
+        if version and "*" not in version and version not in index.versions(name):
+            near = ", ".join(nearest_versions(index.versions(name), version))
+            raise BundleError(f"{what}: package {name} has no version {version} in {suites} (available: {near})")
+
+
+def _install_baseline(root: AptRoot, index: PackageIndex, requested: set[str], what: str,
+                      log: Callable[[str], None]) -> list[str]:
+    seeds = [n for n in index.base_system() if n not in requested]
+    # debootstrap adds apt to minbase, and on merged-/usr releases it installs usr-is-merged itself, where apt
+    # would pick the first alternative of `usrmerge | usr-is-merged` (and perl with it).
+    seeds += [n for n in MINBASE_EXTRAS if n in index.by_name and n not in requested]
+    planned = root.simulate_install(seeds, recommends=False)
+    names = sorted({p.name for p in planned} - requested)
+    root.write_status([index.lowest(n).text for n in names])
+    if not root.check():
+        # The release versions do not fit together (rare: a security update split a package); assume the
+        # versions apt chose instead.
+        log(f"{what}: baseline at release versions is inconsistent; assuming the newest versions")
+        chosen = {p.name: p for p in planned}
+        stanzas = []
+        for n in names:
+            st = index.find(n, chosen[n].version, chosen[n].architecture)
+            stanzas.append(st.text if st else index.lowest(n).text)
+        root.write_status(stanzas)
+    return names
