@@ -139,8 +139,9 @@ def test_waivers_from_cli_host_scoped_and_inventory(tmp_path):
     for h in inv.hosts.values():  # the module results of a healthy host, as the playbook registers them
         h.vars["_preflight_facts"] = {"facts": {}, "checks": [
             {"id": "time.sync", "status": "warn", "required": "synchronised", "found": "no", "message": ""}]}
-        h.vars["_preflight_probe"] = {"checks": [{"id": i, "status": "pass", "required": "", "found": "",
-                                                  "message": ""} for i in {t["id"] for t in probe_targets(inv, h.name)}]}
+        ids = {t["id"] for t in probe_targets(inv, h.name)}
+        h.vars["_preflight_probe"] = {"checks": [
+            {"id": i, "status": "pass", "required": "", "found": "", "message": ""} for i in ids]}
     profile = load_profile("production")
     base = build_report(inv, profile)
     assert (base["status"], base["exit_code"]) == ("fail", 3)
