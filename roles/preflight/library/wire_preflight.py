@@ -327,7 +327,7 @@ def judge_facts(req, facts):
         checks.append(check("memory.total", "pass" if ok else "fail", f"{need_mib} MiB", f"{have} MiB",
                             f"{roles} need {need_mib} MiB (with {req.get('slack_pct', 0):g}% slack)"))
 
-    for disk in facts["disks"]:
+    for disk in facts.get("disks", []):
         need = disk["required_gib"]
         where = f"{disk['path']} (on {disk['mount'] or disk['measured_at']})"
         share = " + ".join(disk["roles"])
