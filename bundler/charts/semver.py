@@ -220,6 +220,9 @@ def nearest(constraint: str, versions: list[str], count: int = 5) -> list[str]:
         anchor = Constraint(constraint).anchor
     except ConstraintError:
         anchor = parsed[-1]
+    releases = [v for v in parsed if not v.prerelease]
+    if releases and not anchor.prerelease:
+        parsed = releases
     idx = next((i for i, v in enumerate(parsed) if v >= anchor), len(parsed))
     lo = max(0, min(idx - count // 2, len(parsed) - count))
     return [str(v) for v in reversed(parsed[lo:lo + count])]

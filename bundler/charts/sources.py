@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from bundler.artifacts import sha256_file
 from bundler.charts.oci import fetch_oci, resolve_oci
 from bundler.charts.repo import IndexCache, Resolved, resolve_http
 from bundler.errors import BundleError
@@ -52,10 +53,14 @@ class ChartSources:
         if digest is None:
             path = self._fetch_unpinned(url, what)
             digest = "sha256:" + path.name.removesuffix(".tgz")
-        elif repo.startswith("oci://"):
-            path = fetch_oci(self.client, repo, name, version, digest, size, self.path_for(digest))
         else:
-            path = self.downloader.download(url, self.path_for(digest), digest=digest, size=size, what=what)
+            path = self.path_for(digest)
+            if path.exists() and sha256_file(path) != digest:
+                path.unlink()  # damaged in the cache (disk, a hand edit): fetch it again rather than ship it
+            if repo.startswith("oci://"):
+                path = fetch_oci(self.client, repo, name, version, digest, size, path)
+            else:
+                path = self.downloader.download(url, path, digest=digest, size=size, what=what)
         return path, digest, path.stat().st_size
 
     def _fetch_unpinned(self, url: str, what: str) -> Path:
