@@ -7,7 +7,6 @@ import os
 from pathlib import Path
 
 import pytest
-import requests
 
 from bundler.errors import BundleError, IntegrityError, RegistryError, SpecError
 from bundler.kinds.files import KIND
@@ -129,11 +128,6 @@ def test_missing_file_is_a_404_naming_the_url(tmp_path, server, ctx):
     assert not (ctx.cache_dir / "files" / "sha256" / gone).exists()
 
 
-@pytest.mark.xfail(
-    strict=True, raises=requests.exceptions.ChunkedEncodingError,
-    reason="bundler/fetch.py checks `except OSError` before `except RequestException`; requests' "
-    "ChunkedEncodingError is an OSError, so a cut transfer escapes the retry loop (swap the two clauses)",
-)
 def test_connection_cut_mid_file_resumes_with_range(tmp_path, server, ctx):
     spec = spec_for(tmp_path, server)
     locked = KIND.lock(spec, ctx)
