@@ -200,6 +200,8 @@ class ImagesKind:
             for d in sorted(image["blobs"]):
                 artifacts.setdefault(d, self._blob_artifact(store, d, blobs[d]["media_type"], name))
             size = sum(artifacts[d].size for d in image["manifests"] | image["blobs"])
+            if image["platforms"] == [None]:
+                image["platforms"] = [self._config_platform(store, image["config"]["digest"])]
             summary.append({
                 "ref": name,
                 "digest": entry["digest"],
@@ -217,6 +219,14 @@ class ImagesKind:
                file_artifact("images/index.json", layout_dir / "index.json", "meta")]
         out += sorted(artifacts.values(), key=lambda a: a.path)
         return KindResult(artifacts=out, summary={"images": summary})
+
+    def _config_platform(self, store: BlobStore, digest: str) -> str | None:
+        """A single-platform image says its platform only in its config blob."""
+        try:
+            cfg = json.loads(store.path(digest).read_bytes())
+        except (OSError, ValueError):
+            return None
+        return platform_of({"platform": {k: cfg.get(k) for k in ("os", "architecture", "variant") if cfg.get(k)}})
 
     def _blob_artifact(self, store: BlobStore, digest: str, media_type: str | None, origin: str) -> Artifact:
         path = store.path(digest)
