@@ -16,6 +16,7 @@ from bundler.errors import BundleError
 
 # name -> "module:attribute". One line per command; keep sorted by workflow stage.
 COMMANDS: dict[str, str] = {
+    "images": "bundler.charts.cli:images",
     "lock": "bundler.commands.build_cmds:lock",
     "build": "bundler.commands.build_cmds:build",
     "verify": "bundler.commands.archive_cmds:verify",
@@ -41,6 +42,7 @@ HELP = """Build, carry and install the Wire backend on air-gapped ("island") net
 
 \b
 On the connected host:
+  wire-bundle images SPEC --why   every image the bundle will hold, and which chart wants it
   wire-bundle lock  SPEC          resolve every tag to a digest (SPEC.lock.json)
   wire-bundle build SPEC -o FILE  fetch everything into one verified archive
 On the island:
