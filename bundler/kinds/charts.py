@@ -49,14 +49,25 @@ class ChartsKind:
         return bool(spec.spec.charts)
 
     def lock(self, spec: LoadedSpec, ctx: Any) -> list[dict[str, Any]]:
+        return self.discover(spec, ctx)
+
+    def discover(self, spec: LoadedSpec, ctx: Any, pinned: list[dict[str, Any]] | None = None
+                 ) -> list[dict[str, Any]]:
+        """Lock every chart (or take the versions `pinned` by an existing lock), render it with each of its
+        value sets, and publish the images found to ctx.discovered_images."""
         helm = find_helm(ctx.helm)  # before any download: without helm the lock cannot be complete
         sources = sources_for(spec, ctx)
         work = Path(ctx.work_dir) / "charts"
+        by_key = {(c["repo"], c["name"]): c for c in pinned or []}
         locked = []
         for entry in spec.spec.charts:
             sets = value_sets(entry.name, entry.values, spec.base_dir)
-            ctx.log(f"chart {entry.name} {entry.version} from {entry.repo}")
-            node = lock_chart(sources, entry.repo, entry.name, entry.version)
+            previous = by_key.get((entry.repo, entry.name))
+            if previous is not None and previous.get("constraint") == entry.version:
+                node = from_lock(sources, previous)
+            else:
+                ctx.log(f"chart {entry.name} {entry.version} from {entry.repo}")
+                node = lock_chart(sources, entry.repo, entry.name, entry.version)
             section = node.to_lock()
             section["values"] = [
                 {"set": vs.label, "digests": [sha256_file(p) for p in vs.files]} for vs in sets

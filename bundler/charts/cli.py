@@ -1,0 +1,97 @@
+"""`wire-bundle images SPEC`: every image the bundle will hold, and with --why, where each one comes from."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bundler.build import Context, WorkDir, read_lock
+from bundler.charts.images import DEFAULTS, is_excluded
+from bundler.commands import options
+from bundler.progress import Reporter
+from bundler.spec import load_spec
+
+
+def collect(spec_path: Path, cache_dir: Path, tmpdir: Path | None, helm: str | None, quiet: bool
+            ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+    """(images kept, images excluded), normalised ref -> why-records; charts rendered afresh."""
+    from bundler.kinds.charts import KIND, chart_images
+
+    loaded = load_spec(spec_path)
+    lock = read_lock(loaded.lock_path)
+    # The lock's chart versions when it still belongs to this spec: show what `build` would bundle.
+    pinned = (lock or {}).get("charts") if (lock or {}).get("spec_digest") == loaded.spec.digest() else None
+    section = loaded.spec.images
+    if loaded.spec.charts:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with WorkDir(tmpdir) as work:
+            ctx = Context(cache_dir=cache_dir, work_dir=work, reporter=Reporter(quiet=quiet), helm=helm)
+            locked = KIND.discover(loaded, ctx, pinned)
+        kept, dropped = chart_images(locked, section.exclude, lambda _m: None)
+    else:
+        kept, dropped = {}, {}
+    for entry in section.refs:
+        ref = str(entry.reference)
+        target = dropped if is_excluded(ref, section.exclude) else kept
+        target.setdefault(ref, []).insert(0, {"source": "spec", "image": entry.ref})
+    return dict(sorted(kept.items())), dict(sorted(dropped.items()))
+
+
+def _origin(rec: dict[str, Any]) -> list[str]:
+    """chart, values, template, object, container, as table cells."""
+    if rec["source"] == "spec":
+        return ["(spec images.refs)", "", "", "", ""]
+    if rec["source"] == "annotation":
+        return [f"{rec['chart']} {rec['version']}", "(all)", rec["template"], "helm.sh/images", rec["container"]]
+    return [f"{rec['chart']} {rec['version']}", ", ".join(rec["values"]) or DEFAULTS, rec["template"],
+            f"{rec['kind']}/{rec['object']}", f"{rec['container']} ({rec['field']})"]
+
+
+@click.command()
+@options.spec_arg
+@click.option("--why", is_flag=True, help="For every image: the chart, value set, template, object and container.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable: {images: {ref: [why...]}, excluded: ...}.")
+@options.helm
+@options.cache_dir
+@options.tmpdir
+@options.quiet
+def images(spec: Path, why: bool, as_json: bool, helm: str | None, cache_dir: Path, tmpdir: Path | None,
+           quiet: bool) -> None:
+    """List every image SPEC's bundle will hold: `images.refs` plus all images its charts use.
+
+    Each chart is rendered with `helm template` once per value set listed for it (chart defaults when none),
+    and images are read from the containers, initContainers and ephemeralContainers of its workloads and from
+    its `helm.sh/images` annotation. `images.exclude` patterns are applied. Uses the chart versions of SPEC's
+    lock file when it matches the spec, else resolves them afresh (without writing a lock).
+
+    \b
+    Examples:
+      wire-bundle images wire.yaml               one line per image, with the charts that use it
+      wire-bundle images wire.yaml --why         where each image comes from, down to the container
+      wire-bundle images wire.yaml --json | jq 'keys'
+    """
+    kept, dropped = collect(spec, cache_dir, tmpdir, helm, quiet or as_json)
+    if as_json:
+        click.echo(json.dumps({"images": kept, "excluded": dropped}, indent=2, sort_keys=True))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=False)
+    if why:
+        table = Table("image", "chart", "values", "template", "object", "container", title="Images and why")
+        for ref, recs in kept.items():
+            for i, rec in enumerate(recs):
+                table.add_row(ref if i == 0 else "", *_origin(rec))
+    else:
+        table = Table("image", "used by", title="Images")
+        for ref, recs in kept.items():
+            users = sorted({"spec" if r["source"] == "spec" else r["chart"] for r in recs})
+            table.add_row(ref, ", ".join(users))
+    console.print(table)
+    if dropped:
+        console.print(f"excluded by images.exclude: {', '.join(dropped)}")
+    console.print(f"{len(kept)} images")
