@@ -2,4 +2,5 @@
 
 pytest_plugins: list[str] = [
     "tests.fixtures.registry",
+    "tests.fixtures.lab",
 ]
