@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "bundler.commands.archive_cmds:inspect",
     "plan": "bundler.planner:plan",
     "preflight": "bundler.preflight.cli:preflight",
+    "lab": "bundler.lab.cli:lab",
 }
 
 
@@ -50,6 +51,8 @@ On the island:
   wire-bundle inspect FILE        what is inside, and what deduplication saved
   wire-bundle plan -p 50 -c 4     SFT nodes and call bandwidth for a planned load
   wire-bundle preflight -i INV    every VM checked against the sizing table (exit 0/3/4)
+Testing:
+  wire-bundle lab up LAB.yaml     simulated offline VMs (systemd-nspawn) + Ansible inventory
 """
 
 
