@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "build": "bundler.commands.build_cmds:build",
     "verify": "bundler.commands.archive_cmds:verify",
     "inspect": "bundler.commands.archive_cmds:inspect",
+    "unpack": "bundler.commands.archive_cmds:unpack",
     "plan": "bundler.planner:plan",
     "preflight": "bundler.preflight.cli:preflight",
     "lab": "bundler.lab.cli:lab",

@@ -96,3 +96,24 @@ def inspect(archive: Path, as_json: bool) -> None:
         pct = 100 * (naive - stored) / naive
         console.print(f"images: {human(naive)} as separate images, {human(stored)} stored; "
                       f"deduplication saved {human(naive - stored)} ({pct:.0f}%)")
+
+
+@click.command()
+@archive_arg
+@click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Directory to unpack into; created if missing.")
+@click.option("--replace", is_flag=True, help="Replace a directory that holds another bundle (swapped atomically).")
+def unpack(archive: Path, target: Path, replace: bool) -> None:
+    """Verify ARCHIVE while extracting it into a directory, all or nothing.
+
+    \b
+    Every member is checked against checksums.sha256 as it streams; paths that leave the directory, links,
+    devices and duplicate members are refused. The content lands in a hidden sibling directory and is renamed
+    into place only when every check passed, so the target never holds a half-unpacked bundle. Unpacking the
+    same bundle again reads only the archive's head.
+    """
+    from bundler.unpack import unpack as run_unpack
+
+    result = run_unpack(archive, target, replace=replace, log=click.echo)
+    if not result.reused:
+        click.echo(f"unpacked {result.bundle_name}: {result.members} members, {human(result.bytes)} into {target}")
