@@ -280,3 +280,15 @@ def test_token_registry_rejects_tokens_from_another_signer(tmp_path, token_regis
         assert requests.get(url, headers={"Authorization": f"Bearer {real}"}, timeout=5).status_code == 404
     finally:
         forger.stop()
+
+
+def test_proxy_serves_as_http_proxy_for_loopback_only(registry, fault_proxy):
+    session = requests.Session()
+    session.trust_env = False
+    session.proxies = {"http": fault_proxy.url}
+    fault_proxy.fail(times=1, path=r"^/v2/$")
+    assert session.get(f"{registry.url}/v2/", timeout=5).status_code == 500
+    assert session.get(f"{registry.url}/v2/", timeout=5).status_code == 200
+    assert [(r.path, r.forward_proxy) for r in fault_proxy.requests] == [("/v2/", True)] * 2
+    # Never a way out of the machine: a non-loopback origin is refused without being contacted.
+    assert session.get("http://registry.example.invalid/v2/", timeout=5).status_code == 403

@@ -11,6 +11,10 @@ The client talks to `proxy.url` as if it were the registry. Requests go upstream
 (Authorization included) and responses come back with theirs (WWW-Authenticate included); a Location
 that points at the upstream is rewritten to the proxy, so uploads and redirects stay on the proxy.
 
+It also works as a forward proxy: a client with `http_proxy=<proxy.url>` sends absolute URLs, which are
+forwarded to their (loopback only) origin and logged with `forward_proxy=True`, so a test can prove that
+the client honours http_proxy / no_proxy. CONNECT (https) is refused.
+
 Each fault fires a bounded number of times and then the proxy passes traffic through unchanged. Faults
 match requests by method and a regular expression on the path; the default is a blob download
 (`GET .../blobs/sha256:...`). Loopback only: the upstream must be a 127.0.0.0/8 address.
@@ -37,6 +41,15 @@ HOP_BY_HOP = {
 }
 UPSTREAM_TIMEOUT = 60.0
 COPY_CHUNK = 64 * 1024
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -68,6 +81,7 @@ class RequestRecord:
     fault: str | None
     headers: dict[str, str] = field(default_factory=dict)
     time: float = 0.0
+    forward_proxy: bool = False  # the client used us as its http_proxy (absolute URL in the request line)
 
     def line(self) -> str:
         return (f"{self.method} {self.path} range={self.range or '-'} status={self.status} "
@@ -80,7 +94,7 @@ class FaultProxy:
     def __init__(self, upstream: object, *, log_path: Path | None = None) -> None:
         up = upstream if isinstance(upstream, str) else upstream.url  # type: ignore[attr-defined]
         parts = urlsplit(up)
-        if parts.scheme != "http" or not parts.hostname or not ipaddress.ip_address(parts.hostname).is_loopback:
+        if parts.scheme != "http" or not _is_loopback(parts.hostname or ""):
             raise ValueError(f"fault proxy upstream must be http on loopback, got {up!r}")
         self.upstream_url = up.rstrip("/")
         self.upstream_host = parts.hostname
@@ -199,6 +213,10 @@ class FaultProxy:
             def do_GET(self) -> None:
                 self._proxy()
 
+            def do_CONNECT(self) -> None:
+                # https through the proxy would hide the bodies the faults work on; tests use plain http.
+                self._send_simple(405, b'{"errors":[{"code":"UNSUPPORTED","message":"no CONNECT"}]}')
+
             do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_GET
 
             def _read_body(self) -> bytes:
@@ -219,11 +237,23 @@ class FaultProxy:
                 method, path = self.command, self.path
                 body = self._read_body()
                 req_headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                target = (proxy.upstream_host, proxy.upstream_port)
+                forward = path.startswith("http://")
+                if forward:
+                    # Used as an http_proxy: the request line names the origin. Only loopback origins.
+                    url = urlsplit(path)
+                    path = url.path + (f"?{url.query}" if url.query else "")
+                    target = (url.hostname or "", url.port or 80)
                 fault = proxy._take_fault(method, path, ("fail", "delay"))
                 rec = RequestRecord(method, path, self.headers.get("Range"), 0, fault.kind if fault else None,
-                                    dict(req_headers), time.time())
+                                    dict(req_headers), time.time(), forward)
                 proxy._open_record(rec)
                 try:
+                    if forward and not _is_loopback(target[0]):
+                        rec.status = 403
+                        self._send_simple(403, b'{"errors":[{"code":"DENIED",'
+                                               b'"message":"fault proxy forwards to loopback only"}]}')
+                        return
                     if fault and fault.kind == "fail":
                         rec.status = fault.status
                         self._send_simple(fault.status, b'{"errors":[{"code":"UNAVAILABLE",'
@@ -231,7 +261,7 @@ class FaultProxy:
                         return
                     if fault and fault.kind == "delay":
                         time.sleep(fault.delay)
-                    self._forward(method, path, body, req_headers, rec)
+                    self._forward(target, method, path, body, req_headers, rec)
                 finally:
                     proxy._close_record(rec)
 
@@ -242,12 +272,11 @@ class FaultProxy:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def _forward(self, method: str, path: str, body: bytes, req_headers: dict[str, str],
-                         rec: RequestRecord) -> None:
+            def _forward(self, target: tuple[str, int], method: str, path: str, body: bytes,
+                         req_headers: dict[str, str], rec: RequestRecord) -> None:
                 # Host stays as the client sent it: the registry builds upload Locations from it, so they
                 # already point at the proxy.
-                conn = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port,
-                                                  timeout=UPSTREAM_TIMEOUT)
+                conn = http.client.HTTPConnection(*target, timeout=UPSTREAM_TIMEOUT)
                 try:
                     if body or method in ("PUT", "POST", "PATCH"):
                         req_headers["Content-Length"] = str(len(body))
@@ -268,7 +297,7 @@ class FaultProxy:
                         lk = k.lower()
                         if lk in HOP_BY_HOP or (payload is not None and lk == "content-length"):
                             continue
-                        if lk == "location" and v.startswith(proxy.upstream_url):
+                        if lk == "location" and not rec.forward_proxy and v.startswith(proxy.upstream_url):
                             v = proxy.url + v[len(proxy.upstream_url):]
                         self.send_header(k, v)
                     if payload is not None:
