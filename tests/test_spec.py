@@ -1,0 +1,73 @@
+"""Spec validation: every error names file, line and key path."""
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+import pytest
+
+from bundler.errors import SpecError
+from bundler.reference import InvalidReference, parse_reference
+from bundler.spec import load_spec, loads_spec
+
+
+def err(text: str) -> str:
+    with pytest.raises(SpecError) as exc:
+        loads_spec(text, "s.yaml")
+    return str(exc.value)
+
+
+@pytest.mark.parametrize("text,expected", [  # noqa: E501
+    ("images: {}\n", "s.yaml:1: version: required key missing"),
+    ("version: 2\n", "s.yaml:1: version: Input should be 1"),
+    ("version: 1\nimage: {}\n", "s.yaml:2: image: unknown key"),
+    ("version: 1\nimages:\n  platforms: linux/amd64\n", "s.yaml:3: images.platforms: Input should be a valid list"),
+    ("version: 1\nimages:\n  platforms: [amd64]\n", "s.yaml:3: images.platforms: invalid platform 'amd64'"),
+    ("version: 1\nimages:\n  refs:\n    - ref: a:1\n      colour: red\n", "s.yaml:5: images.refs[0].colour: unknown key"),
+    ("version: 1\nimages:\n  refs: [a, 'docker.io/library/a:latest']\n", "duplicate image 'docker.io/library/a:latest'"),
+    ("version: 1\nimages:\n  refs: ['quay.io/x/y:']\n", "s.yaml:3: images.refs[0].ref: invalid image reference"),
+    ("version: 1\nimages: {}\nimages: {}\n", "s.yaml:3: images: duplicate key"),
+    ("version: 1\nregistries:\n  quay.io: {insecure: 'yes'}\n",
+     "s.yaml:3: registries.quay.io.insecure: Input should be a valid boolean"),
+    ("version: 1\nfiles:\n  - url: https://x/a.tgz\n", "s.yaml:3: files[0]: file https://x/a.tgz has no checksum"),
+    ("version: 1\nfiles:\n  - {url: https://x/a.tgz, sha256: abc}\n", "sha256 must be 64 lowercase hex digits"),
+    ("version: 1\ncharts:\n  - {name: a, repo: ftp://x, version: '1'}\n", "s.yaml:3: charts[0].repo: repo must start"),
+    ("version: 1\ndebs:\n  packages: [nginx]\n", "s.yaml:2: debs: packages need at least one target"),
+    ("version: 1\nimages: [\n", "s.yaml:3: not valid YAML"),
+    ("- a\n", "the spec must be a mapping"),
+])
+def test_errors_name_file_line_and_key(text, expected):
+    assert expected in err(text)
+
+
+def test_a_full_spec_loads_and_its_digest_ignores_formatting(tmp_path):
+    a = tmp_path / "a.yaml"
+    a.write_text("version: 1\nimages:\n  refs: [quay.io/wire/brig:1]\n")
+    b = tmp_path / "b.yaml"
+    b.write_text("# a comment\nversion: 1\nimages: {refs: ['quay.io/wire/brig:1'], platforms: [linux/amd64]}\n")
+    la, lb = load_spec(a), load_spec(b)
+    assert la.spec.digest() == lb.spec.digest()
+    assert la.lock_path == tmp_path / "a.lock.json"
+
+
+def test_missing_file():
+    with pytest.raises(SpecError, match="nowhere.yaml: no such file"):
+        load_spec("/nowhere.yaml")
+
+
+@pytest.mark.parametrize("text,normal", [
+    ("redis", "docker.io/library/redis:latest"),
+    ("bitnami/redis:7", "docker.io/bitnami/redis:7"),
+    ("index.docker.io/library/redis:7", "docker.io/library/redis:7"),
+    ("quay.io/wire/brig:5.0.0", "quay.io/wire/brig:5.0.0"),
+    ("localhost:5000/a/b", "localhost:5000/a/b:latest"),
+    ("127.0.0.1:5000/x@sha256:" + "a" * 64, "127.0.0.1:5000/x@sha256:" + "a" * 64),
+    ("quay.io/wire/brig:5@sha256:" + "b" * 64, "quay.io/wire/brig:5@sha256:" + "b" * 64),
+])
+def test_references_normalise_like_docker(text, normal):
+    assert str(parse_reference(text)) == normal
+
+
+@pytest.mark.parametrize("bad", ["", " a", "A/b", "a:b:c", "a@sha256:12", "a/b:-x", "a//b"])
+def test_invalid_references(bad):
+    with pytest.raises(InvalidReference):
+        parse_reference(bad)
