@@ -25,6 +25,7 @@ from tests.support.netutil import free_port
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 HTPASSWD_BIN = "/usr/bin/htpasswd"
+SETPRIV_BIN = "/usr/bin/setpriv"  # util-linux, always there on Debian
 START_TIMEOUT = 20.0
 
 
@@ -40,6 +41,13 @@ class TokenAuthSettings:
     service: str
     issuer: str
     rootcertbundle: Path
+
+
+def _die_with_parent() -> list[str]:
+    """Prefix that makes the registry exit when the thread that started it dies, even by SIGKILL of pytest,
+    so no registry outlives a killed test run. (Start registries from the main thread: a worker thread's end
+    counts as the parent's death.)"""
+    return [SETPRIV_BIN, "--pdeathsig", "TERM"] if Path(SETPRIV_BIN).exists() else []
 
 
 def htpasswd_line(user: str, password: str) -> str:
@@ -143,7 +151,7 @@ class Registry:
             self.config_path.write_text(yaml.safe_dump(self._config(port), sort_keys=False))
             log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed in stop()
             proc = subprocess.Popen(
-                [REGISTRY_BIN, "serve", str(self.config_path)],
+                [*_die_with_parent(), REGISTRY_BIN, "serve", str(self.config_path)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
