@@ -69,7 +69,13 @@ def lock_chart(sources: ChartSources, repo: str, name: str, constraint: str, _ch
             raise BundleError(f"chart {where}: dependency cycle or depth over {MAX_DEPTH} at {dep.name}")
         # Chart.lock pins what the chart's author tested; fall back to the constraint in Chart.yaml.
         wanted = node.package.locked_versions.get(dep.name, dep.version)
-        node.dependencies.append(lock_chart(sources, dep.repository.rstrip("/"), dep.name, wanted, chain))
+        try:
+            child = lock_chart(sources, dep.repository.rstrip("/"), dep.name, wanted, chain)
+        except BundleError as exc:
+            if str(exc).startswith("dependency of "):
+                raise
+            raise type(exc)(f"dependency of chart {where}: {exc}") from None
+        node.dependencies.append(child)
     return node
 
 

@@ -84,6 +84,7 @@ class ChartsKind:
         artifacts: dict[str, Artifact] = {}
         summary = []
         for section in locked:
+            _check_values(spec, section)
             root = from_lock(sources, section)
             for node in root.walk():
                 _add(artifacts, node)
@@ -107,6 +108,22 @@ class ChartsKind:
             for d in c["dependencies"]:
                 rows.append([f"  └ {d['name']}", d["version"], d["repo"], d["digest"][:19], _size(d["size"]), ""])
         return "Helm charts", ["chart", "version", "repository", "digest", "size", "images"], rows
+
+
+def _check_values(spec: LoadedSpec, section: dict[str, Any]) -> None:
+    """The images in the lock were found with these values files: if one changed, they may be wrong."""
+    entry = next((c for c in spec.spec.charts if (c.repo, c.name) == (section["repo"], section["name"])), None)
+    if entry is None:
+        return
+    sets = value_sets(entry.name, entry.values, spec.base_dir)
+    for vs, was in zip(sets, section.get("values", []), strict=False):
+        now = [sha256_file(p) for p in vs.files]
+        if vs.label != was.get("set") or now != was.get("digests"):
+            raise BundleError(f"chart {entry.name}: values {vs.label} changed since {spec.lock_path.name} was "
+                              f"written, so its images may differ: run `wire-bundle lock {spec.path}`")
+    if len(sets) != len(section.get("values", [])):
+        raise BundleError(f"chart {entry.name}: its value sets changed since {spec.lock_path.name} was written: "
+                          f"run `wire-bundle lock {spec.path}`")
 
 
 def _add(artifacts: dict[str, Artifact], node: ChartNode) -> None:

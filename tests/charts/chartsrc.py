@@ -226,3 +226,24 @@ def strip_member(tgz: Path, prefix: str) -> None:
             if not m.name.startswith(prefix):
                 dst.addfile(m, src.extractfile(m) if m.isfile() else None)
     tmp.replace(tgz)
+
+
+def with_dependency(src: Path, name: str, version: str, dep: str, dep_version: str, dep_repo: str) -> Path:
+    """A chart that lists `dep` in Chart.yaml; a placeholder of it is vendored only so that `helm package`
+    accepts the chart, and the test strips it out of the package again."""
+    return _write(src / f"{name}-{version}", {
+        "Chart.yaml": f"""
+            apiVersion: v2
+            name: {name}
+            version: {version}
+            dependencies:
+              - name: {dep}
+                version: "{dep_version}"
+                repository: {dep_repo}
+            """,
+        f"charts/{dep}/Chart.yaml": f"""
+            apiVersion: v2
+            name: {dep}
+            version: 0.0.0-placeholder
+            """,
+    })

@@ -97,6 +97,35 @@ def chart_repo(tmp_path_factory, helm_bin, registry) -> Iterator[ChartRepo]:
     server.close()
 
 
+class SmallRepo:
+    """A chart repository of this test's own, for tests that change what a repository holds."""
+
+    def __init__(self, root: Path, helm_bin: str, env: dict[str, str]):
+        self.root, self.helm_bin, self.env = root, helm_bin, env
+        self.src = root.parent / (root.name + "-src")
+        self.src.mkdir()
+        self.server = ChartServer(root)
+        self.url = self.server.url
+
+    def publish(self, chart_dir: Path, strip: str | None = None) -> Path:
+        """`helm package` the chart into the repository (minus members under `strip`) and re-index."""
+        chartsrc.helm(self.helm_bin, "package", str(chart_dir), "-d", str(self.root), cwd=self.src, env=self.env)
+        tgz = max(self.root.glob("*.tgz"), key=lambda p: p.stat().st_mtime_ns)
+        if strip:
+            chartsrc.strip_member(tgz, strip)
+        chartsrc.helm(self.helm_bin, "repo", "index", str(self.root), cwd=self.src, env=self.env)
+        return tgz
+
+
+@pytest.fixture
+def small_repo(tmp_path, helm_bin) -> Iterator[SmallRepo]:
+    root = tmp_path / "small-repo"
+    root.mkdir()
+    repo = SmallRepo(root, helm_bin, helm_env(tmp_path / "small-helmhome"))
+    yield repo
+    repo.server.close()
+
+
 @pytest.fixture(scope="session")
 def oci_repo(tmp_path_factory, helm_bin, registry) -> str:
     """`oci://<registry>/charts`, holding ocichart 0.1.0 pushed by `helm push --plain-http`."""
