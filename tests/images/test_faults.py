@@ -155,3 +155,19 @@ def test_full_disk_fails_early_with_numbers(tmp_path, registry, image_factory):
         assert not _no_partials(mnt)
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_http_proxy_and_no_proxy_are_honoured(tmp_path, registry, fault_proxy, image_factory):
+    image_factory.push(registry, "viaproxy/a", image_factory.simple("a"), tag="1")
+    spec = _spec_via(tmp_path, registry.host, ["quay.io/viaproxy/a:1"])
+    env = {"http_proxy": fault_proxy.url, "HTTP_PROXY": fault_proxy.url, "no_proxy": "", "NO_PROXY": ""}
+    r = run_cli("build", spec, "-o", tmp_path / "a.tar.zst", "--cache-dir", tmp_path / "c1", env=env)
+    assert r.rc == 0, r.err
+    proxied = [rec for rec in fault_proxy.requests if rec.forward_proxy]
+    assert any("/manifests/" in rec.path for rec in proxied) and any("/blobs/" in rec.path for rec in proxied)
+
+    fault_proxy.clear_log()
+    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1"
+    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", tmp_path / "c2", env=env)
+    assert r.rc == 0, r.err
+    assert not fault_proxy.requests
