@@ -145,9 +145,14 @@ class AptRoot:
     def update(self) -> None:
         # Error-Mode=any: a source that fails to download or verify is an error, not a warning with old lists.
         r = self.run(["apt-get", "update", "-q", "-o", "APT::Update::Error-Mode=any"])
-        problems = [ln for ln in (r.stdout + "\n" + r.stderr).splitlines() if ln.startswith(("E:", "W:", "Err:"))]
+        lines = (r.stdout + "\n" + r.stderr).splitlines()
+        problems = [" ".join(ln[2:].split()) for ln in lines
+                    if ln.startswith(("E:", "W:")) and "Some index files failed" not in ln]
         if r.returncode != 0 or problems:
-            detail = _first_meaningful(problems) or (r.stderr.strip().splitlines() or ["apt-get update failed"])[-1]
+            if not problems:  # apt's Err: line names the file, the indented line after it says why
+                problems = [f"{lines[i][4:].split(' ', 1)[-1]}: {lines[i + 1].strip()}"
+                            for i in range(len(lines) - 1) if lines[i].startswith("Err:")]
+            detail = "; ".join(problems) or f"apt-get update exited {r.returncode}"
             raise BundleError(f"{self.what}: source unreachable or unverifiable: {detail}")
 
     def index_sources(self) -> list[IndexSource]:
@@ -219,14 +224,6 @@ def explain_apt_failure(r: subprocess.CompletedProcess[str]) -> str:
     errors = [ln[3:].strip() for ln in lines if ln.startswith("E: ")]
     parts = unmet + errors
     return "; ".join(parts) if parts else (lines[-1] if lines else f"apt-get exited {r.returncode}")
-
-
-def _first_meaningful(lines: list[str]) -> str:
-    for prefix in ("Err:", "E:", "W:"):
-        for ln in lines:
-            if ln.startswith(prefix) and "Some index files failed" not in ln:
-                return " ".join(ln.split())
-    return ""
 
 
 def _write(path: Path, text: str) -> None:
