@@ -11,6 +11,7 @@ from bundler.lab.errors import LabError
 from bundler.lab.lab import Lab, leftovers
 from bundler.lab.spec import check_lab_name, load_spec
 from bundler.lab.state import all_states, read_state
+from bundler.lab.sysrun import require_root_and_tools
 
 HELP = """Simulated air-gapped Debian VMs (systemd-nspawn) for role and end-to-end tests. Needs root.
 
@@ -58,6 +59,7 @@ def up(spec: Path, name: str | None, workdir: Path | None, cache_dir: Path | Non
     A second `up` of a running lab with the same hosts reuses it; with other hosts it is refused. A lab
     whose hosts are all gone (crash, reboot) is cleaned up and brought up again.
     """
+    require_root_and_tools()
     f = load_spec(spec)
     lab_name = name or f.name
     if not lab_name:

@@ -150,20 +150,23 @@ class Lab:
         return self
 
     def _reuse_or_clear(self, existing: dict | None) -> bool:
+        """Decide what a second `up` does: True = reuse the running lab, False = build it (again)."""
         if existing is None:
             return False
         alive = [h["name"] for h in existing["hosts"]
                  if machine.is_our_nspawn(h.get("pid"), Path(h["root"]))]
         owner = existing.get("owner_pid")
-        if existing.get("status") == "starting" and machine.pid_alive(owner) and owner != os.getpid():
+        starting = existing.get("status") != "running"
+        if starting and machine.pid_alive(owner) and owner != os.getpid():
             raise LabError(f"lab {self.name} is being brought up right now by pid {owner}")
-        same = ([h.to_dict() for h in self.specs] == [_spec_dict(h) for h in existing["hosts"]]
-                and existing["suite"] == self.suite)
-        if not alive:
-            self.log(f"lab {self.name}: found stale state (no host running); cleaning it up first")
+        if starting or not alive:
+            # Its `up` died halfway, or its hosts died (crash, reboot): nobody can use it any more.
+            self.log(f"lab {self.name}: found a stale lab ({len(alive)} host(s) running); tearing it down first")
             teardown(existing, log=self.log)
             return False
-        if same and existing.get("status") == "running" and len(alive) == len(existing["hosts"]):
+        same = ([h.to_dict() for h in self.specs] == [_spec_dict(h) for h in existing["hosts"]]
+                and existing["suite"] == self.suite)
+        if same and len(alive) == len(existing["hosts"]):
             self.workdir = Path(existing["workdir"])
             self._state = existing
             self.log(f"lab {self.name}: already up with the same hosts; reusing it")
