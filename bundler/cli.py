@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "unpack": "bundler.commands.archive_cmds:unpack",
     "plan": "bundler.planner:plan",
     "preflight": "bundler.preflight.cli:preflight",
+    "values": "bundler.values.cli:values",
     "lab": "bundler.lab.cli:lab",
 }
 
@@ -52,6 +53,7 @@ On the island:
   wire-bundle inspect FILE        what is inside, and what deduplication saved
   wire-bundle plan -p 50 -c 4     SFT nodes and call bandwidth for a planned load
   wire-bundle preflight -i INV    every VM checked against the sizing table (exit 0/3/4)
+  wire-bundle values -i INV -o DIR Helm values + vault-encrypted secrets for every release
 Testing:
   wire-bundle lab up LAB.yaml     simulated offline VMs (systemd-nspawn) + Ansible inventory
 """

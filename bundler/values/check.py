@@ -1,0 +1,154 @@
+"""Render each release's chart with the generated values (and decrypted secrets) through real helm, and check
+what Kubernetes would get: every image resolvable from the bundle's image list, sftd on the host network of the
+labelled nodes, the proxy variables in the proxied services, cannon's drain options in its configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bundler.charts.discover import images_in_manifests
+from bundler.charts.render import find_helm, template
+from bundler.reference import InvalidReference, parse_reference
+from bundler.values import vault
+from bundler.values.defaults import data
+from bundler.values.errors import ValuesError
+from bundler.values.run import MANIFEST_FILE, SECRETS_FILE
+
+WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "Pod"}
+
+
+def objects(manifests: str) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(manifests) if isinstance(d, dict)]
+
+
+def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj["spec"] if obj["kind"] == "Pod" else obj["spec"]["template"]["spec"]
+
+
+def image_list(path: Path) -> set[str]:
+    found = set()
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            found.add(str(parse_reference(line)))
+        except InvalidReference as exc:
+            raise ValuesError(f"--images {path} line {n}: {exc}") from None
+    return found
+
+
+def unresolvable(manifests: str, available: set[str], what: str) -> list[str]:
+    """Rendered images not in the list; a digest-pinned image also resolves by its digest alone."""
+    missing = []
+    by_digest = {a.split("@", 1)[1] for a in available if "@" in a}
+    for f in images_in_manifests(manifests, what):
+        ref = parse_reference(f.image)
+        if str(ref) in available or (ref.digest and ref.digest in by_digest):
+            continue
+        missing.append(f"{f.image} ({f.kind}/{f.name} container {f.container})")
+    return sorted(set(missing))
+
+
+def sftd_problems(objs: list[dict[str, Any]]) -> list[str]:
+    label = data()["sft"]["node_label"]
+    problems, seen = [], False
+    for o in objs:
+        if o.get("kind") != "StatefulSet" and o.get("kind") != "DaemonSet":
+            continue
+        spec = pod_spec(o)
+        if not any(c.get("name") == "sftd" for c in spec.get("containers", [])):
+            continue
+        seen = True
+        if spec.get("hostNetwork") is not True:
+            problems.append(f"{o['kind']}/{o['metadata']['name']}: hostNetwork is not true")
+        sel = spec.get("nodeSelector") or {}
+        for k, v in label.items():
+            if sel.get(k) != v:
+                problems.append(f"{o['kind']}/{o['metadata']['name']}: nodeSelector lacks {k}={v}")
+    if not seen:
+        problems.append("no StatefulSet with an sftd container rendered")
+    return problems
+
+
+def proxy_problems(objs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
+    problems = []
+    for svc, sub in values.items():
+        cfg = (sub or {}).get("config", {}).get("proxy") if isinstance(sub, dict) else None
+        if not cfg:
+            continue
+        want = {}
+        if cfg.get("httpProxy"):
+            want["HTTP_PROXY"] = want["http_proxy"] = cfg["httpProxy"]
+        if cfg.get("httpsProxy"):
+            want["HTTPS_PROXY"] = want["https_proxy"] = cfg["httpsProxy"]
+        want["NO_PROXY"] = want["no_proxy"] = ",".join(cfg["noProxyList"])
+        dep = [o for o in objs if o.get("kind") in WORKLOADS and o["metadata"]["name"] == svc]
+        if not dep:
+            problems.append(f"{svc}: proxy configured but no workload named {svc} rendered")
+            continue
+        for c in pod_spec(dep[0]).get("containers", []):
+            if c.get("name") != svc:
+                continue
+            env = {e["name"]: e.get("value") for e in c.get("env") or []}
+            for k, v in want.items():
+                if env.get(k) != v:
+                    problems.append(f"{svc}: env {k} is {env.get(k)!r}, expected {v!r}")
+    return problems
+
+
+def drain_problems(objs: list[dict[str, Any]], values: dict[str, Any]) -> list[str]:
+    want = values["cannon"]["config"]["drainOpts"]
+    for o in objs:
+        if o.get("kind") == "ConfigMap" and o["metadata"]["name"] == "cannon":
+            conf = yaml.safe_load(o["data"]["cannon.yaml"])
+            got = conf.get("drainOpts")
+            return [] if got == want else [f"cannon ConfigMap drainOpts {got} != values {want}"]
+    return ["no ConfigMap named cannon rendered"]
+
+
+def check_dir(out_dir: Path, charts: Path, password: bytes, images_file: Path | None) -> Iterator[str]:
+    """Render every release of releases.yaml from charts/<chart>; yields report lines, raises on any problem."""
+    manifest = yaml.safe_load((out_dir / MANIFEST_FILE).read_text())
+    sec = vault.decrypt(out_dir / SECRETS_FILE, password).get("releases", {})
+    available = image_list(images_file) if images_file else None
+    helm = find_helm()
+    problems: list[str] = []
+    work = Path(tempfile.mkdtemp(prefix="wire-values-check-"))
+    try:
+        os.chmod(work, 0o700)
+        for rel in manifest["releases"]:
+            chart = charts / rel["chart"]
+            if not (chart / "Chart.yaml").is_file():
+                raise ValuesError(f"--check-charts {charts}: no chart {rel['chart']} (for release {rel['name']})")
+            files = [out_dir / rel["values"]]
+            if rel["name"] in sec:
+                sfile = work / f"{rel['name']}-secrets.yaml"
+                sfile.write_text(yaml.safe_dump(sec[rel["name"]]))
+                files.append(sfile)
+            what = f"release {rel['name']} (chart {rel['chart']})"
+            rendered = template(helm, chart, files, what=what, home=work / "helm-home",
+                                namespace=manifest["namespace"])
+            objs = objects(rendered)
+            mine: list[str] = []
+            if available is not None:
+                mine += [f"image not in {images_file.name}: {m}" for m in unresolvable(rendered, available, what)]
+            values = yaml.safe_load((out_dir / rel["values"]).read_text())
+            if rel["name"] == "sftd":
+                mine += sftd_problems(objs)
+            if rel["name"] == "wire-server":
+                mine += proxy_problems(objs, values) + drain_problems(objs, values)
+            problems += [f"{rel['name']}: {p}" for p in mine]
+            yield f"checked {rel['name']}: {len(objs)} objects, {'ok' if not mine else f'{len(mine)} problem(s)'}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if problems:
+        raise ValuesError(f"rendered charts fail {len(problems)} check(s): " + "; ".join(problems))

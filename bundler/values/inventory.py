@@ -1,0 +1,115 @@
+"""The inventory as the values generator sees it: host addresses per group, and the operator's `wire_*` choices.
+
+Ansible parses the inventory itself (YAML, INI, a directory with group_vars/host_vars, `!vault` values), so
+whatever `ansible-playbook` accepts, this accepts. Settings are global: a `wire_*` variable that has different
+values on different hosts is an error, since one Wire installation has one configuration.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bundler.values.defaults import data
+from bundler.values.errors import ValuesError
+
+IMPLICIT = {"all", "ungrouped"}
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    address: str  # where the cluster reaches it: ansible_host, else the inventory name
+    external_ip: str | None  # wire_external_ip: the public address clients use (SFT, TURN)
+    groups: tuple[str, ...]
+
+
+@dataclass
+class Inventory:
+    path: Path
+    hosts: dict[str, Host]
+    settings: dict[str, Any] = field(default_factory=dict)
+    # where each setting came from (a host that carries it), for error messages
+    origin: dict[str, str] = field(default_factory=dict)
+
+    def group(self, key: str) -> list[Host]:
+        """Members of the group the data file names for `key`, in inventory order."""
+        name = data()["groups"][key]
+        return [h for h in self.hosts.values() if name in h.groups]
+
+    def addresses(self, key: str) -> list[str]:
+        return [h.address for h in self.group(key)]
+
+
+def _plain(value: Any) -> Any:
+    """Ansible's wrapped strings and vault values as plain Python data."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def load(path: str | Path, vault_password: bytes | None = None) -> Inventory:
+    path = Path(path)
+    if not path.exists():
+        raise ValuesError(f"inventory {path}: no such file or directory")
+    from ansible.errors import AnsibleError
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.parsing.vault import VaultSecret
+    from ansible.vars.manager import VariableManager
+
+    loader = DataLoader()
+    if vault_password:
+        loader.set_vault_secrets([("default", VaultSecret(vault_password))])
+    try:
+        manager = InventoryManager(loader=loader, sources=[str(path)])
+        if not manager.hosts:
+            raise ValuesError(f"inventory {path}: no hosts found (is it an Ansible inventory?)")
+        variables = VariableManager(loader=loader, inventory=manager)
+        hosts: dict[str, Host] = {}
+        settings: dict[str, Any] = {}
+        origin: dict[str, str] = {}
+        for host in manager.get_hosts():
+            hv = variables.get_vars(host=host, include_hostvars=False)
+            groups = tuple(sorted(g.name for g in host.get_groups() if g.name not in IMPLICIT))
+            address = str(hv.get("ansible_host") or host.name)
+            external = hv.get("wire_external_ip")
+            hosts[host.name] = Host(host.name, address, str(external) if external else None, groups)
+            for key, value in hv.items():
+                if not key.startswith("wire_") or key == "wire_external_ip":
+                    continue
+                value = _plain(value)
+                if key in settings and settings[key] != value:
+                    raise ValuesError(f"{key}: set to different values on hosts {origin[key]} and {host.name}; "
+                                      "it is one setting for the whole installation (put it in group_vars/all)")
+                settings.setdefault(key, value)
+                origin.setdefault(key, host.name)
+    except AnsibleError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValuesError(f"inventory {path}: {first}") from None
+    inv = Inventory(path, hosts, settings, origin)
+    _check_addresses(inv)
+    return inv
+
+
+def _check_addresses(inv: Inventory) -> None:
+    """The *-external charts take IPs, not names: every data-service host needs an IP address."""
+    for key in ("cassandra", "elasticsearch", "minio"):
+        for h in inv.group(key):
+            try:
+                ipaddress.ip_address(h.address)
+            except ValueError:
+                raise ValuesError(f"ansible_host of {h.name} (group {data()['groups'][key]}): {h.address!r} is not "
+                                  f"an IP address; the {key}-external chart needs IPs") from None
+    for h in inv.hosts.values():
+        if h.external_ip is not None:
+            try:
+                ipaddress.ip_address(h.external_ip)
+            except ValueError:
+                raise ValuesError(f"wire_external_ip of {h.name}: {h.external_ip!r} is not an IP address") from None
