@@ -9,6 +9,7 @@ import pytest
 
 from bundler.errors import BundleError, IntegrityError
 from bundler.kinds.charts import KIND
+from tests.charts import chartsrc
 from tests.charts.specs import write_spec
 
 
@@ -232,3 +233,23 @@ def test_missing_values_file(tmp_path, chart_repo, ctx):
     spec = write_spec(tmp_path, [parent_entry(chart_repo, ["values/nope.yaml"])])
     with pytest.raises(BundleError, match=r"^chart parent: values file values/nope.yaml not found"):
         KIND.lock(spec, ctx)
+
+
+def test_index_without_digest_pins_what_was_downloaded(tmp_path, small_repo, chart_repo, ctx):
+    tgz = small_repo.publish(chartsrc.tiny_chart(small_repo.src, "1.0.0", chart_repo.reg))
+    index = small_repo.root / "index.yaml"
+    index.write_text("\n".join(ln for ln in index.read_text().splitlines() if "digest:" not in ln) + "\n")
+    spec = write_spec(tmp_path, [{"name": "tiny", "repo": small_repo.url, "version": "1.0.0"}])
+    (locked,) = KIND.lock(spec, ctx)
+    assert locked["digest"] == sha256(tgz)
+    assert locked["url"] == f"{small_repo.url}/tiny-1.0.0.tgz"
+
+
+def test_tgz_not_matching_the_index_digest_is_refused(tmp_path, small_repo, chart_repo, ctx):
+    tgz = small_repo.publish(chartsrc.tiny_chart(small_repo.src, "1.0.0", chart_repo.reg))
+    expected = sha256(tgz)
+    tgz.write_bytes(tgz.read_bytes() + b"tampered")
+    spec = write_spec(tmp_path, [{"name": "tiny", "repo": small_repo.url, "version": "1.0.0"}])
+    with pytest.raises(IntegrityError, match=rf"chart tiny 1.0.0: digest mismatch \(expected {expected}, got "):
+        KIND.lock(spec, ctx)
+    assert not [p for p in (ctx.cache_dir / "charts" / "sha256").iterdir() if not p.name.endswith(".partial")]
