@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ def images(spec: Path, why: bool, as_json: bool, helm: str | None, cache_dir: Pa
     Examples:
       wire-bundle images wire.yaml               one line per image, with the charts that use it
       wire-bundle images wire.yaml --why         where each image comes from, down to the container
-      wire-bundle images wire.yaml --json | jq 'keys'
+      wire-bundle images wire.yaml --json | jq '.images | keys'
     """
     kept, dropped = collect(spec, cache_dir, tmpdir, helm, quiet or as_json)
     if as_json:
@@ -80,14 +81,19 @@ def images(spec: Path, why: bool, as_json: bool, helm: str | None, cache_dir: Pa
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=False)
+    # Piped into a file or grep: one row per line, whatever the width; on a terminal cells fold, never cut.
+    console = Console() if sys.stdout.isatty() else Console(width=400)
     if why:
-        table = Table("image", "chart", "values", "template", "object", "container", title="Images and why")
+        table = Table(title="Images and why")
+        for col in ("image", "chart", "values", "template", "object", "container"):
+            table.add_column(col, overflow="fold")
         for ref, recs in kept.items():
             for i, rec in enumerate(recs):
                 table.add_row(ref if i == 0 else "", *_origin(rec))
     else:
-        table = Table("image", "used by", title="Images")
+        table = Table(title="Images")
+        table.add_column("image", overflow="fold")
+        table.add_column("used by", overflow="fold")
         for ref, recs in kept.items():
             users = sorted({"spec" if r["source"] == "spec" else r["chart"] for r in recs})
             table.add_row(ref, ", ".join(users))

@@ -40,7 +40,7 @@ def value_sets(chart_name: str, values: list[list[str] | str], base_dir: Path) -
             if not p.is_file():
                 raise BundleError(f"chart {chart_name}: values file {n} not found (looked in {base_dir})")
             paths.append(p)
-        sets.append(ValueSet("+".join(names), tuple(paths)))
+        sets.append(ValueSet("+".join(names) or DEFAULTS, tuple(paths)))
     return sets
 
 

@@ -48,6 +48,8 @@ def test_images_build_verify_inspect(tmp_path, chart_repo, oci_repo, registry, i
     assert list(report["excluded"]) == [f"{reg}/wire/brig-tools:5.0"]
     assert report["images"][f"{reg}/wire/extra:1.0"] == [{"source": "spec", "image": f"{reg}/wire/extra:1.0"}]
     assert report["images"][f"{reg}/wire/oci-pod:1.0"][0]["chart"] == "ocichart"
+    assert report["images"][f"{reg}/wire/brig:5.0"][0]["values"] == ["defaults", "values/federation.yaml"]
+    assert report["images"][f"{reg}/wire/federator:5.0"][0]["values"] == ["values/federation.yaml"]
 
     why = run_cli("images", spec, "--why", "--cache-dir", cache, env={"COLUMNS": "300"})
     assert why.rc == 0, why.err
