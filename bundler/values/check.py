@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,12 +116,32 @@ def drain_problems(objs: list[dict[str, Any]], values: dict[str, Any]) -> list[s
     return ["no ConfigMap named cannon rendered"]
 
 
+def find_kubectl() -> str | None:
+    found = shutil.which("kubectl")
+    local = Path(__file__).resolve().parents[2] / "tools" / "bin" / "kubectl"
+    return found or (str(local) if local.is_file() and os.access(local, os.X_OK) else None)
+
+
+def kubectl_decode_problems(kubectl: str, manifests: str, work: Path) -> list[str]:
+    """Decode every object into Kubernetes' typed API structs, offline (`kubectl set env --local` needs no
+    cluster). Catches wrong field types (a string where an int32 belongs); not unknown fields or kinds."""
+    path = work / "decode.yaml"
+    path.write_text(manifests)
+    env = {**os.environ, "KUBECONFIG": str(work / "no-kubeconfig")}
+    proc = subprocess.run([kubectl, "set", "env", "--local", "-f", str(path), "WIRE_BUNDLE_CHECK=1", "-o", "name"],
+                          capture_output=True, text=True, timeout=120, env=env, stdin=subprocess.DEVNULL)
+    path.unlink()
+    return [ln.removeprefix("error: ").strip() for ln in proc.stderr.splitlines()
+            if "unable to decode" in ln or "error parsing" in ln]
+
+
 def check_dir(out_dir: Path, charts: Path, password: bytes, images_file: Path | None) -> Iterator[str]:
     """Render every release of releases.yaml from charts/<chart>; yields report lines, raises on any problem."""
     manifest = yaml.safe_load((out_dir / MANIFEST_FILE).read_text())
     sec = vault.decrypt(out_dir / SECRETS_FILE, password).get("releases", {})
     available = image_list(images_file) if images_file else None
     helm = find_helm()
+    kubectl = find_kubectl()
     problems: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="wire-values-check-"))
     try:
@@ -139,6 +160,8 @@ def check_dir(out_dir: Path, charts: Path, password: bytes, images_file: Path | 
                                 namespace=manifest["namespace"])
             objs = objects(rendered)
             mine: list[str] = []
+            if kubectl:
+                mine += [f"kubectl: {m}" for m in kubectl_decode_problems(kubectl, rendered, work)]
             if available is not None:
                 mine += [f"image not in {images_file.name}: {m}" for m in unresolvable(rendered, available, what)]
             values = yaml.safe_load((out_dir / rel["values"]).read_text())
@@ -147,7 +170,9 @@ def check_dir(out_dir: Path, charts: Path, password: bytes, images_file: Path | 
             if rel["name"] == "wire-server":
                 mine += proxy_problems(objs, values) + drain_problems(objs, values)
             problems += [f"{rel['name']}: {p}" for p in mine]
-            yield f"checked {rel['name']}: {len(objs)} objects, {'ok' if not mine else f'{len(mine)} problem(s)'}"
+            decoded = " (decoded by kubectl)" if kubectl else ""
+            state = "ok" if not mine else f"{len(mine)} problem(s)"
+            yield f"checked {rel['name']}: {len(objs)} objects{decoded}, {state}"
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if problems:

@@ -30,8 +30,14 @@ class Result:
     generated_now: list[str]  # secret groups made on this run (names only, never values)
 
 
+class _Dumper(yaml.SafeDumper):
+    # Repeated sub-trees (the same cassandra block for four services) are written out, never as &anchors.
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def _dump(obj: Any) -> str:
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, width=1000)
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
 
 
 def run(inventory: Path, out_dir: Path, password: bytes, settings_file: Path | None = None,

@@ -49,7 +49,7 @@ def decrypt(path: Path, password: bytes) -> dict[str, Any]:
     if not is_encrypted(blob):
         raise ValuesError(f"secrets file {path}: not ansible-vault encrypted; refusing to read or overwrite it")
     try:
-        plain = _lib(password).decrypt(blob, filename=str(path))
+        plain = _lib(password).decrypt(blob)
     except AnsibleError:
         raise ValuesError(f"secrets file {path}: cannot decrypt with this vault password (is it the one used "
                           "when the file was made?)") from None
