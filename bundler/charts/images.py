@@ -46,7 +46,8 @@ def value_sets(chart_name: str, values: list[list[str] | str], base_dir: Path) -
 
 def render_records(node: ChartNode, sets: list[ValueSet], helm: str, work: Path) -> list[dict[str, Any]]:
     """Why-records for every image in every rendering of the chart, merged over value sets."""
-    final = work / "render" / f"{node.name}-{node.version}"
+    # Two spec charts may share name and version (from different repositories): the digest tells them apart.
+    final = work / "render" / f"{node.name}-{node.version}-{node.digest.split(':')[1][:12]}"
     if not final.exists():
         tmp = final.with_name(final.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)

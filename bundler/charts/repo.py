@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import threading
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
@@ -40,11 +41,16 @@ class IndexCache:
     def __init__(self, session: requests.Session):
         self.session = session
         self._indexes: dict[str, dict] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def index(self, repo: str) -> dict:
-        if repo not in self._indexes:
-            self._indexes[repo] = self._fetch(repo)
-        return self._indexes[repo]
+        with self._guard:
+            lock = self._locks.setdefault(repo, threading.Lock())
+        with lock:  # charts resolved in parallel from one repository share one download of its index
+            if repo not in self._indexes:
+                self._indexes[repo] = self._fetch(repo)
+            return self._indexes[repo]
 
     def _fetch(self, repo: str) -> dict:
         url = repo.rstrip("/") + "/index.yaml"

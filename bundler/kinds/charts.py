@@ -7,6 +7,8 @@ and stores them like the ones the spec lists.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +61,8 @@ class ChartsKind:
         sources = sources_for(spec, ctx)
         work = Path(ctx.work_dir) / "charts"
         by_key = {(c["repo"], c["name"]): c for c in pinned or []}
-        locked = []
-        for entry in spec.spec.charts:
+
+        def one(entry) -> dict[str, Any]:
             sets = value_sets(entry.name, entry.values, spec.base_dir)
             previous = by_key.get((entry.repo, entry.name))
             if previous is not None and previous.get("constraint") == entry.version:
@@ -73,7 +75,20 @@ class ChartsKind:
                 {"set": vs.label, "digests": [sha256_file(p) for p in vs.files]} for vs in sets
             ]
             section["images"] = render_records(node, sets, helm, work)
-            locked.append(section)
+            return section
+
+        # helm template is CPU-bound: more renders at once than cores only adds waiting.
+        charts = spec.spec.charts
+        workers = max(1, min(int(getattr(ctx, "jobs", 1)), os.cpu_count() or 1, len(charts)))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(one, entry) for entry in charts]
+            try:
+                # In spec order, so that of several bad charts the first one is reported, every time.
+                locked = [f.result() for f in futures]
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
         locked.sort(key=lambda c: (c["name"], c["repo"]))
         kept, _ = chart_images(locked, spec.spec.images.exclude, ctx.warn)
         publish(ctx, kept)

@@ -253,3 +253,17 @@ def test_tgz_not_matching_the_index_digest_is_refused(tmp_path, small_repo, char
     with pytest.raises(IntegrityError, match=rf"chart tiny 1.0.0: digest mismatch \(expected {expected}, got "):
         KIND.lock(spec, ctx)
     assert not [p for p in (ctx.cache_dir / "charts" / "sha256").iterdir() if not p.name.endswith(".partial")]
+
+
+def test_parallel_lock_equals_serial_and_reads_the_index_once(tmp_path, chart_repo, ctx):
+    charts = [parent_entry(chart_repo, WIRE_SETS), {"name": "tiny", "repo": chart_repo.url, "version": "^1"},
+              {"name": "lib", "repo": chart_repo.url, "version": "0.2.0"}]
+    spec = write_spec(tmp_path, charts)
+    chart_repo.server.requests.clear()
+    ctx.jobs = 4
+    parallel = KIND.lock(spec, ctx)
+    assert chart_repo.server.requests.count("/index.yaml") == 1
+    ctx.jobs, ctx.work_dir = 1, tmp_path / "serial"
+    ctx.work_dir.mkdir()
+    assert KIND.lock(spec, ctx) == parallel
+    assert [c["name"] for c in parallel] == ["lib", "parent", "tiny"]
