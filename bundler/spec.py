@@ -127,6 +127,33 @@ class ChartEntry(Strict):
             raise ValueError("repo must start with https://, http:// or oci://")
         return v.rstrip("/")
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", v):
+            raise ValueError(f"invalid chart name {v!r}: letters, digits, '.', '_' and '-'")
+        return v
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str) -> str:
+        from bundler.charts.semver import Constraint, ConstraintError
+
+        try:
+            Constraint(v)
+        except ConstraintError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("values")
+    @classmethod
+    def _values(cls, v: list[list[str] | str]) -> list[list[str] | str]:
+        for item in v:
+            for name in [item] if isinstance(item, str) else item:
+                if not name.strip():
+                    raise ValueError("empty values file name")
+        return v
+
 
 class ChartsSection(Strict):
     charts: list[ChartEntry] = Field(default_factory=list)
