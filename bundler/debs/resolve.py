@@ -10,6 +10,7 @@ instead of assuming it.
 from __future__ import annotations
 
 import email.utils
+import fcntl
 import hashlib
 import json
 from collections.abc import Callable
@@ -63,7 +64,16 @@ def resolve_target(
     log: Callable[[str], None],
 ) -> ResolvedTarget:
     what = f"debs target {name}"
-    root = AptRoot(root_dir, architecture=architecture, sources=sources, settings=settings, what=what)
+    root_dir.mkdir(parents=True, exist_ok=True)
+    # Builds sharing a cache share this root: one resolves at a time (apt itself would refuse, not wait).
+    with open(root_dir / ".resolve.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _resolve(AptRoot(root_dir, architecture=architecture, sources=sources, settings=settings,
+                                what=what), what, architecture, sources, baseline, packages, recommends, log)
+
+
+def _resolve(root: AptRoot, what: str, architecture: str, sources: list[Source], baseline: str,
+             packages: list[str], recommends: bool, log: Callable[[str], None]) -> ResolvedTarget:
     root.prepare()
     root.write_status([])
     root.update()
