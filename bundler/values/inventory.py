@@ -49,8 +49,12 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return str(value)
+    if isinstance(value, bool) or value is None:
+        return value
+    # Ansible hands out tagged subclasses of str/int/float (with origin data); YAML dumpers refuse them.
+    for plain in (str, int, float):
+        if isinstance(value, plain):
+            return plain(value)
     return value
 
 

@@ -103,6 +103,13 @@ class Site:
             assert proc.returncode == 0, proc.stderr
         return proc
 
+    def generate(self, settings_file: Path | None = None, rotate: set[str] | None = None, **changes: Any):
+        """Write the inventory with these setting changes and run the generator in-process."""
+        from bundler.values.run import run
+
+        self.write(**changes)
+        return run(self.inventory, self.out, PASSWORD.encode(), settings_file, rotate)
+
     def values(self, release: str) -> dict[str, Any]:
         return yaml.safe_load((self.out / f"{release}.yaml").read_text())
 
