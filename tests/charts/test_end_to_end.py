@@ -8,6 +8,10 @@ import json
 
 import yaml
 
+from bundler.charts.discover import images_in_manifests
+from bundler.charts.island import installable_chart
+from bundler.charts.render import template
+from bundler.reference import parse_reference
 from tests.images.conftest import read_tar, run_cli
 
 CHART_IMAGES = ["brig:5.0", "init:1.0", "backup:2.1", "sub-worker:0.3", "lib-migrate:0.1.5", "federator:5.0",
@@ -32,7 +36,7 @@ def write_spec(tmp_path, chart_repo, oci_repo, registry) -> tuple:
     return path
 
 
-def test_images_build_verify_inspect(tmp_path, chart_repo, oci_repo, registry, image_factory):
+def test_images_build_verify_inspect(tmp_path, chart_repo, oci_repo, registry, image_factory, helm_bin):
     reg = registry.host
     for name in [*CHART_IMAGES, "extra:1.0"]:
         repo, tag = name.split(":")
@@ -78,6 +82,20 @@ def test_images_build_verify_inspect(tmp_path, chart_repo, oci_repo, registry, i
     index = json.loads(members["images/index.json"])
     names = {m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]}
     assert names == set(expected)
+
+    # The island's view: every chart rebuilt from the bundle alone renders only images the bundle holds.
+    bundle_dir = tmp_path / "island"
+    for name, data in members.items():
+        (bundle_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (bundle_dir / name).write_bytes(data)
+    rendered = set()
+    for chart in meta["kinds"]["charts"]:
+        chart_dir = installable_chart(bundle_dir, chart, tmp_path / "installable")
+        for values in ([], [tmp_path / "values" / "federation.yaml"]):
+            text = template(helm_bin, chart_dir, values, what=chart["name"], home=tmp_path / "island-helm")
+            rendered |= {str(parse_reference(f.image)) for f in images_in_manifests(text, chart["name"])}
+    assert f"{reg}/wire/lib-migrate:0.1.5" in rendered and f"{reg}/wire/federator:5.0" in rendered
+    assert rendered <= names
 
     verified = run_cli("verify", out)
     assert verified.rc == 0, verified.err
