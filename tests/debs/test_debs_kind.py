@@ -202,3 +202,40 @@ def test_user_supplied_signing_key(tmp_path, ctx):
         gpg.read_key(locked)
     subprocess.run(["gpgconf", "--kill", "all"], env=env)
     subprocess.run(["gpgconf", "--kill", "all"], env=env2)
+
+
+def test_two_architectures_share_one_suite(tmp_path, ctx):
+    main = [{"uri": "http://deb.debian.org/debian", "suites": ["bookworm"],
+             "signed_by": "/usr/share/keyrings/debian-archive-keyring.gpg"}]
+    targets = [{"name": f"bookworm-{a}", "suite": "bookworm", "architecture": a, "sources": main}
+               for a in ("amd64", "arm64")]
+    path = tmp_path / "spec.yaml"
+    path.write_text(json.dumps({"version": 1, "debs": {"targets": targets, "packages": ["hello"]}}))
+    spec = load_spec(path)
+    lock = KIND.lock(spec, ctx)
+    by_target = {t["name"]: t for t in lock["targets"]}
+    assert [p["architecture"] for p in by_target["bookworm-arm64"]["packages"]] == ["arm64"]
+    result = KIND.fetch(spec, lock, ctx)
+    repo = ctx.work_dir / "debs/dists/bookworm"
+    assert "Architectures: amd64 arm64" in (repo / "Release").read_text()
+    for arch in ("amd64", "arm64"):
+        packages = (repo / f"main/binary-{arch}/Packages").read_text()
+        assert "Package: hello\n" in packages and f"Architecture: {arch}\n" in packages
+    assert len([a for a in result.artifacts if a.kind == "deb"]) == 2
+
+
+def test_suite_and_architecture_must_be_unique_per_target(tmp_path):
+    from bundler.errors import SpecError
+    from bundler.spec import loads_spec
+    t = {"name": "a", "suite": "bookworm", "sources": [{"uri": "http://x", "suites": ["bookworm"], "signed_by": "k"}]}
+    with pytest.raises(SpecError, match="duplicate target suite/architecture 'bookworm/amd64'"):
+        loads_spec(json.dumps({"version": 1, "debs": {"targets": [t, {**t, "name": "b"}], "packages": ["hello"]}}))
+
+
+def test_install_recommends_widens_the_closure(tmp_path, ctx):
+    _, plain = _lock(tmp_path, ctx, ["openssh-server"])
+    _, wide = _lock(tmp_path, ctx, ["openssh-server"], install_recommends=True)
+    plain_names = {p["name"] for p in plain["targets"][0]["packages"]}
+    wide_names = {p["name"] for p in wide["targets"][0]["packages"]}
+    assert plain_names < wide_names
+    assert "xauth" in wide_names - plain_names  # openssh-client Recommends: xauth
