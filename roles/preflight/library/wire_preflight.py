@@ -128,12 +128,75 @@ def read_text(path, default=None):
         return default
 
 
-def cpu_facts():
+CGROUP = "/sys/fs/cgroup"
+
+
+def cgroup_dirs(proc_root, controller):
+    """This process's cgroup directories for a controller, deepest first, ending at the hierarchy's root.
+
+    Covers v1 and v2. When the cgroup path in /proc/self/cgroup is not found under the mount (a container whose
+    own subtree is bound over /sys/fs/cgroup), leading components are dropped until it is.
+    """
+    dirs = []
+    for line in (read_text(os.path.join(proc_root, "self", "cgroup"), "") or "").splitlines():
+        _, ctrls, rel = line.split(":", 2)
+        if ctrls == "":
+            bases = [CGROUP, os.path.join(CGROUP, "unified")]
+        elif controller in ctrls.split(","):
+            bases = [os.path.join(CGROUP, ctrls)]
+        else:
+            continue
+        for base in bases:
+            if not os.path.isdir(base):
+                continue
+            parts = [p for p in rel.split("/") if p]
+            start = base
+            for i in range(len(parts) + 1):
+                candidate = os.path.join(base, *parts[i:])
+                if os.path.isdir(candidate):
+                    start = candidate
+                    break
+            d = start
+            while True:
+                dirs.append(d)
+                if os.path.normpath(d) == os.path.normpath(base):
+                    break
+                d = os.path.dirname(d)
+    return dirs
+
+
+def cgroup_memory_limit(proc_root):
+    limits = []
+    for d in cgroup_dirs(proc_root, "memory"):
+        for name in ("memory.max", "memory.limit_in_bytes"):
+            value = (read_text(os.path.join(d, name), "") or "").strip()
+            if value.isdigit():
+                limits.append(int(value))
+    return min(limits) if limits else None
+
+
+def cgroup_cpu_limit(proc_root):
+    """CPUs a CFS quota allows (a VM slice or a lab host given cpus=N), or None when unlimited."""
+    limits = []
+    for d in cgroup_dirs(proc_root, "cpu"):
+        v2 = (read_text(os.path.join(d, "cpu.max"), "") or "").split()
+        quota = (read_text(os.path.join(d, "cpu.cfs_quota_us"), "") or "").strip()
+        period = (read_text(os.path.join(d, "cpu.cfs_period_us"), "") or "").strip()
+        if len(v2) == 2 and v2[0].isdigit():
+            limits.append(int(v2[0]) / int(v2[1]))
+        elif quota.isdigit() and period.isdigit() and int(period):
+            limits.append(int(quota) / int(period))
+    return min(limits) if limits else None
+
+
+def cpu_facts(proc_root):
     try:
-        usable = len(os.sched_getaffinity(0))
+        affinity = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        usable = os.cpu_count() or 0
-    return {"online": os.cpu_count() or 0, "usable": usable}
+        affinity = os.cpu_count() or 0
+    quota = cgroup_cpu_limit(proc_root)
+    usable = affinity if quota is None else min(affinity, max(1, int(quota + 0.999)))
+    return {"online": os.cpu_count() or 0, "affinity": affinity, "cgroup_quota": quota, "usable": usable}
 
 
 def meminfo(proc_root):
@@ -149,8 +212,8 @@ def meminfo(proc_root):
 def memory_facts(proc_root):
     total = meminfo(proc_root).get("MemTotal", 0)
     # A container or VM slice may be capped below what the kernel reports.
-    limit = (read_text("/sys/fs/cgroup/memory.max", "") or "").strip()
-    capped = int(limit) if limit.isdigit() and int(limit) < total else None
+    limit = cgroup_memory_limit(proc_root)
+    capped = limit if limit is not None and limit < total else None
     usable = capped if capped is not None else total
     return {"total_mib": total // MIB, "cgroup_limit_mib": capped // MIB if capped else None,
             "usable_mib": usable // MIB}
@@ -384,7 +447,7 @@ def judge_facts(req, facts):
 
 def gather(req, proc_root, os_release):
     facts = {
-        "cpu": cpu_facts(),
+        "cpu": cpu_facts(proc_root),
         "memory": memory_facts(proc_root),
         "os": os_facts(os_release),
         "swap": swap_facts(proc_root),
