@@ -46,7 +46,8 @@ def _origin(rec: dict[str, Any]) -> list[str]:
     if rec["source"] == "spec":
         return ["(spec images.refs)", "", "", "", ""]
     if rec["source"] == "annotation":
-        return [f"{rec['chart']} {rec['version']}", "(all)", rec["template"], "helm.sh/images", rec["container"]]
+        return [f"{rec['chart']} {rec['version']}", "(all)", rec["template"], f"annotation {rec['field']}",
+                rec["container"]]
     return [f"{rec['chart']} {rec['version']}", ", ".join(rec["values"]) or DEFAULTS, rec["template"],
             f"{rec['kind']}/{rec['object']}", f"{rec['container']} ({rec['field']})"]
 

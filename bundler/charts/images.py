@@ -69,18 +69,18 @@ def render_records(node: ChartNode, sets: list[ValueSet], helm: str, work: Path)
                 rec["values"].append(vs.label)
     for sub in node.walk():
         for a in sub.package.annotated_images:
-            key = (a.image, "annotation", a.chart, a.name)
+            key = (a.image, "annotation", a.chart, a.name, a.key)
             merged.setdefault(key, {
                 "image": a.image, "chart": node.name, "version": node.version, "source": "annotation",
                 "template": f"{a.chart}/Chart.yaml", "kind": "annotation", "object": a.chart,
-                "container": a.name, "field": "helm.sh/images", "values": [],
+                "container": a.name, "field": a.key, "values": [],
             })
     return sorted(merged.values(), key=lambda r: (r["image"], r["template"], r["object"], r["container"]))
 
 
 def _where(rec: dict[str, Any]) -> str:
     if rec["source"] == "annotation":
-        return f"chart {rec['chart']} {rec['version']}, helm.sh/images annotation of {rec['object']} " \
+        return f"chart {rec['chart']} {rec['version']}, {rec['field']} annotation of {rec['object']} " \
                f"(entry {rec['container'] or '?'})"
     vals = ", ".join(rec["values"]) or DEFAULTS
     return (f"chart {rec['chart']} {rec['version']}, template {rec['template']}, {rec['kind']}/{rec['object']} "

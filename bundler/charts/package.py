@@ -12,7 +12,9 @@ import yaml
 
 from bundler.errors import BundleError
 
-IMAGES_ANNOTATION = "helm.sh/images"
+# Chart.yaml annotations that list a chart's images as [{name, image}]: Helm's, Artifact Hub's, and the bare
+# `images` Bitnami's charts carry.
+IMAGES_ANNOTATIONS = ("helm.sh/images", "artifacthub.io/images", "images")
 MAX_CHART_YAML = 1 << 20
 
 
@@ -33,6 +35,7 @@ class AnnotatedImage:
     chart: str  # the chart (or vendored subchart) whose Chart.yaml declares it
     name: str
     image: str
+    key: str = IMAGES_ANNOTATIONS[0]  # the annotation that lists it
 
 
 @dataclass
@@ -65,17 +68,20 @@ def _load_chart_yaml(data: bytes, where: str) -> dict:
 
 
 def _annotated(doc: dict, where: str) -> list[AnnotatedImage]:
-    raw = (doc.get("annotations") or {}).get(IMAGES_ANNOTATION)
-    if not raw:
-        return []
-    try:
-        items = yaml.safe_load(raw) if isinstance(raw, str) else raw
-    except yaml.YAMLError as exc:
-        raise BundleError(f"{where}: annotation {IMAGES_ANNOTATION} is not YAML ({str(exc).splitlines()[0]})") \
-            from None
-    if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("image") for i in items):
-        raise BundleError(f"{where}: annotation {IMAGES_ANNOTATION} must be a list of {{name, image}}")
-    return [AnnotatedImage(str(doc["name"]), str(i.get("name") or ""), str(i["image"])) for i in items]
+    out = []
+    annotations = doc.get("annotations") or {}
+    for key in IMAGES_ANNOTATIONS:
+        raw = annotations.get(key)
+        if not raw:
+            continue
+        try:
+            items = yaml.safe_load(raw) if isinstance(raw, str) else raw
+        except yaml.YAMLError as exc:
+            raise BundleError(f"{where}: annotation {key} is not YAML ({str(exc).splitlines()[0]})") from None
+        if not isinstance(items, list) or not all(isinstance(i, dict) and i.get("image") for i in items):
+            raise BundleError(f"{where}: annotation {key} must be a list of {{name, image}}")
+        out += [AnnotatedImage(str(doc["name"]), str(i.get("name") or ""), str(i["image"]), key) for i in items]
+    return out
 
 
 def _dependencies(doc: dict, where: str) -> list[Dependency]:

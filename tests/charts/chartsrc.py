@@ -5,7 +5,8 @@ Every image points at `{reg}` (the test registry's host) so an end-to-end build 
 - `lib` 0.1.0, 0.1.5, 0.2.0: a Job; `parent` depends on `^0.1.0` without vendoring it.
 - `parent` 1.0.0: a Deployment with an initContainer (image written in the template) and its container image
   from values; a CronJob; a StatefulSet only when `federation.enabled`; a ConfigMap with an image-like string
-  that is no image; a subchart `sub` vendored in charts/ (a DaemonSet); a `helm.sh/images` annotation.
+  that is no image; a subchart `sub` vendored in charts/ (a DaemonSet, an `artifacthub.io/images`
+  annotation); a `helm.sh/images` annotation.
 - `tiny` in several versions for constraint resolution, one of them a pre-release.
 - `ocichart` 0.1.0: a Pod, pushed to the registry as an OCI chart.
 """
@@ -170,10 +171,14 @@ def parent_chart(src: Path, reg: str, repo_url: str) -> Path:
             data:
               note: "image: {reg}/wire/not-an-image:1.0"
             """,
-        "charts/sub/Chart.yaml": """
+        "charts/sub/Chart.yaml": f"""
             apiVersion: v2
             name: sub
             version: 0.3.0
+            annotations:
+              artifacthub.io/images: |
+                - name: helper
+                  image: {reg}/wire/sub-helper:0.3
             """,
         "charts/sub/values.yaml": f"""
             image: {reg}/wire/sub-worker:0.3

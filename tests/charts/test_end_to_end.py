@@ -15,7 +15,7 @@ from bundler.reference import parse_reference
 from tests.images.conftest import read_tar, run_cli
 
 CHART_IMAGES = ["brig:5.0", "init:1.0", "backup:2.1", "sub-worker:0.3", "lib-migrate:0.1.5", "federator:5.0",
-                "oci-pod:1.0"]
+                "oci-pod:1.0", "sub-helper:0.3"]
 
 
 def write_spec(tmp_path, chart_repo, oci_repo, registry) -> tuple:

@@ -65,6 +65,7 @@ def test_discovery_finds_typed_images_in_every_value_set(locked_parent, chart_re
         f"{reg}/wire/lib-migrate:0.1.5",  # the fetched dependency's Job
         f"{reg}/wire/federator:5.0",  # only with federation.enabled
         f"{reg}/wire/brig-tools:5.0",  # helm.sh/images annotation
+        f"{reg}/wire/sub-helper:0.3",  # the vendored subchart's artifacthub.io/images annotation
     }
     assert not any("not-an-image" in ref for ref in found)  # a ConfigMap string is no container image
 
@@ -82,6 +83,8 @@ def test_discovery_finds_typed_images_in_every_value_set(locked_parent, chart_re
     assert lib["template"] == "parent/charts/lib/templates/job.yaml"
     (tools,) = found[f"{reg}/wire/brig-tools:5.0"]
     assert (tools["source"], tools["container"]) == ("annotation", "brig-tools")
+    (helper,) = found[f"{reg}/wire/sub-helper:0.3"]
+    assert (helper["template"], helper["field"]) == ("sub/Chart.yaml", "artifacthub.io/images")
 
     assert set(ctx.discovered_images) == set(found)
     assert ctx.discovered_images[f"{reg}/wire/init:1.0"][0]["chart"] == "parent"
