@@ -213,6 +213,7 @@ class ImageFactory:
     def __init__(self, seed: str | int = 0) -> None:
         self.seed = seed
         self._layers: dict[tuple, Blob] = {}
+        self._clients: dict[str, RegistryClient] = {}
 
     def layer(self, name: str, size: int = 4096, *, docker: bool = False) -> Blob:
         key = (name, size, docker)
@@ -244,7 +245,15 @@ class ImageFactory:
 
     def push(self, target: object, repo: str, content: Image | Index, *, tag: str | None = None,
              chunked: bool = False) -> Pushed:
-        """Push an image or an index to a Registry, FaultProxy or RegistryClient."""
+        """Push an image or an index to a Registry, FaultProxy or RegistryClient.
+
+        One client per target is kept, so a blob pushed earlier to another repository is mounted, not sent.
+        """
+        if not isinstance(target, RegistryClient):
+            key = target.url  # type: ignore[attr-defined]
+            if key not in self._clients:
+                self._clients[key] = RegistryClient.for_registry(target)
+            target = self._clients[key]
         if isinstance(content, Index):
             return push_index(target, repo, content, tag=tag, chunked=chunked)
         return push_image(target, repo, content, tag=tag, chunked=chunked)
@@ -265,6 +274,7 @@ class Pushed:
     tag: str | None
     media_type: str
     blobs_uploaded: list[str] = field(default_factory=list)
+    blobs_mounted: list[str] = field(default_factory=list)
 
     @property
     def ref(self) -> str:
@@ -290,6 +300,7 @@ class RegistryClient:
         self.session = requests.Session()
         self.session.trust_env = False  # loopback only; never through an http_proxy from the environment
         self._tokens: dict[str, str] = {}
+        self._known: dict[str, str] = {}  # blob digest -> a repository that has it, for cross-repo mounts
 
     @classmethod
     def for_registry(cls, registry: object) -> RegistryClient:
@@ -334,12 +345,19 @@ class RegistryClient:
         r = self.request("HEAD", f"/v2/{repo}/blobs/{digest}", repo=repo)
         return r.status_code == 200
 
-    def push_blob(self, repo: str, blob: Blob, *, chunked: bool = False, chunk_size: int = UPLOAD_CHUNK) -> bool:
-        """Upload `blob` unless the repository already has it. Returns True when bytes were sent."""
+    def push_blob(self, repo: str, blob: Blob, *, chunked: bool = False, chunk_size: int = UPLOAD_CHUNK) -> str:
+        """Put `blob` into `repo`: "exists" (already there), "mounted" (cross-repo mount from a repository
+        this client pushed it to before: no bytes sent) or "uploaded"."""
         if self.has_blob(repo, blob.digest):
-            return False
-        r = self._check(self.request("POST", f"/v2/{repo}/blobs/uploads/", repo=repo), f"start upload {repo}",
-                        (202,))
+            self._known.setdefault(blob.digest, repo)
+            return "exists"
+        source = self._known.get(blob.digest)
+        params = {"mount": blob.digest, "from": source} if source and source != repo else None
+        r = self._check(self.request("POST", f"/v2/{repo}/blobs/uploads/", repo=repo, params=params),
+                        f"start upload {repo}", (201, 202))
+        if r.status_code == 201:
+            return "mounted"
+        # 202: a fresh upload session (also what a registry answers when it declines the mount).
         location = urljoin(self.base_url + "/", r.headers["Location"])
         if chunked:
             for start in range(0, blob.size, chunk_size):
@@ -358,7 +376,8 @@ class RegistryClient:
             "PUT", f"{location}{sep}digest={blob.digest}", repo=repo, data=body,
             headers={"Content-Type": "application/octet-stream"},
         ), f"finish upload {blob.digest}", (201,))
-        return True
+        self._known.setdefault(blob.digest, repo)
+        return "uploaded"
 
     def put_manifest(self, repo: str, reference: str, manifest: bytes, media_type: str) -> str:
         r = self._check(self.request(
@@ -411,11 +430,13 @@ def push_image(target: object, repo: str, image: Image, *, tag: str | None = Non
                chunked: bool = False) -> Pushed:
     """Push `image` to `target` (a Registry, FaultProxy or RegistryClient). Tagged if `tag`, else by digest."""
     client = _client(target)
-    uploaded = [b.digest for b in image.blobs if client.push_blob(repo, b, chunked=chunked)]
+    outcome = {b.digest: client.push_blob(repo, b, chunked=chunked) for b in image.blobs}
+    uploaded = [d for d, how in outcome.items() if how == "uploaded"]
+    mounted = [d for d, how in outcome.items() if how == "mounted"]
     digest = client.put_manifest(repo, tag or image.digest, image.manifest, image.media_type)
     if digest != image.digest:
         raise PushError(f"registry stored {repo} as {digest}, expected {image.digest}")
-    return Pushed(client.host, repo, digest, tag, image.media_type, uploaded)
+    return Pushed(client.host, repo, digest, tag, image.media_type, uploaded, mounted)
 
 
 def push_index(target: object, repo: str, index: Index, *, tag: str | None = None,
@@ -423,9 +444,12 @@ def push_index(target: object, repo: str, index: Index, *, tag: str | None = Non
     """Push every platform image by digest, then the index (by `tag` if given)."""
     client = _client(target)
     uploaded: list[str] = []
+    mounted: list[str] = []
     for img in index.images:
-        uploaded += push_image(client, repo, img, chunked=chunked).blobs_uploaded
+        pushed = push_image(client, repo, img, chunked=chunked)
+        uploaded += pushed.blobs_uploaded
+        mounted += pushed.blobs_mounted
     digest = client.put_manifest(repo, tag or index.digest, index.manifest, index.media_type)
     if digest != index.digest:
         raise PushError(f"registry stored {repo} index as {digest}, expected {index.digest}")
-    return Pushed(client.host, repo, digest, tag, index.media_type, uploaded)
+    return Pushed(client.host, repo, digest, tag, index.media_type, uploaded, mounted)
