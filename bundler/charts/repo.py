@@ -58,6 +58,9 @@ class IndexCache:
             resp = self.session.get(url, timeout=(15, 120))
         except requests.exceptions.RequestException as exc:
             raise BundleError(f"chart repository {repo}: {describe_network_error(exc)}") from None
+        if resp.status_code in (401, 403):
+            raise BundleError(f"chart repository {repo}: HTTP {resp.status_code} for index.yaml (credentials for "
+                              "an HTTP chart repository go in ~/.netrc, or the file $NETRC names)")
         if resp.status_code != 200:
             raise BundleError(f"chart repository {repo}: HTTP {resp.status_code} for index.yaml")
         if len(resp.content) > MAX_INDEX_BYTES:

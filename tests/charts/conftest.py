@@ -3,6 +3,7 @@ an OCI chart pushed to the session registry with `helm push`."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import os
 import shutil
@@ -31,13 +32,23 @@ def helm_bin() -> str:
 class ChartServer:
     """python's http.server on 127.0.0.1, serving a directory, remembering the paths asked for."""
 
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, auth: tuple[str, str] | None = None):
         self.requests: list[str] = []
         outer = self
+        expected = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode() if auth else None
 
         class Handler(SimpleHTTPRequestHandler):
             def log_message(self, fmt: str, *args: Any) -> None:
                 outer.requests.append(self.path)
+
+            def do_GET(self) -> None:
+                if expected and self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="charts"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                super().do_GET()
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -270,3 +270,23 @@ def test_parallel_lock_equals_serial_and_reads_the_index_once(tmp_path, chart_re
     ctx.work_dir.mkdir()
     assert KIND.lock(spec, ctx) == parallel
     assert [c["name"] for c in parallel] == ["lib", "parent", "tiny"]
+
+
+def test_repository_with_basic_auth_uses_netrc(tmp_path, chart_repo, ctx, monkeypatch):
+    from tests.charts.conftest import ChartServer
+
+    server = ChartServer(chart_repo.root, auth=("wire", "stand-in-secret"))
+    try:
+        spec = write_spec(tmp_path, [{"name": "tiny", "repo": server.url, "version": "1.2.0"}])
+        monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+        with pytest.raises(BundleError, match=r"^chart repository .*: HTTP 401 for index.yaml \(credentials .*netrc"):
+            KIND.lock(spec, ctx)
+        netrc = tmp_path / "netrc"
+        netrc.write_text("machine 127.0.0.1 login wire password stand-in-secret\n")
+        netrc.chmod(0o600)
+        monkeypatch.setenv("NETRC", str(netrc))
+        (locked,) = KIND.lock(spec, ctx)
+        assert locked["digest"] == sha256(chart_repo.root / "tiny-1.2.0.tgz")
+        assert "/tiny-1.2.0.tgz" in server.requests
+    finally:
+        server.close()
