@@ -51,8 +51,12 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, bool) or value is None:
         return value
+    if type(value).__name__ in ("EncryptedString", "AnsibleVaultEncryptedUnicode"):
+        value = str(value)  # decrypts with the vault secrets given to load()
+    if isinstance(value, str):
+        return value.encode().decode()  # a plain str, whatever subclass str() handed back
     # Ansible hands out tagged subclasses of str/int/float (with origin data); YAML dumpers refuse them.
-    for plain in (str, int, float):
+    for plain in (int, float):
         if isinstance(value, plain):
             return plain(value)
     return value
@@ -70,7 +74,9 @@ def load(path: str | Path, vault_password: bytes | None = None) -> Inventory:
 
     loader = DataLoader()
     if vault_password:
-        loader.set_vault_secrets([("default", VaultSecret(vault_password))])
+        vault_secrets = [("default", VaultSecret(vault_password))]
+        loader.set_vault_secrets(vault_secrets)
+        _activate_vault_secrets(vault_secrets)
     try:
         manager = InventoryManager(loader=loader, sources=[str(path)])
         if not manager.hosts:
@@ -100,6 +106,19 @@ def load(path: str | Path, vault_password: bytes | None = None) -> Inventory:
     inv = Inventory(path, hosts, settings, origin)
     _check_addresses(inv)
     return inv
+
+
+def _activate_vault_secrets(vault_secrets: list) -> None:
+    """ansible-core >= 2.19 decrypts `!vault` values lazily through a process-wide context, not the loader."""
+    try:
+        from ansible.parsing.vault import VaultSecretsContext
+    except ImportError:  # older ansible-core: the loader's secrets are enough
+        return
+    current = VaultSecretsContext.current(optional=True)
+    if current is None:
+        VaultSecretsContext.initialize(VaultSecretsContext(vault_secrets))
+    else:
+        current.secrets = vault_secrets
 
 
 def _check_addresses(inv: Inventory) -> None:

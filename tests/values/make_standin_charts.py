@@ -52,7 +52,8 @@ def proxy_env(values_root: str = ".Values.config.proxy") -> str:
 
 def workload(name: str, kind: str = "Deployment", extra_env: str = "", extra_containers: str = "",
              replicas: str = "{{ .Values.replicaCount }}", volumes: bool = True) -> str:
-    vol = (f"      volumes:\n        - name: config\n          configMap:\n            name: {name}\n") if volumes else ""
+    vol = ("      volumes:\n        - name: config\n          configMap:\n"
+           f"            name: {name}\n") if volumes else ""
     mount = ("          volumeMounts:\n            - name: config\n              mountPath: /etc/wire/"
              f"{name}/conf\n") if volumes else ""
     service_name = f"\n  serviceName: {name}" if kind == "StatefulSet" else ""
@@ -117,10 +118,12 @@ CHARTS["wire-server/charts/galley"] = {
     "templates/configmap.yaml": (
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: galley\ndata:\n  {{- with .Values.config }}\n"
         "  galley.yaml: |\n"
-        "    cassandra:\n      endpoint:\n        host: {{ required \"galley.config.cassandra.host\" .cassandra.host }}\n"
+        "    cassandra:\n      endpoint:\n"
+        "        host: {{ required \"galley.config.cassandra.host\" .cassandra.host }}\n"
         "    settings:\n      maxTeamSize: {{ .settings.maxTeamSize }}\n"
         "      maxConvSize: {{ .settings.maxConvSize }}\n"
-        "      federationDomain: {{ required \"galley.config.settings.federationDomain\" .settings.federationDomain }}\n"
+        "      federationDomain: {{ required \"galley.config.settings.federationDomain\""
+        " .settings.federationDomain }}\n"
         "  {{- end }}\n"),
     "templates/deployment.yaml": workload("galley"),
 }
@@ -130,7 +133,8 @@ CHARTS["wire-server/charts/gundeck"] = {
     "templates/configmap.yaml": (
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gundeck\ndata:\n  {{- with .Values.config }}\n"
         "  gundeck.yaml: |\n"
-        "    cassandra:\n      endpoint:\n        host: {{ required \"gundeck.config.cassandra.host\" .cassandra.host }}\n"
+        "    cassandra:\n      endpoint:\n"
+        "        host: {{ required \"gundeck.config.cassandra.host\" .cassandra.host }}\n"
         "    aws:\n      queueName: {{ required \"gundeck.config.aws.queueName\" .aws.queueName }}\n"
         "      region: {{ .aws.region }}\n      account: {{ .aws.account | quote }}\n"
         "      arnEnv: {{ .aws.arnEnv }}\n      snsEndpoint: {{ .aws.snsEndpoint }}\n"
@@ -220,7 +224,8 @@ CHARTS["wire-server/charts/nginz"] = {
     "values.yaml": (
         "replicaCount: 1\nimage:\n  repository: quay.io/wire/nginz\n  tag: \"" + APP + "\"\n"
         "nginx_conf:\n  external_env_domain: null\n  ignored_upstreams: []\n  enabled_extra_upstreams: []\n"
-        "  upstreams:\n    brig: [/users]\n    cannon: [/await]\n    cargohold: [/assets]\n    galley: [/conversations]\n"
+        "  upstreams:\n    brig: [/users]\n    cannon: [/await]\n    cargohold: [/assets]\n"
+        "    galley: [/conversations]\n"
         "    gundeck: [/notifications]\n    spar: [/sso]\n"
         "  extra_upstreams:\n    ibis: [/billing]\n    galeb: [/consent]\n    calling-test: [/calling-test]\n"
         "    proxy: [/proxy]\nsecrets: {}\nconfig:\n  proxy: {}\n"),
@@ -290,7 +295,8 @@ CHARTS["sftd"] = {
         "      containers:\n        - name: sftd\n"
         "          image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n"
         "          args: [\"-u\", \"https://{{ required \"sftd.host\" .Values.host }}\"]\n"
-        "          env:\n          - name: TURN_DISCOVERY\n            value: {{ .Values.turnDiscoveryEnabled | quote }}\n"
+        "          env:\n          - name: TURN_DISCOVERY\n"
+        "            value: {{ .Values.turnDiscoveryEnabled | quote }}\n"
         "      {{- with .Values.nodeSelector }}\n      nodeSelector:\n{{ toYaml . | indent 8 }}\n      {{- end }}\n"),
     "templates/join-call.yaml": (
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: sftd-join-call\nspec:\n"
