@@ -106,7 +106,7 @@ class Downloader:
         while attempt < self.attempts:
             attempt += 1
             try:
-                self._attempt(url, partial, algo, size, headers, on_bytes)
+                got = self._attempt(url, partial, algo, size, headers, on_bytes)
             except TransientError as exc:
                 last_error = str(exc)
                 self.sleep(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))
@@ -117,7 +117,6 @@ class Downloader:
                     attempt -= 1
                     continue
                 raise RegistryError(f"{what}: {exc.response.status_code} unauthorized at {_short(url)}") from None
-            got = _hash_file(partial, algo)
             actual_size = partial.stat().st_size
             if got == expected and (size is None or actual_size == size):
                 os.replace(partial, dest)
@@ -130,13 +129,14 @@ class Downloader:
                 raise IntegrityError(f"{what}: {last_error} from {_short(url)}")
         raise RegistryError(f"{what}: gave up after {self.attempts} attempts: {last_error}")
 
-    def _attempt(self, url, partial: Path, algo, size, headers, on_bytes) -> None:
+    def _attempt(self, url, partial: Path, algo, size, headers, on_bytes) -> str:
+        """One request; returns the hex digest of the partial file when the body ended normally."""
         have = partial.stat().st_size if partial.exists() else 0
         if size is not None and have > size:
             partial.unlink()
             have = 0
         if size is not None and have == size:
-            return  # a previous attempt got every byte; only verification is left
+            return _hash_file(partial, algo)  # a previous attempt got every byte; only verification is left
         req_headers = dict(headers() if headers else {})
         if have:
             req_headers["Range"] = f"bytes={have}-"
@@ -158,13 +158,16 @@ class Downloader:
                 raise RegistryError(f"404 not found at {_short(url)}")
             if resp.status_code not in (200, 206):
                 raise RegistryError(f"unexpected HTTP {resp.status_code} at {_short(url)}")
-            mode = "ab" if resp.status_code == 206 and have else "wb"
-            if mode == "wb" and have and on_bytes:
+            resuming = resp.status_code == 206 and have
+            if not resuming and have and on_bytes:
                 on_bytes(-have)  # the server ignored our Range: the bytes we counted will come again
+            # Hash as the bytes arrive; a resumed download first hashes the prefix it already has.
+            hasher = _hasher(partial if resuming else None, algo)
             try:
-                with open(partial, mode) as out:
+                with open(partial, "ab" if resuming else "wb") as out:
                     for block in resp.iter_content(CHUNK):
                         out.write(block)
+                        hasher.update(block)
                         if on_bytes:
                             on_bytes(len(block))
             # requests' exceptions are OSErrors too, so they must be caught first.
@@ -174,6 +177,7 @@ class Downloader:
                 if exc.errno == errno.ENOSPC:
                     raise SpaceError(f"disk full while writing {partial}") from None
                 raise
+        return hasher.hexdigest()
 
 
 class _Unauthorized(Exception):
@@ -181,14 +185,19 @@ class _Unauthorized(Exception):
         self.response = response
 
 
-def _hash_file(path: Path, algo: str) -> str:
+def _hasher(prefix: Path | None, algo: str):
     if algo not in ("sha256", "sha512"):
         raise BundleError(f"unsupported checksum algorithm {algo!r} (use sha256 or sha512)")
     h = hashlib.new(algo)
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            h.update(block)
-    return h.hexdigest()
+    if prefix is not None:
+        with open(prefix, "rb") as f:
+            while block := f.read(CHUNK):
+                h.update(block)
+    return h
+
+
+def _hash_file(path: Path, algo: str) -> str:
+    return _hasher(path, algo).hexdigest()
 
 
 def _short(url: str) -> str:
