@@ -294,3 +294,38 @@ def test_proxy_serves_as_http_proxy_for_loopback_only(registry, fault_proxy):
     assert [(r.path, r.forward_proxy) for r in fault_proxy.requests] == [("/v2/", True)] * 2
     # Never a way out of the machine: a non-loopback origin is refused without being contacted.
     assert session.get("http://registry.example.invalid/v2/", timeout=5).status_code == 403
+
+
+# -- skopeo wrappers and the parsed access log ------------------------------------------------------------------
+def test_skopeo_roundtrip_through_an_oci_layout_keeps_digests(tmp_path, registry, image_factory):
+    from tests.support import skopeo
+
+    index = image_factory.multiarch("brig")
+    image_factory.push(registry, "roundtrip/src", index, tag="1")
+    layout = tmp_path / "layout"
+    skopeo.copy(f"docker://{registry.host}/roundtrip/src:1", f"oci:{layout}:quay.io/wire/brig:1",
+                all_platforms=True)
+    ref_names = [m["annotations"]["org.opencontainers.image.ref.name"]
+                 for m in json.loads((layout / "index.json").read_text())["manifests"]]
+    assert ref_names == ["quay.io/wire/brig:1"]
+    skopeo.copy(f"oci:{layout}:quay.io/wire/brig:1", f"docker://{registry.host}/roundtrip/dst:1",
+                all_platforms=True)
+    assert skopeo.inspect_digest(f"{registry.host}/roundtrip/dst:1") == index.digest
+    raw = skopeo.run("inspect", "--raw", "--tls-verify=false", f"docker://{registry.host}/roundtrip/dst:1")
+    assert sha256_digest(raw.encode()) == index.digest
+    assert skopeo.inspect(f"{registry.host}/roundtrip/dst:1", raw=True)["mediaType"] == OCI_INDEX
+    with pytest.raises(skopeo.SkopeoError, match="skopeo copy failed"):
+        skopeo.copy(f"oci:{layout}:no-such-ref", f"docker://{registry.host}/roundtrip/x:1")
+
+
+def test_access_log_parsed_with_status_and_bytes(fresh_registry, image_factory):
+    img = image_factory.simple("galley", size=50_000)
+    image_factory.push(fresh_registry, "log/galley", img, tag="1")
+    layer = img.layers[1]
+    url = f"{fresh_registry.url}/v2/log/galley/blobs/{layer.digest}"
+    requests.get(url, timeout=5)
+    requests.get(url, headers={"Range": "bytes=40000-"}, timeout=5)
+    gets = [e for e in fresh_registry.requests_seen() if e.method == "GET" and layer.digest in e.path]
+    assert [(e.status, e.bytes_sent) for e in gets] == [(200, layer.size), (206, layer.size - 40_000)]
+    puts = [e for e in fresh_registry.requests_seen() if e.method == "PUT"]
+    assert puts[-1].path == "/v2/log/galley/manifests/1" and puts[-1].status == 201

@@ -11,6 +11,7 @@ no request headers, so tests that need to see a `Range` header read the fault pr
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -31,6 +32,20 @@ START_TIMEOUT = 20.0
 
 class RegistryError(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class AccessEntry:
+    method: str
+    path: str
+    status: int
+    bytes_sent: int
+    user_agent: str
+
+
+_ACCESS_RE = re.compile(
+    r'"(?P<method>[A-Z]+) (?P<path>\S+) HTTP/1\.\d" (?P<status>\d{3}) (?P<bytes>\d+|-) "[^"]*" "(?P<agent>[^"]*)"'
+)
 
 
 @dataclass(frozen=True)
@@ -225,6 +240,18 @@ class Registry:
     def access_log(self) -> list[str]:
         """Access-log lines (Apache combined format): `... "GET /v2/x/blobs/sha256:... HTTP/1.1" 200 ...`."""
         return [ln for ln in self.log_text().splitlines() if '"' in ln and " HTTP/1." in ln and "/v2/" in ln]
+
+    def requests_seen(self) -> list[AccessEntry]:
+        """The access log parsed: who asked for what, with status and body bytes sent (e.g. to prove a
+        shared blob was fetched once, or a resumed fetch sent fewer bytes than the blob)."""
+        out = []
+        for line in self.access_log():
+            m = _ACCESS_RE.search(line)
+            if m:
+                sent = m["bytes"]
+                out.append(AccessEntry(m["method"], m["path"], int(m["status"]),
+                                       int(sent) if sent.isdigit() else 0, m["agent"]))
+        return out
 
     def blob_path(self, digest: str) -> Path:
         """Where the filesystem driver keeps a blob's bytes (tests corrupt it to simulate a bad registry)."""
