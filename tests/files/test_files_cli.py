@@ -1,0 +1,95 @@
+"""Pinned files end to end through the real CLI: `wire-bundle build`, `verify` and `inspect` on the archive."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from tests.files.fileserver import FileServer
+
+STAND_IN = os.urandom(700_000)  # stand-in payload, never shipped
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bundler.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def members(archive: Path) -> dict[str, bytes]:
+    with open(archive, "rb") as f:
+        data = zstandard.ZstdDecompressor().stream_reader(f).read()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+
+
+@pytest.fixture
+def server():
+    with FileServer({"/rel/stand-in-tool-1.2.tar.gz": STAND_IN}) as s:
+        yield s
+
+
+def spec(tmp_path: Path, server: FileServer, sha256: str) -> Path:
+    path = tmp_path / "files.yaml"
+    path.write_text(f"""version: 1
+name: files-e2e
+files:
+  - url: {server.url}/rel/stand-in-tool-1.2.tar.gz
+    sha256: {sha256}
+    path: tools/stand-in-tool-1.2.tar.gz
+""")
+    return path
+
+
+def test_build_verify_inspect(tmp_path, server):
+    path = spec(tmp_path, server, hashlib.sha256(STAND_IN).hexdigest())
+    out = tmp_path / "out.tar.zst"
+    built = run("build", str(path), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+
+    lock = json.loads((tmp_path / "files.lock.json").read_text())
+    assert lock["files"] == [{"path": "tools/stand-in-tool-1.2.tar.gz",
+                              "url": f"{server.url}/rel/stand-in-tool-1.2.tar.gz", "algorithm": "sha256",
+                              "checksum": hashlib.sha256(STAND_IN).hexdigest(), "size": len(STAND_IN)}]
+    content = members(out)
+    assert content["files/tools/stand-in-tool-1.2.tar.gz"] == STAND_IN
+    bundle = json.loads(content["bundle.json"])
+    assert bundle["kinds"]["files"][0]["sha256"] == hashlib.sha256(STAND_IN).hexdigest()
+
+    verified = run("verify", str(out), cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    shown = run("inspect", str(out), cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "tools/stand-in-tool-1.2.tar.gz" in shown.stdout
+
+
+def test_checksum_mismatch_fails_in_one_line_and_writes_no_archive(tmp_path, server):
+    wrong = hashlib.sha256(b"another file").hexdigest()
+    path = spec(tmp_path, server, wrong)
+    out = tmp_path / "out.tar.zst"
+    built = run("build", str(path), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", cwd=tmp_path)
+    assert built.returncode != 0
+    lines = built.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: file tools/stand-in-tool-1.2.tar.gz: digest mismatch")
+    assert f"expected sha256:{wrong}" in lines[0] and f"got sha256:{hashlib.sha256(STAND_IN).hexdigest()}" in lines[0]
+    assert f"{server.url}/rel/stand-in-tool-1.2.tar.gz" in lines[0]
+    assert not out.exists() and not list(tmp_path.glob("out.tar.zst*"))
+
+
+def test_missing_checksum_fails_at_load_naming_file_line_and_key(tmp_path, server):
+    path = tmp_path / "files.yaml"
+    path.write_text(f"version: 1\nfiles:\n  - url: {server.url}/rel/stand-in-tool-1.2.tar.gz\n")
+    built = run("build", str(path), "-o", str(tmp_path / "out.tar.zst"), "--cache-dir", str(tmp_path / "c"),
+                cwd=tmp_path)
+    assert built.returncode != 0
+    assert built.stderr.strip() == (f"error: {path}:3: files[0]: file {server.url}/rel/stand-in-tool-1.2.tar.gz "
+                                    "has no checksum: give sha256 or sha512")
+    assert not server.requests
