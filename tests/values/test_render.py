@@ -1,0 +1,181 @@
+"""Real helm renders the Wire-shaped stand-in charts with the generated values; the result is checked as
+Kubernetes would get it (images, sftd's host network and node selector, proxy variables, drain options)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bundler.values.check import check_dir, find_kubectl, objects
+from bundler.values.errors import ValuesError
+from tests.values import make_standin_charts
+from tests.values.conftest import CHARTS, DOMAIN, PASSWORD
+
+pytestmark = pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "tools/bin/helm").exists()
+                                and shutil.which("helm") is None, reason="helm not installed: run make deps")
+
+# What a bundle built from these charts would hold: every image their templates can produce.
+IMAGES = [f"quay.io/wire/{n}:4.40.0" for n in ("brig", "galley", "gundeck", "cannon", "cargohold", "spar", "nginz",
+                                               "federator", "proxy", "webapp", "team-settings", "account-pages")]
+IMAGES += ["quay.io/wire/sftd:4.1.4", "docker.io/bitnami/kubectl:1.29.2", "nginxinc/nginx-unprivileged:1.25.3",
+           "localstack/localstack:0.8.0", "airdock/fake-sqs:0.3.1", "registry.k8s.io/ingress-nginx/controller:v1.10.1"]
+
+FULL = dict(
+    wire_http_proxy="http://proxy.corp.example:3128", wire_https_proxy="http://proxy.corp.example:3128",
+    wire_proxy_services=["brig", "cargohold", "galley", "gundeck", "spar", "proxy"],
+    wire_cannon_drain={"grace_period_seconds": 40, "milliseconds_between_batches": 20, "min_batch_size": 5},
+    wire_nginz_extra_upstreams=["proxy", "calling-test"], wire_nginz_ignored_upstreams=["spar"],
+    wire_websocket_lb={"enabled": True},
+)
+
+
+def image_file(tmp_path: Path, images: list[str]) -> Path:
+    f = tmp_path / "images.txt"
+    f.write_text("# the bundle's images\n" + "\n".join(images) + "\n")
+    return f
+
+
+def render(site, release: str, charts: Path = CHARTS) -> list[dict]:
+    """Render one release as check_dir does, for assertions on the objects themselves."""
+    from bundler.charts.render import find_helm, template
+
+    sec = site.secrets()["releases"].get(release)
+    files = [site.out / f"{release}.yaml"]
+    if sec:
+        sf = site.root / f"{release}-secrets.yaml"
+        sf.write_text(yaml.safe_dump(sec))
+        files.append(sf)
+    manifest = yaml.safe_load((site.out / "releases.yaml").read_text())
+    chart = next(r["chart"] for r in manifest["releases"] if r["name"] == release)
+    return objects(template(find_helm(), charts / chart, files, what=release, home=site.root / "helm-home",
+                            namespace="wire"))
+
+
+def find(objs, kind, name):
+    return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+def containers(obj):
+    return obj["spec"]["template"]["spec"]["containers"]
+
+
+def test_committed_standin_charts_are_what_the_generator_writes(tmp_path):
+    make_standin_charts.write(tmp_path)
+    committed = {p.relative_to(CHARTS): p.read_text() for p in CHARTS.rglob("*") if p.is_file()}
+    fresh = {p.relative_to(tmp_path): p.read_text() for p in tmp_path.rglob("*") if p.is_file()}
+    assert committed == fresh
+
+
+@pytest.mark.parametrize("changes", [{}, FULL], ids=["defaults", "every-option"])
+def test_every_release_renders_and_passes_the_checks(site, tmp_path, changes):
+    site.generate(**changes)
+    lines = list(check_dir(site.out, CHARTS, PASSWORD.encode(), image_file(tmp_path, IMAGES)))
+    assert len(lines) == 8 and all(ln.endswith(", ok") for ln in lines), lines
+
+
+def test_rendered_objects_carry_the_options(site):
+    site.generate(**FULL)
+    ws = render(site, "wire-server")
+    brig = containers(find(ws, "Deployment", "brig"))[0]
+    env = {e["name"]: e.get("value") for e in brig["env"]}
+    assert env["HTTPS_PROXY"] == env["https_proxy"] == "http://proxy.corp.example:3128"
+    assert "cannon-2.cannon.wire" in env["NO_PROXY"].split(",")
+    assert "HTTP_PROXY" not in {e["name"] for e in containers(find(ws, "Deployment", "webapp"))[0]["env"]}
+    assert "HTTP_PROXY" in {e["name"] for e in containers(find(ws, "Deployment", "proxy"))[0]["env"]}
+    cannon_conf = yaml.safe_load(find(ws, "ConfigMap", "cannon")["data"]["cannon.yaml"])
+    assert cannon_conf["drainOpts"] == {"gracePeriodSeconds": 40, "millisecondsBetweenBatches": 20,
+                                        "minBatchSize": 5}
+    cannon = find(ws, "StatefulSet", "cannon")
+    assert cannon["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 45
+    assert [c["name"] for c in containers(cannon)] == ["cannon", "nginz"]  # websocket LB: nginz beside cannon
+    assert find(ws, "Service", "cannon-nginz")["spec"]["type"] == "LoadBalancer"
+    upstreams = find(ws, "ConfigMap", "nginz")["data"]["upstreams.txt"].split()
+    assert "cannon" not in upstreams and "spar" not in upstreams
+    assert {"brig", "galley", "proxy", "calling-test"} <= set(upstreams) and "ibis" not in upstreams
+    teams = {e["name"]: e.get("value") for e in containers(find(ws, "Deployment", "team-settings"))[0]["env"]}
+    assert teams["IS_SELF_HOSTED"] == "true"
+    cargo = yaml.safe_load(find(ws, "ConfigMap", "cargohold")["data"]["cargohold.yaml"])
+    assert cargo["aws"]["s3AddressingStyle"] == "path"
+    brig_conf = yaml.safe_load(find(ws, "ConfigMap", "brig")["data"]["brig.yaml"])
+    assert brig_conf["optSettings"]["setMaxTeamSize"] == 500
+    assert brig_conf["cassandra"]["endpoint"]["host"] == "cassandra-external"
+
+    sft = render(site, "sftd")
+    ss = find(sft, "StatefulSet", "sftd")["spec"]
+    assert ss["template"]["spec"]["hostNetwork"] is True
+    assert ss["template"]["spec"]["nodeSelector"] == {"wire.com/role": "sftd"}
+    assert ss["replicas"] == 2
+
+    ing = render(site, "nginx-ingress-services")
+    hosts = find(ing, "Ingress", "nginx-ingress")["spec"]["tls"][0]["hosts"]
+    assert hosts == [f"nginz-https.{DOMAIN}", f"webapp.{DOMAIN}", f"assets.{DOMAIN}", f"teams.{DOMAIN}",
+                     f"account.{DOMAIN}"]  # no nginz-ssl: websockets go to cannon's own load balancer
+    cass = render(site, "cassandra-external")
+    assert [a["ip"] for a in find(cass, "Endpoints", "cassandra-external")["subsets"][0]["addresses"]] == \
+        ["192.0.2.31", "192.0.2.32", "192.0.2.33"]
+
+
+def test_image_missing_from_the_bundle_is_reported(site, tmp_path):
+    site.generate()
+    partial = [i for i in IMAGES if "sftd" not in i]
+    with pytest.raises(ValuesError, match=r"sftd: image not in images.txt: quay.io/wire/sftd:4.1.4 "
+                                          r"\(StatefulSet/sftd container sftd\)"):
+        list(check_dir(site.out, CHARTS, PASSWORD.encode(), image_file(tmp_path, partial)))
+
+
+def test_image_pinned_by_digest_resolves_by_digest(site, tmp_path):
+    digest = "sha256:" + "ab" * 32
+    charts = tmp_path / "charts"
+    shutil.copytree(CHARTS, charts)
+    vals = charts / "ingress-nginx" / "values.yaml"
+    vals.write_text(vals.read_text().replace("controller:v1.10.1", f"controller:v1.10.1@{digest}"))
+    site.generate()
+    imgs = [i for i in IMAGES if "ingress-nginx" not in i] + [f"registry.k8s.io/ingress-nginx/controller@{digest}"]
+    lines = list(check_dir(site.out, charts, PASSWORD.encode(), image_file(tmp_path, imgs)))
+    assert all(ln.endswith(", ok") for ln in lines)
+
+
+# Each variant breaks one stand-in chart the way a wrong chart or a wrong values key would; the check must see it.
+BROKEN = {
+    "sftd-without-host-network": ("sftd/templates/statefulset.yaml", "hostNetwork: true", "hostNetwork: false",
+                                  "sftd: StatefulSet/sftd: hostNetwork is not true"),
+    "sftd-ignoring-node-selector": ("sftd/templates/statefulset.yaml", "with .Values.nodeSelector",
+                                    "with .Values.nodeSelectorX", "nodeSelector lacks wire.com/role=sftd"),
+    "brig-without-proxy-env": ("wire-server/charts/brig/templates/deployment.yaml", ".Values.config.proxy",
+                               ".Values.config.proxyX", "wire-server: brig: env HTTP_PROXY is None"),
+    "cannon-reading-another-key": ("wire-server/charts/cannon/templates/configmap.yaml",
+                                   ".Values.config.drainOpts.minBatchSize", "20",
+                                   "cannon ConfigMap drainOpts"),
+    "field-of-wrong-type": ("sftd/templates/join-call.yaml", "replicas: {{ .Values.joinCall.replicaCount }}",
+                            "replicas: \"{{ .Values.joinCall.replicaCount }}\"", "kubectl: unable to decode"),
+}
+
+
+@pytest.mark.parametrize("variant", list(BROKEN))
+def test_check_catches_a_broken_chart(site, tmp_path, variant):
+    rel, old, new, message = BROKEN[variant]
+    if variant == "field-of-wrong-type" and not find_kubectl():
+        pytest.skip("kubectl not installed: run make deps")
+    charts = tmp_path / "charts"
+    shutil.copytree(CHARTS, charts)
+    f = charts / rel
+    assert old in f.read_text()
+    f.write_text(f.read_text().replace(old, new))
+    site.generate(wire_http_proxy="http://proxy:8080", wire_cannon_drain={"min_batch_size": 7})
+    with pytest.raises(ValuesError, match="rendered charts fail") as err:
+        list(check_dir(site.out, charts, PASSWORD.encode(), None))
+    assert message in str(err.value)
+
+
+def test_cli_check_charts(site, tmp_path):
+    site.write(**FULL)
+    proc = site.run("--check-charts", str(CHARTS), "--images", str(image_file(tmp_path, IMAGES)))
+    checked = [ln for ln in proc.stdout.splitlines() if ln.startswith("checked ")]
+    assert len(checked) == 8 and all(ln.endswith("ok") for ln in checked)
+    # The secrets were handed to helm through a private temporary file, removed afterwards.
+    assert not list(Path(tmp_path).glob("wire-values-check-*"))
+    bad = site.run("--check-charts", str(CHARTS), "--images", str(image_file(tmp_path, IMAGES[:3])), check=False)
+    assert bad.returncode == 1 and "error: rendered charts fail" in bad.stderr
