@@ -240,9 +240,11 @@ def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
             raise ValuesError(f"wire_no_proxy_per_service.{svc}: {svc} is not in wire_proxy_services, "
                               "so it gets no proxy and no no-proxy list")
         _list(per_service, svc)
-    if (per_service or _list(s, "wire_no_proxy_extra")) and not (http_proxy or https_proxy):
-        raise ValuesError("wire_no_proxy_extra: a no-proxy list without wire_http_proxy or wire_https_proxy "
-                          "has no effect; set a proxy or remove it")
+    for key, given in (("wire_no_proxy_extra", _list(s, "wire_no_proxy_extra")),
+                       ("wire_no_proxy_per_service", per_service)):
+        if given and not (http_proxy or https_proxy):
+            raise ValuesError(f"{key}: a no-proxy list without wire_http_proxy or wire_https_proxy has no effect; "
+                              "set a proxy or remove it")
 
     push = _choice(s, "wire_push", facts["push"]["modes"])
     push_aws: dict[str, str] = {}

@@ -38,6 +38,8 @@ CASES = [
     ({"wire_http_proxy": "http://proxy:99999"}, "wire_http_proxy: 'http://proxy:99999' has an invalid port"),
     ({"wire_proxy_services": ["brig", "redis"]}, "wire_proxy_services: 'redis' is not a wire-server service"),
     ({"wire_no_proxy_extra": ["x.example"]}, "wire_no_proxy_extra: a no-proxy list without wire_http_proxy"),
+    ({"wire_proxy_services": ["gundeck"], "wire_no_proxy_per_service": {"gundeck": ["x"]}},
+     "wire_no_proxy_per_service: a no-proxy list without"),
     ({"wire_http_proxy": "http://p:1", "wire_no_proxy_per_service": {"cannon": ["x"]}},
      "wire_no_proxy_per_service.cannon: cannon is not in wire_proxy_services"),
     ({"wire_smtp": {"host": None}}, "wire_smtp.host: required"),

@@ -260,3 +260,14 @@ def test_release_order_and_manifest(site):
     assert manifest["namespace"] == "wire"
     for r in manifest["releases"]:
         assert (site.out / r["values"]).is_file()
+
+
+def test_release_dropped_on_rerun_loses_its_file(site):
+    site.generate()
+    assert (site.out / "minio-external.yaml").exists() and (site.out / "sftd.yaml").exists()
+    site.hosts = {k: v for k, v in site.hosts.items() if "minio" not in v["groups"] and "sft" not in v["groups"]}
+    result = site.generate(wire_s3_backend="aws", wire_s3_endpoint="https://s3.example.org", wire_sft_enabled=False,
+                           wire_s3_aws_key_id="k", wire_s3_aws_secret_key="s")
+    assert not (site.out / "minio-external.yaml").exists() and not (site.out / "sftd.yaml").exists()
+    assert "minio-external.yaml (removed)" in result.written
+    assert "sftd" not in site.secrets()["releases"]
