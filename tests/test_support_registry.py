@@ -329,3 +329,19 @@ def test_access_log_parsed_with_status_and_bytes(fresh_registry, image_factory):
     assert [(e.status, e.bytes_sent) for e in gets] == [(200, layer.size), (206, layer.size - 40_000)]
     puts = [e for e in fresh_registry.requests_seen() if e.method == "PUT"]
     assert puts[-1].path == "/v2/log/galley/manifests/1" and puts[-1].status == 201
+
+
+def test_body_faults_wait_for_a_body_long_enough(registry, fault_proxy, image_factory):
+    img = image_factory.simple("brig", size=300_000)
+    image_factory.push(registry, "fault/long", img, tag="1")
+    base = f"{fault_proxy.url}/v2/fault/long/blobs/"
+    fault_proxy.cut_after(100_000)
+    fault_proxy.flip_byte(offset=200_000)
+    # The config (a few hundred bytes) and the small base layer pass untouched, keeping both faults armed.
+    assert requests.get(base + img.config.digest, timeout=5).content == img.config.data
+    assert requests.get(base + img.layers[0].digest, timeout=5).content == img.layers[0].data
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(base + img.layers[1].digest, timeout=5).content  # noqa: B018
+    flipped = requests.get(base + img.layers[1].digest, timeout=5).content
+    assert flipped[200_000] != img.layers[1].data[200_000] and flipped[200_001:] == img.layers[1].data[200_001:]
+    assert [r.fault for r in fault_proxy.requests] == [None, None, "cut", "flip"]

@@ -64,8 +64,14 @@ class Fault:
     delay: float = 0.0
     fired: int = 0
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body_length: int | None = None) -> bool:
         if self.fired >= self.times:
+            return False
+        # A body fault waits for a body long enough to hurt: cutting a 400-byte config after 1 MiB, or
+        # flipping past its end, would use the fault up and change nothing.
+        if self.kind == "cut" and (body_length is None or body_length <= self.cut_after):
+            return False
+        if self.kind == "flip" and (body_length is None or body_length <= self.flip_offset):
             return False
         if self.method and method != self.method:
             return False
@@ -141,12 +147,18 @@ class FaultProxy:
 
     def cut_after(self, nbytes: int, *, path: str = BLOB_GET, method: str | None = "GET",
                   times: int = 1) -> Fault:
-        """Send the response headers and `nbytes` of the body, then close the connection."""
+        """Send the response headers and `nbytes` of the body, then close the connection.
+
+        Only responses with a Content-Length above `nbytes` are cut; shorter ones pass and keep the fault.
+        """
         return self._add("cut", path, method, times, cut_after=nbytes)
 
     def flip_byte(self, offset: int = 0, *, path: str = BLOB_GET, method: str | None = "GET",
                   times: int = 1) -> Fault:
-        """Invert the body byte at `offset` (counted in this response's body, so also for 206 replies)."""
+        """Invert the body byte at `offset` (counted in this response's body, so also for 206 replies).
+
+        Only responses with a Content-Length above `offset` are hit; shorter ones pass and keep the fault.
+        """
         return self._add("flip", path, method, times, flip_offset=offset)
 
     def fail(self, times: int = 1, *, status: int = 500, path: str = BLOB_GET,
@@ -163,10 +175,11 @@ class FaultProxy:
         with self._lock:
             self._faults.clear()
 
-    def _take_fault(self, method: str, path: str, kinds: tuple[str, ...]) -> Fault | None:
+    def _take_fault(self, method: str, path: str, kinds: tuple[str, ...],
+                    body_length: int | None = None) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.kind in kinds and fault.matches(method, path):
+                if fault.kind in kinds and fault.matches(method, path, body_length):
                     fault.fired += 1
                     return fault
         return None
@@ -286,7 +299,9 @@ class FaultProxy:
                     # Body faults only hit real content, never a 401 challenge or a 404.
                     fault = None
                     if resp.status in (200, 206) and method != "HEAD":
-                        fault = proxy._take_fault(method, path, ("cut", "flip"))
+                        length = resp.getheader("Content-Length")
+                        fault = proxy._take_fault(method, path, ("cut", "flip"),
+                                                  int(length) if length and length.isdigit() else None)
                         if fault:
                             rec.fault = fault.kind
                     has_length = resp.getheader("Content-Length") is not None
