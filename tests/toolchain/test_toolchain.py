@@ -1,6 +1,6 @@
-"""The admin-host toolchain, for real: pip resolves and downloads from PyPI, the wheelhouse is installed into a
-fresh venv with no index and no network (a new network namespace), and the collections are installed with
-`ansible-galaxy collection install --offline`.
+"""The admin-host toolchain, for real: `wire-bundle build` resolves and downloads from PyPI, the archive is
+unpacked, its wheelhouse installed into a fresh venv with no index and no network (a new network namespace) by
+its install.sh, and its collections installed with `ansible-galaxy collection install --offline`.
 
 Downloads are cached in WIRE_BUNDLE_TEST_CACHE (default /var/cache/wire-bundle-tests) so reruns are fast.
 """
@@ -10,12 +10,13 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from bundler.errors import BundleError, SpecError
 from bundler.kinds.toolchain import KIND
@@ -40,22 +41,35 @@ def offline(cmd: list[str], **env_extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(["unshare", "--net", *cmd], capture_output=True, text=True, env=env, timeout=600)
 
 
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bundler.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=1200)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """Lock and fetch once for the module; the artifacts are laid out as they are in the archive."""
+    """One real `wire-bundle build` for the module; the archive is unpacked as the island would see it."""
     tmp = tmp_path_factory.mktemp("toolchain")
     spec_path = tmp / "bundle.yaml"
     spec_path.write_text(SPEC)
-    spec = load_spec(spec_path)
-    ctx = TestContext(cache_dir=CACHE, work_dir=tmp / "work")
-    locked = KIND.lock(spec, ctx)
-    result = KIND.fetch(spec, locked, ctx)
+    archive = tmp / "toolchain.tar.zst"
+    proc = cli("build", str(spec_path), "-o", str(archive), "--cache-dir", str(CACHE), "-q", cwd=tmp)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     stage = tmp / "bundle"
-    for art in result.artifacts:
-        dest = stage / art.path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(art.source, dest)
-    return {"spec": spec, "ctx": ctx, "locked": locked, "result": result, "stage": stage, "tmp": tmp}
+    with open(archive, "rb") as f, zstandard.ZstdDecompressor().stream_reader(f) as raw, \
+            tarfile.open(fileobj=raw, mode="r|") as tar:
+        tar.extractall(stage, filter="data")
+    bundle = json.loads((stage / "bundle.json").read_text())
+    return {
+        "spec": load_spec(spec_path),
+        "ctx": TestContext(cache_dir=CACHE, work_dir=tmp / "work"),
+        "locked": json.loads((tmp / "bundle.lock.json").read_text())["toolchain"],
+        "summary": bundle["kinds"]["toolchain"],
+        "archived": {a["path"]: a["digest"] for a in bundle["artifacts"] if a["kind"] == "toolchain"},
+        "archive": archive,
+        "stage": stage,
+        "tmp": tmp,
+    }
 
 
 def test_lock_pins_every_wheel_by_filename_and_sha256(built):
@@ -84,11 +98,20 @@ def test_second_fetch_from_the_lock_gives_the_same_bytes(built):
     again = KIND.fetch(built["spec"], built["locked"], built["ctx"])
     # This project's wheel (and requirements.txt, which pins its hash) follow the source tree, which other
     # developers edit while tests run; everything taken from upstream must come out byte for byte the same.
-    def upstream(result):
-        return {a.path: a.digest for a in result.artifacts
-                if not a.path.startswith("toolchain/wheels/wire_bundle-") and a.path != "toolchain/requirements.txt"}
-    assert upstream(built["result"]) == upstream(again)
-    assert len(upstream(again)) == len(built["locked"]["wheels"]) + len(built["locked"]["collections"]) + 1
+    def upstream(digests):
+        return {p: d for p, d in digests.items()
+                if not p.startswith("toolchain/wheels/wire_bundle-") and p != "toolchain/requirements.txt"}
+    assert upstream({a.path: a.digest for a in again.artifacts}) == upstream(built["archived"])
+    assert len(upstream(built["archived"])) == len(built["locked"]["wheels"]) + len(built["locked"]["collections"]) + 1
+
+
+def test_archive_verifies_and_inspect_lists_the_toolchain(built):
+    verified = cli("verify", str(built["archive"]), cwd=built["tmp"])
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    shown = cli("inspect", str(built["archive"]), cwd=built["tmp"])
+    assert shown.returncode == 0, shown.stderr
+    assert "toolchain (Python 3.11, manylinux2014_x86_64)" in shown.stdout
+    assert "ansible-core" in shown.stdout and "community.docker" in shown.stdout
 
 
 def test_requirements_pin_every_shipped_wheel(built):
@@ -97,7 +120,7 @@ def test_requirements_pin_every_shipped_wheel(built):
     lines = [ln for ln in (stage / "requirements.txt").read_text().splitlines() if not ln.startswith("#")]
     assert len(lines) == len(shipped)
     assert all(" --hash=sha256:" in ln and "==" in ln for ln in lines)
-    summary = built["result"].summary
+    summary = built["summary"]
     assert summary["project"]["filename"] in shipped
     title, columns, rows = KIND.inspect_rows(summary)
     assert title == "toolchain (Python 3.11, manylinux2014_x86_64)"
