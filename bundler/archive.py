@@ -105,7 +105,9 @@ def write_archive(
     mtime: int,
     level: int = 3,
     on_bytes: Callable[[int], None] | None = None,
+    wait: Callable[[Artifact], None] | None = None,
 ) -> WriteResult:
+    """`wait(artifact)` is called before each artifact is read: it blocks until a download has finished."""
     artifacts = unique_artifacts(artifacts)
     bundle_json = (json.dumps(metadata, indent=1, sort_keys=True) + "\n").encode()
     lines = [f"{hashlib.sha256(bundle_json).hexdigest()}  {BUNDLE_JSON}"]
@@ -126,6 +128,8 @@ def write_archive(
                     tar.addfile(_tarinfo(BUNDLE_JSON, len(bundle_json), mtime), io.BytesIO(bundle_json))
                     tar.addfile(_tarinfo(CHECKSUMS, len(checksums), mtime), io.BytesIO(checksums))
                     for a in artifacts:
+                        if wait:
+                            wait(a)
                         reader = _VerifyingReader(a, on_bytes)
                         try:
                             tar.addfile(_tarinfo(a.path, a.size, mtime), reader)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib
 import json
 import os
 import shutil
 import tempfile
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bundler import __version__
 from bundler.archive import FORMAT, WriteResult, unique_artifacts, write_archive
-from bundler.artifacts import Artifact
+from bundler.artifacts import Artifact, KindResult
 from bundler.errors import BundleError, SpecError
 from bundler.kinds import KIND_MODULES
 from bundler.progress import Reporter
@@ -142,16 +144,50 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
     if output.exists() and output.is_dir():
         raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
     lock = lock_for_build(loaded, ctx, locked)
-    artifacts: list[Artifact] = []
-    summaries: dict[str, Any] = {}
-    for kind in kinds():
-        if kind.name not in lock:
-            continue
-        result = kind.fetch(loaded, lock[kind.name], ctx)
-        artifacts += result.artifacts
-        summaries[kind.name] = result.summary
-    artifacts = unique_artifacts(artifacts)
-    metadata = {
+    results: list[KindResult] = []
+    try:
+        summaries: dict[str, Any] = {}
+        for kind in kinds():
+            if kind.name in lock:
+                result = kind.fetch(loaded, lock[kind.name], ctx)
+                results.append(result)
+                summaries[kind.name] = result.summary
+        artifacts = unique_artifacts([a for r in results for a in r.artifacts])
+        metadata = _metadata(loaded, lock, summaries, artifacts)
+        total = sum(a.size for a in artifacts)
+        check_space([(output.parent, total, "the archive (at most)")])
+        ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
+        wait = _waiter({path: fut for r in results for path, fut in r.pending.items()})
+        with ctx.progress("archive", total) as task:
+            written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
+                                    on_bytes=task.advance, wait=wait)
+    finally:
+        for r in results:
+            if r.close:
+                r.close()
+    return BuildResult(written, metadata, artifacts)
+
+
+def _waiter(pending: dict[str, Future]):
+    """Block until an artifact's download is done; fail fast when any download failed."""
+    failed: list[Future] = []
+    for fut in pending.values():
+        fut.add_done_callback(lambda f: failed.append(f) if not f.cancelled() and f.exception() else None)
+
+    def wait(artifact: Artifact) -> None:
+        fut = pending.get(artifact.path)
+        while fut is not None and not fut.done() and not failed:
+            concurrent.futures.wait([fut], timeout=0.2)
+        if failed:
+            failed[0].result()
+        if fut is not None:
+            fut.result()
+
+    return wait
+
+
+def _metadata(loaded: LoadedSpec, lock: dict, summaries: dict, artifacts: list[Artifact]) -> dict:
+    return {
         "format": FORMAT,
         "name": loaded.spec.name,
         "created": lock["locked_at"],
@@ -165,10 +201,3 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
             for a in artifacts
         ],
     }
-    total = sum(a.size for a in artifacts)
-    check_space([(output.parent, total, "the archive (at most)")])
-    ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
-    with ctx.progress("archive", total) as task:
-        result = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
-                               on_bytes=task.advance)
-    return BuildResult(result, metadata, artifacts)

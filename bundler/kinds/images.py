@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -116,20 +117,43 @@ class ImagesKind:
         total = sum(b["size"] for b in blobs.values())
         ctx.log(f"images: {len(images)} images, {len(blobs)} unique blobs ({human(total)}),"
                 f" {len(missing)} to fetch ({human(missing_bytes)})")
-        if missing:
-            with ctx.progress("images", missing_bytes) as task, ThreadPoolExecutor(max_workers=ctx.jobs) as pool:
-                futures = {
-                    pool.submit(client.fetch_blob, b["ref"], d, b["size"], store.path(d), task.advance): d
-                    for d, b in sorted(missing.items(), key=lambda kv: -kv[1]["size"])
-                }
-                try:
-                    for fut in as_completed(futures):
-                        fut.result()
-                except BaseException:
-                    for f in futures:
-                        f.cancel()
-                    raise
-        return self._layout(store, images, blobs, ctx)
+        # Configs are small and say each single-platform image's platform, which the layout records.
+        configs = {image["config"]["digest"] for image in images} & set(missing)
+        with ThreadPoolExecutor(max_workers=ctx.jobs) as pool:
+            list(pool.map(lambda d: client.fetch_blob(missing[d]["ref"], d, missing[d]["size"], store.path(d)),
+                          sorted(configs)))
+        result = self._layout(store, images, blobs, ctx)
+        layers = {d: b for d, b in missing.items() if d not in configs}
+        if layers:
+            result.pending, result.close = self._fetch_in_background(client, store, layers, ctx)
+        return result
+
+    def _fetch_in_background(self, client: RegistryClient, store: BlobStore, layers: dict[str, dict], ctx):
+        """Download in archive order, so the archive writer can follow right behind the downloads."""
+        task = ctx.progress("images", sum(b["size"] for b in layers.values()))
+        task.__enter__()
+        cancelled = threading.Event()
+
+        def count(n: int) -> None:
+            if cancelled.is_set():
+                raise _Cancelled
+            task.advance(n)
+
+        pool = ThreadPoolExecutor(max_workers=ctx.jobs)
+        pending = {
+            f"images/blobs/sha256/{d.split(':', 1)[1]}":
+                pool.submit(client.fetch_blob, b["ref"], d, b["size"], store.path(d), count)
+            for d, b in sorted(layers.items())
+        }
+
+        def close() -> None:
+            ok = all(f.done() and not f.cancelled() and f.exception() is None for f in pending.values())
+            if not ok:
+                cancelled.set()  # partial files stay in the cache; the next build resumes them
+            pool.shutdown(wait=True, cancel_futures=True)
+            task.close(ok=ok)
+
+        return pending, close
 
     def _manifests(self, client, store, locked, ctx) -> tuple[list[dict], dict[str, dict]]:
         """Fetch every manifest by digest (cheap, verified); learn the blobs each image needs."""
@@ -196,9 +220,9 @@ class ImagesKind:
                 "annotations": {REF_NAME: name, CONTAINERD_NAME: name},
             })
             for d in sorted(image["manifests"]):
-                artifacts[d] = self._blob_artifact(store, d, None, name)
+                artifacts[d] = self._blob_artifact(store, d, None, name, store.path(d).stat().st_size)
             for d in sorted(image["blobs"]):
-                artifacts.setdefault(d, self._blob_artifact(store, d, blobs[d]["media_type"], name))
+                artifacts.setdefault(d, self._blob_artifact(store, d, blobs[d]["media_type"], name, blobs[d]["size"]))
             size = sum(artifacts[d].size for d in image["manifests"] | image["blobs"])
             if image["platforms"] == [None]:
                 image["platforms"] = [self._config_platform(store, image["config"]["digest"])]
@@ -228,10 +252,11 @@ class ImagesKind:
             return None
         return platform_of({"platform": {k: cfg.get(k) for k in ("os", "architecture", "variant") if cfg.get(k)}})
 
-    def _blob_artifact(self, store: BlobStore, digest: str, media_type: str | None, origin: str) -> Artifact:
-        path = store.path(digest)
-        return Artifact(path=f"images/blobs/sha256/{digest.split(':')[1]}", source=path, digest=digest,
-                        size=path.stat().st_size, kind="image", media_type=media_type, origin=origin)
+    def _blob_artifact(self, store: BlobStore, digest: str, media_type: str | None, origin: str,
+                       size: int) -> Artifact:
+        # The blob may still be downloading: its size comes from the descriptor, not the file.
+        return Artifact(path=f"images/blobs/sha256/{digest.split(':')[1]}", source=store.path(digest), digest=digest,
+                        size=size, kind="image", media_type=media_type, origin=origin)
 
     # --- inspect --------------------------------------------------------------------------------------------
 
@@ -239,6 +264,10 @@ class ImagesKind:
         rows = [[i["ref"], i["digest"][:19], ", ".join(i["platforms"]), human(i["size"])]
                 for i in summary.get("images", [])]
         return "Images", ["image", "digest", "platforms", "size"], rows
+
+
+class _Cancelled(Exception):
+    """Stops a background download when the build has failed elsewhere."""
 
 
 KIND = ImagesKind()

@@ -20,7 +20,8 @@ def _no_partials(cache):
 
 def test_cut_connection_resumes_with_range(tmp_path, registry, fault_proxy, image_factory, cache):
     image_factory.push(registry, "cut/brig", image_factory.simple("brig", size=3 << 20), tag="1")
-    fault_proxy.cut_after(1 << 20)
+    big = image_factory.layer("brig:amd64", 3 << 20)
+    fault_proxy.cut_after(1 << 20, path=rf"/blobs/{big.digest}")
     spec = _spec_via(tmp_path, fault_proxy.host, ["quay.io/cut/brig:1"])
     r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "-j", "1")
     assert r.rc == 0, r.err
@@ -33,7 +34,8 @@ def test_cut_connection_resumes_with_range(tmp_path, registry, fault_proxy, imag
 
 def test_flipped_byte_is_caught_and_fetched_again(tmp_path, registry, fault_proxy, image_factory, cache):
     image_factory.push(registry, "flip/brig", image_factory.simple("brig", size=100_000), tag="1")
-    fault_proxy.flip_byte(5000, times=1)
+    layer = image_factory.layer("brig:amd64", 100_000)
+    fault_proxy.flip_byte(5000, times=1, path=rf"/blobs/{layer.digest}")
     spec = _spec_via(tmp_path, fault_proxy.host, ["quay.io/flip/brig:1"])
     r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "-j", "1")
     assert r.rc == 0, r.err
