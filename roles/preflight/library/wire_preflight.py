@@ -423,7 +423,7 @@ def judge_facts(req, facts):
         found = ("synchronised" if synced else "not synchronised" if synced is False else "unknown") + (
             f" ({', '.join(t['daemons'])})" if t["daemons"] else ", no time daemon running")
         checks.append(check("time.sync", "pass" if synced else time_sev, "synchronised", found,
-                            "" if synced else "Cassandra breaks on clock skew; bootstrap sets up time sync"))
+                            "" if synced else "clocks must agree (Cassandra breaks on skew); bootstrap sets up time sync"))
 
     for port in req.get("ports", []):
         key = f"{port['proto']}/{port['port']}"
