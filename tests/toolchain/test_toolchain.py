@@ -192,9 +192,20 @@ def test_package_without_a_binary_wheel_is_refused_with_pips_reason(tmp_path):
         KIND.lock(load_spec(spec_path), ctx)
     msg = str(err.value)
     assert msg.startswith("toolchain: resolving wire_bundle-") and "for Python 3.11 on manylinux2014_x86_64" in msg
-    assert "ansible-core==0.0.1" in msg and "\n" not in msg
+    assert msg.endswith("No matching distribution found for ansible-core==0.0.1")
 
 
 def test_bad_collection_name_is_a_spec_error():
     with pytest.raises(SpecError, match=r"toolchain\.collections: invalid collection 'posix'"):
         loads_spec("version: 1\ntoolchain:\n  collections: [posix]\n")
+
+
+def test_python_the_project_does_not_support_is_refused_with_pips_reason(tmp_path):
+    spec_path = tmp_path / "bundle.yaml"
+    spec_path.write_text('version: 1\ntoolchain:\n  python: "3.10"\n')
+    ctx = TestContext(cache_dir=CACHE, work_dir=tmp_path / "work")
+    with pytest.raises(BundleError) as err:
+        KIND.lock(load_spec(spec_path), ctx)
+    msg = str(err.value)
+    assert "for Python 3.10 on manylinux2014_x86_64: " in msg and "\n" not in msg
+    assert "'wire-bundle' requires a different Python: 3.10.0 not in '>=3.11'" in msg
