@@ -55,6 +55,21 @@ def run_child(cmd: list[str], *, stdin: Path | None = None) -> tuple[int, bytes]
     return kib * 1024, proc.stdout
 
 
+def measure_command(name: str, cmd: list[str], output: Path | None = None) -> dict:
+    """One command measured like the peers: wall time, its peak RSS, and the size of `output` (file or dir).
+
+    For the builder's own row, e.g. measure_command("wire-bundle build", [".venv/bin/wire-bundle", "build",
+    spec, "-o", out], out).
+    """
+    t0 = time.monotonic()
+    rss, _ = run_child(cmd)
+    wall = time.monotonic() - t0
+    size = None
+    if output is not None:
+        size = tree_size(output) if Path(output).is_dir() else Path(output).stat().st_size
+    return {"name": name, "wall_s": round(wall, 2), "peak_rss_bytes": rss, "size_bytes": size}
+
+
 def tree_size(path: Path) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 import tarfile
 
 import pytest
@@ -68,3 +69,17 @@ def test_peers_measure_and_sizes_relate(seeded, tmp_path):
         assert result["wall_s"] > 0
         # Real processes: at least a megabyte, far below the machine's memory.
         assert 1 << 20 < result["peak_rss_bytes"] < 4 << 30
+
+
+def test_peak_rss_is_the_child_s_own(tmp_path):
+    """The figure must not include this (large) test process, only what the measured command used."""
+    ballast = bytearray(300 << 20)  # make the parent big: a naive ru_maxrss would report >= 300 MiB
+    ballast[::4096] = b"\x01" * len(ballast[::4096])
+    out = tmp_path / "out.bin"
+    code = f"b = bytearray(80 << 20); b[::4096] = b'\\x01' * len(b[::4096]); open({str(out)!r}, 'wb').write(b'x' * 10)"
+    result = peers.measure_command("alloc 80 MiB", [sys.executable, "-c", code], out)
+    assert 80 << 20 < result["peak_rss_bytes"] < 200 << 20
+    assert result["size_bytes"] == 10
+    with pytest.raises(peers.PeerError, match="exited 3"):
+        peers.run_child([sys.executable, "-c", "raise SystemExit(3)"])
+    del ballast
