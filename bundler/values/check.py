@@ -5,6 +5,7 @@ labelled nodes, the proxy variables in the proxied services, cannon's drain opti
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -35,8 +36,12 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def image_list(path: Path) -> set[str]:
+    """Normalised references from a list (one a line, # comments) or from a bundle's bundle.json."""
+    text = path.read_text()
+    if text.lstrip().startswith("{"):
+        return _bundle_images(path, text)
     found = set()
-    for n, line in enumerate(path.read_text().splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -45,6 +50,20 @@ def image_list(path: Path) -> set[str]:
         except InvalidReference as exc:
             raise ValuesError(f"--images {path} line {n}: {exc}") from None
     return found
+
+
+def _bundle_images(path: Path, text: str) -> set[str]:
+    try:
+        entries = json.loads(text)["kinds"]["images"]["images"]
+        found = set()
+        for e in entries:
+            ref = parse_reference(e["ref"])
+            found.add(str(ref))
+            if e.get("digest"):
+                found.add(str(ref.with_digest(e["digest"])))
+        return found
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValuesError(f"--images {path}: not a bundle.json with kinds.images.images[].ref ({exc})") from None
 
 
 def unresolvable(manifests: str, available: set[str], what: str) -> list[str]:

@@ -44,9 +44,11 @@ Examples:
 @click.option("--rotate", multiple=True, metavar="zauth|minio|turn|all",
               help="Make this generated secret anew (repeatable); without it secrets are kept.")
 @click.option("--check-charts", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="Directory with one unpacked chart per release name: render each with helm and check it.")
+              help="Directory with one unpacked chart per chart name (e.g. the bundle's charts): render each "
+                   "release with helm and check it.")
 @click.option("--images", "images_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              help="With --check-charts: image list (one reference a line) every rendered image must be in.")
+              help="With --check-charts: the images every rendered image must be among: a list (one reference "
+                   "a line) or the bundle's bundle.json.")
 def values(inventory: Path, out_dir: Path, settings_file: Path | None, vault_password_file: Path | None,
            rotate: tuple[str, ...], check_charts: Path | None, images_file: Path | None) -> None:
     from bundler.values.errors import ValuesError

@@ -179,3 +179,21 @@ def test_cli_check_charts(site, tmp_path):
     assert not list(Path(tmp_path).glob("wire-values-check-*"))
     bad = site.run("--check-charts", str(CHARTS), "--images", str(image_file(tmp_path, IMAGES[:3])), check=False)
     assert bad.returncode == 1 and "error: rendered charts fail" in bad.stderr
+
+
+def test_images_from_a_bundle_json(site, tmp_path):
+    import json
+
+    from bundler.values.check import image_list
+
+    digest = "sha256:" + "cd" * 32
+    meta = {"kinds": {"images": {"images": [{"ref": i, "digest": digest} for i in IMAGES]}}}
+    f = tmp_path / "bundle.json"
+    f.write_text(json.dumps(meta))
+    refs = image_list(f)
+    assert "docker.io/bitnami/kubectl:1.29.2" in refs and f"quay.io/wire/brig:4.40.0@{digest}" in refs
+    site.generate()
+    assert all(ln.endswith(", ok") for ln in check_dir(site.out, CHARTS, PASSWORD.encode(), f))
+    f.write_text(json.dumps({"kinds": {}}))
+    with pytest.raises(ValuesError, match="not a bundle.json with kinds.images.images"):
+        image_list(f)
