@@ -34,7 +34,7 @@ Examples:
 
 
 @click.command(help=HELP)
-@click.option("-i", "--inventory", "inventory", required=True, type=click.Path(path_type=Path),
+@click.option("-i", "--inventory", "inventory", type=click.Path(path_type=Path),
               help="Ansible inventory (file or directory).")
 @click.option("--profile", type=click.Choice(profile_names()), default=None,
               help="Sizing profile; default: the inventory's preflight_profile, else production.")
@@ -44,11 +44,20 @@ Examples:
               help="Waive this check (repeatable); HOST:CHECK_ID waives it on one host only.")
 @click.option("--failures-only", is_flag=True, help="Tables: hide passed checks.")
 @click.option("-v", "--verbose", is_flag=True, help="Show Ansible's own output while it runs.")
+@click.option("--list-checks", is_flag=True, help="List every check ID and what it checks, then exit.")
 @click.pass_context
-def preflight(ctx: click.Context, inventory: Path, profile: str | None, fmt: str, ignores: tuple[str, ...],
-              failures_only: bool, verbose: bool) -> None:
+def preflight(ctx: click.Context, inventory: Path | None, profile: str | None, fmt: str, ignores: tuple[str, ...],
+              failures_only: bool, verbose: bool, list_checks: bool) -> None:
+    from bundler.preflight.catalogue import catalogue, check_ignores
     from bundler.preflight.run import run_preflight
 
+    if list_checks:
+        for check_id, what in catalogue():
+            click.echo(f"{check_id:48} {what}")
+        return
+    if inventory is None:
+        raise click.UsageError("missing option -i/--inventory (the hosts to check)")
+    check_ignores(list(ignores))
     result = run_preflight(inventory, profile, list(ignores), verbose=verbose)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))

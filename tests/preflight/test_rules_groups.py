@@ -161,3 +161,35 @@ def test_a_host_without_results_is_a_failed_check(tmp_path):
     inv = from_file(inventory(tmp_path, {"cassandra": ["c1"]}))
     report = build_report(inv, load_profile("lab"))
     assert [c["id"] for c in report["fail"] if c["host"] == "c1"] == ["host.reachable"]
+
+
+def test_every_id_the_checks_produce_is_in_the_catalogue(tmp_path):
+    import fnmatch
+    import importlib.util
+
+    from bundler.preflight.catalogue import catalogue
+
+    spec = importlib.util.spec_from_file_location(
+        "wp", Path(__file__).resolve().parents[2] / "roles/preflight/library/wire_preflight.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    layout = dict(PRODUCTION, cassandra=["c1", "c2"], sft=["t1"], typo_group=["c1"])
+    inv = from_file(inventory(tmp_path, layout, all_vars={"sft_replicas": 9}))
+    profile = load_profile("production")
+    produced = {c["id"] for c in group_checks(inv, profile)}
+    for host in inv.hosts.values():
+        req = host_requirements(host, profile)
+        req["disks"] = [dict(d, path=str(tmp_path)) for d in req["disks"]]
+        produced |= {c["id"] for c in module.judge_facts(req, module.gather(req, "/proc", "/etc/os-release"))}
+        produced |= {t["id"] for t in probe_targets(inv, host.name)}
+    patterns = [p for p, _ in catalogue()]
+    assert [i for i in sorted(produced) if not any(fnmatch.fnmatchcase(i, p) for p in patterns)] == []
+    assert {"group.unknown.typo_group", "group.sft.per_node", "swap.off", "kernel.overlay"} <= produced
+
+
+def test_ignore_of_an_unknown_id_is_refused():
+    from bundler.preflight.catalogue import check_ignores
+
+    check_ignores(["time.sync", "db1:port.tcp9042", "group.unknown.foo"])
+    with pytest.raises(PreflightError, match="--ignore memory.totl: no check has the ID 'memory.totl'"):
+        check_ignores(["memory.totl"])
