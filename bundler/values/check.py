@@ -135,6 +135,14 @@ def drain_problems(objs: list[dict[str, Any]], values: dict[str, Any]) -> list[s
     return ["no ConfigMap named cannon rendered"]
 
 
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Helm's merge of two values files: mappings key by key, anything else replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merged(out[k], v) if isinstance(out.get(k), dict) and isinstance(v, dict) else v
+    return out
+
+
 def find_kubectl() -> str | None:
     found = shutil.which("kubectl")
     local = Path(__file__).resolve().parents[2] / "tools" / "bin" / "kubectl"
@@ -183,7 +191,7 @@ def check_dir(out_dir: Path, charts: Path, password: bytes, images_file: Path | 
                 mine += [f"kubectl: {m}" for m in kubectl_decode_problems(kubectl, rendered, work)]
             if available is not None:
                 mine += [f"image not in {images_file.name}: {m}" for m in unresolvable(rendered, available, what)]
-            values = yaml.safe_load((out_dir / rel["values"]).read_text())
+            values = merged(yaml.safe_load((out_dir / rel["values"]).read_text()), sec.get(rel["name"], {}))
             if rel["name"] == "sftd":
                 mine += sftd_problems(objs)
             if rel["name"] == "wire-server":

@@ -11,7 +11,7 @@ from typing import Any
 
 from bundler.values.defaults import data
 from bundler.values.inventory import Inventory
-from bundler.values.options import Options
+from bundler.values.options import Options, has_credentials
 from bundler.values.tls import Certificate
 
 
@@ -172,16 +172,6 @@ def wire_server(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certif
             "enabled": True, "hostname": opts.websocket_lb_hostname,
             "annotations": dict(opts.websocket_lb_annotations),
         }}
-    for svc in opts.proxy_services:
-        cfg = proxy_config(opts, svc)
-        if cfg is None:
-            continue
-        if svc == "proxy" and not v["tags"]["proxy"]:
-            continue
-        if svc == "federator" and not opts.federation:
-            continue
-        v.setdefault(svc, {}).setdefault("config", {})["proxy"] = cfg
-
     s: dict[str, Any] = {
         "brig": {"secrets": {
             "zAuth": {"privateKeys": gen["zauth_private_key"], "publicKeys": gen["zauth_public_key"]},
@@ -202,6 +192,17 @@ def wire_server(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certif
             "zAuth": {"publicKeys": gen["zauth_public_key"]},
             "tls": {"crt": cert.cert_pem, "key": cert.key_pem},
         }}}
+    # A proxy URL with a password is a secret: then the whole proxy block goes to the secrets file instead.
+    proxy_target = s if has_credentials(opts.http_proxy) or has_credentials(opts.https_proxy) else v
+    for svc in opts.proxy_services:
+        cfg = proxy_config(opts, svc)
+        if cfg is None:
+            continue
+        if svc == "proxy" and not v["tags"]["proxy"]:
+            continue
+        if svc == "federator" and not opts.federation:
+            continue
+        proxy_target.setdefault(svc, {}).setdefault("config", {})["proxy"] = cfg
     return Release("wire-server", "wire-server", v, s)
 
 

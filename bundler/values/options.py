@@ -180,13 +180,19 @@ def _proxy_url(s: dict, key: str) -> str | None:
     if value is None:
         return None
     parts = urlsplit(value)
+    # A proxy URL may carry a password (http://user:pw@proxy:3128): never repeat it in a message.
+    shown = repr(value) if parts.password is None else repr(value.replace(parts.password, "***"))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValuesError(f"{key}: {value!r} is not an http:// or https:// URL with a host")
+        raise ValuesError(f"{key}: {shown} is not an http:// or https:// URL with a host")
     try:
         parts.port  # noqa: B018 - parsing is the check
     except ValueError:
-        raise ValuesError(f"{key}: {value!r} has an invalid port") from None
+        raise ValuesError(f"{key}: {shown} has an invalid port") from None
     return value
+
+
+def has_credentials(url: str | None) -> bool:
+    return bool(url) and urlsplit(url).password is not None
 
 
 def _file(s: dict, key: str, base: Path) -> Path:

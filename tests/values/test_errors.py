@@ -139,3 +139,9 @@ def test_error_leaves_previous_output_untouched(site):
     with pytest.raises(ValuesError):
         site.generate(wire_cannon_drain={"min_batch_size": 0})
     assert {p.name: p.read_bytes() for p in site.out.iterdir()} == before
+
+
+def test_proxy_password_not_repeated_in_errors(site):
+    with pytest.raises(ValuesError) as err:
+        site.generate(wire_http_proxy="ftp://wire:pr0xy-pw@proxy:21")
+    assert "pr0xy-pw" not in str(err.value) and "***" in str(err.value)

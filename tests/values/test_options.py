@@ -271,3 +271,12 @@ def test_release_dropped_on_rerun_loses_its_file(site):
     assert not (site.out / "minio-external.yaml").exists() and not (site.out / "sftd.yaml").exists()
     assert "minio-external.yaml (removed)" in result.written
     assert "sftd" not in site.secrets()["releases"]
+
+
+def test_proxy_with_password_goes_to_the_secrets(site):
+    site.generate(wire_https_proxy="http://wire:pr0xy-pw@proxy.corp.example:3128")
+    assert "pr0xy-pw" not in (site.out / "wire-server.yaml").read_text()
+    assert all("proxy" not in (site.values("wire-server").get(s, {}).get("config") or {}) for s in ("brig", "galley"))
+    sec = site.secrets()["releases"]["wire-server"]
+    assert sec["brig"]["config"]["proxy"]["httpsProxy"] == "http://wire:pr0xy-pw@proxy.corp.example:3128"
+    assert sec["brig"]["secrets"]["zAuth"]  # merged beside the generated secrets, not instead of them

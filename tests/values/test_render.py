@@ -197,3 +197,11 @@ def test_images_from_a_bundle_json(site, tmp_path):
     f.write_text(json.dumps({"kinds": {}}))
     with pytest.raises(ValuesError, match="not a bundle.json with kinds.images.images"):
         image_list(f)
+
+
+def test_proxy_from_the_secrets_file_reaches_the_pods(site, tmp_path):
+    site.generate(wire_http_proxy="http://wire:pr0xy-pw@proxy.corp.example:3128")
+    assert all(ln.endswith(", ok") for ln in check_dir(site.out, CHARTS, PASSWORD.encode(), None))
+    env = {e["name"]: e.get("value") for e in containers(find(render(site, "wire-server"), "Deployment", "brig"))[0]
+           ["env"]}
+    assert env["HTTP_PROXY"] == "http://wire:pr0xy-pw@proxy.corp.example:3128"
