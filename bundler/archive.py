@@ -47,18 +47,20 @@ class _HashingWriter(io.RawIOBase):
 class _VerifyingReader(io.RawIOBase):
     """Reads an artifact's source for the tar while checking it is still the content we verified."""
 
-    def __init__(self, artifact: Artifact, on_bytes: Callable[[int], None] | None):
+    def __init__(self, artifact: Artifact, on_bytes: Callable[[int], None] | None, verify: bool = True):
         self.artifact = artifact
         self.f = open(artifact.source, "rb")  # noqa: SIM115 - closed by close()
         self.hash = hashlib.sha256()
         self.on_bytes = on_bytes
+        self.verify = verify
 
     def readable(self) -> bool:
         return True
 
     def read(self, n: int = -1) -> bytes:
         data = self.f.read(n)
-        self.hash.update(data)
+        if self.verify:
+            self.hash.update(data)
         if self.on_bytes:
             self.on_bytes(len(data))
         return data
@@ -103,11 +105,16 @@ def write_archive(
     metadata: dict,
     artifacts: list[Artifact],
     mtime: int,
-    level: int = 3,
+    level: int = 1,
     on_bytes: Callable[[int], None] | None = None,
     wait: Callable[[Artifact], None] | None = None,
+    fresh: frozenset[str] = frozenset(),
 ) -> WriteResult:
-    """`wait(artifact)` is called before each artifact is read: it blocks until a download has finished."""
+    """`wait(artifact)` is called before each artifact is read: it blocks until a download has finished.
+
+    Artifacts whose path is in `fresh` were hashed by this process as they arrived moments ago; every other
+    source (the cache from earlier builds, generated files) is hashed again as it streams into the tar.
+    """
     artifacts = unique_artifacts(artifacts)
     bundle_json = (json.dumps(metadata, indent=1, sort_keys=True) + "\n").encode()
     lines = [f"{hashlib.sha256(bundle_json).hexdigest()}  {BUNDLE_JSON}"]
@@ -130,12 +137,12 @@ def write_archive(
                     for a in artifacts:
                         if wait:
                             wait(a)
-                        reader = _VerifyingReader(a, on_bytes)
+                        reader = _VerifyingReader(a, on_bytes, verify=a.path not in fresh)
                         try:
                             tar.addfile(_tarinfo(a.path, a.size, mtime), reader)
                         finally:
                             reader.close()
-                        if "sha256:" + reader.hash.hexdigest() != a.digest:
+                        if reader.verify and "sha256:" + reader.hash.hexdigest() != a.digest:
                             raise IntegrityError(
                                 f"{a.source} changed since it was verified ({a.path}); remove it and build again"
                             )

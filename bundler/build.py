@@ -140,7 +140,7 @@ class BuildResult:
     artifacts: list[Artifact]
 
 
-def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 3) -> BuildResult:
+def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 1) -> BuildResult:
     if output.exists() and output.is_dir():
         raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
     lock = lock_for_build(loaded, ctx, locked)
@@ -157,10 +157,11 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         total = sum(a.size for a in artifacts)
         check_space([(output.parent, total, "the archive (at most)")])
         ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
-        wait = _waiter({path: fut for r in results for path, fut in r.pending.items()})
+        pending = {path: fut for r in results for path, fut in r.pending.items()}
+        wait = _waiter(pending)
         with ctx.progress("archive", total) as task:
             written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
-                                    on_bytes=task.advance, wait=wait)
+                                    on_bytes=task.advance, wait=wait, fresh=frozenset(pending))
     finally:
         for r in results:
             if r.close:

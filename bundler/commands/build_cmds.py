@@ -46,8 +46,9 @@ def lock(spec: Path, cache_dir: Path, tmpdir: Path | None, jobs: int, helm: str 
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Archive file to write (default: NAME.tar.zst beside the spec, NAME from the spec).")
 @click.option("--locked", is_flag=True, help="Refuse to build when the spec changed since it was locked.")
-@click.option("--level", type=click.IntRange(1, 19), default=3, show_default=True,
-              help="zstd level; image layers are compressed already, so higher levels gain little.")
+@click.option("--level", type=click.IntRange(1, 19), default=1, show_default=True,
+              help="zstd level. Layers, .debs, charts and wheels are compressed already: higher levels cost CPU "
+                   "and gain little.")
 @options.cache_dir
 @options.tmpdir
 @options.jobs
