@@ -123,3 +123,24 @@ def test_cli_help_teaches():
 def test_domain_in_values(site):
     site.generate()
     assert site.values("wire-server")["nginz"]["nginx_conf"]["external_env_domain"] == DOMAIN
+
+
+def test_docs_example_inventory_works(tmp_path):
+    """The example in docs/values.md, with its !vault value replaced by a plain one, generates values."""
+    import re
+
+    from bundler.values.run import run
+    from tests.values.conftest import ROOT, make_cert
+
+    text = (ROOT / "docs" / "values.md").read_text()
+    block = "#" + text.split("```yaml\n# inventory/prod/hosts.yml")[1].split("```")[0]
+    block = re.sub(r"wire_smtp_password: !vault \|\n(      .*\n)+", "wire_smtp_password: pw\n", block)
+    inv = tmp_path / "inventory" / "prod"
+    (inv / "certs").mkdir(parents=True)
+    (inv / "hosts.yml").write_text(block)
+    make_cert(inv / "certs", ["*.wire.example.org"])
+    result = run(inv, tmp_path / "out", PASSWORD.encode())
+    assert "sftd" in result.releases
+    ws = yaml.safe_load((tmp_path / "out" / "wire-server.yaml").read_text())
+    assert ws["brig"]["config"]["optSettings"]["setMaxTeamSize"] == 800
+    assert ws["brig"]["config"]["proxy"]["httpProxy"] == "http://proxy.example.org:3128"
