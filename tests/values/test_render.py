@@ -205,3 +205,10 @@ def test_proxy_from_the_secrets_file_reaches_the_pods(site, tmp_path):
     env = {e["name"]: e.get("value") for e in containers(find(render(site, "wire-server"), "Deployment", "brig"))[0]
            ["env"]}
     assert env["HTTP_PROXY"] == "http://wire:pr0xy-pw@proxy.corp.example:3128"
+
+
+def test_disabled_frontends_and_proxy_are_not_rendered(site):
+    site.generate(wire_team_settings_enabled=False, wire_account_pages_enabled=False)
+    names = {o["metadata"]["name"] for o in render(site, "wire-server") if o["kind"] == "Deployment"}
+    assert {"brig", "galley", "webapp", "spar"} <= names
+    assert not names & {"team-settings", "account-pages", "proxy", "federator"}
