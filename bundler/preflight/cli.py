@@ -58,6 +58,8 @@ def preflight(ctx: click.Context, inventory: Path | None, profile: str | None, f
     if inventory is None:
         raise click.UsageError("missing option -i/--inventory (the hosts to check)")
     check_ignores(list(ignores))
+    if fmt == "table":
+        click.echo(f"pre-flight: measuring the hosts of {inventory} over SSH ...", err=True)
     result = run_preflight(inventory, profile, list(ignores), verbose=verbose)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))

@@ -128,3 +128,18 @@ def test_connectivity_between_two_hosts_through_a_temporary_listener(tmp_path):
                  and Path(f"/proc/{p}/comm").exists() and Path(f"/proc/{p}/comm").read_text().strip()
                  == "wire-preflight"]
     assert leftovers == []
+
+
+def test_an_unreachable_host_is_a_failed_check_and_the_others_are_still_judged(tmp_path):
+    inventory = write_inventory(tmp_path)
+    doc = json.loads(inventory.read_text())
+    # SSH to a closed loopback port: refused at once.
+    doc["all"]["hosts"]["gone"] = {"ansible_host": "127.0.0.1", "ansible_port": 1}
+    doc["all"]["children"]["restund"] = {"hosts": {"gone": None}}
+    inventory.write_text(json.dumps(doc))
+    rc, report = preflight(tmp_path, inventory)
+    assert rc == 3
+    [gone] = [c for c in report["fail"] if c["host"] == "gone"]
+    assert gone["id"] == "host.reachable" and "Connection refused" in gone["message"]
+    assert report["hosts"]["db1"]["facts"]["cpu"]["usable"] >= 1
+    assert "group.count.cassandra" in ids(report, "pass")
