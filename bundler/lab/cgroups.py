@@ -65,8 +65,21 @@ def create(cg_id: str, memory_bytes: int | None = None, cpus: float | None = Non
                 (d / "cpu.cfs_quota_us").write_text(str(quota))
             elif (d / "cpu.max").exists():
                 (d / "cpu.max").write_text(f"{quota} 100000")
-        binds.append((d, h))
+        # systemd-nspawn moves the container one level down, into `payload`, in the hierarchies it manages
+        # (name=systemd and the unified tree) and roots the container's cgroup namespace there. Binding
+        # that directory makes what systemd in the host reads from /proc/PID/cgroup match the tree it sees;
+        # otherwise it refuses PID files of forking services ("PID outside of service control group").
+        if _managed_by_nspawn(h):
+            (d / "payload").mkdir(exist_ok=True)
+            _copy_cpuset(d, d / "payload")
+            binds.append((d / "payload", h))
+        else:
+            binds.append((d, h))
     return binds
+
+
+def _managed_by_nspawn(h: Path) -> bool:
+    return h.name in ("systemd", "unified") or (h / "cgroup.subtree_control").exists()
 
 
 def join(cg_id: str) -> None:

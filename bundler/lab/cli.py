@@ -77,7 +77,8 @@ def up(spec: Path, name: str | None, workdir: Path | None, cache_dir: Path | Non
 @lab.command("down")
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_labs", is_flag=True, help="Tear down every lab on this machine.")
-def down(names: tuple[str, ...], all_labs: bool) -> None:
+@click.option("--missing-ok", is_flag=True, help="A lab that does not exist is not an error (for cleanup scripts).")
+def down(names: tuple[str, ...], all_labs: bool, missing_ok: bool) -> None:
     """Remove processes, mounts, namespaces, links, firewall rules, cgroups and files of lab(s) NAMES.
 
     Works from the lab's state file, so it also cleans up after a crashed or killed `up`.
@@ -86,6 +87,9 @@ def down(names: tuple[str, ...], all_labs: bool) -> None:
     if not targets:
         raise LabError("name a lab to tear down, or pass --all (`wire-bundle lab status` lists labs)")
     for n in targets:
+        if missing_ok and read_state(check_lab_name(n)) is None:
+            click.echo(f"lab {n}: not there, nothing to do", err=True)
+            continue
         Lab.attach(n, log=lambda m: click.echo(m, err=True)).down()
 
 

@@ -76,6 +76,10 @@ def test_hosts_boot_with_their_own_identity(lab):
         hostname, state, machine_id = out.split()
         assert (hostname, state) == (h.name, "running")
         assert len(machine_id) == 32
+    # systemd in a host sees its own cgroup subtree at the root; a "/.." here makes it refuse the PID files
+    # of forking services (nginx, chrony) as "outside of service control group".
+    cg = lab.run("alpha", "cat /proc/self/cgroup", check=True).stdout
+    assert "/.." not in cg, cg
     a = lab.run("alpha", "cat /etc/ssh/ssh_host_ed25519_key.pub", check=True).stdout
     b = lab.run("beta", "cat /etc/ssh/ssh_host_ed25519_key.pub", check=True).stdout
     assert a.split()[1] != b.split()[1], "hosts must not share SSH host keys"
