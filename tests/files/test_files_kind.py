@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bundler.build import Context
 from bundler.errors import BundleError, IntegrityError, RegistryError, SpecError
 from bundler.kinds.files import KIND
 from bundler.spec import load_spec, loads_spec
-from tests.files.context import TestContext
+from tests.files.context import build_context
 from tests.files.fileserver import FileServer
 
 # Stand-in payloads: random bytes, never shipped. Big enough that a cut leaves a real prefix behind.
@@ -34,8 +35,8 @@ def server():
 
 
 @pytest.fixture
-def ctx(tmp_path: Path) -> TestContext:
-    return TestContext(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")
+def ctx(tmp_path: Path) -> Context:
+    return build_context(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")
 
 
 def write_spec(tmp_path: Path, body: str) -> Path:
