@@ -14,8 +14,9 @@ from bundler.values.errors import ValuesError
 from tests.values import make_standin_charts
 from tests.values.conftest import CHARTS, DOMAIN, PASSWORD
 
-pytestmark = pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "tools/bin/helm").exists()
-                                and shutil.which("helm") is None, reason="helm not installed: run make deps")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (Path(__file__).resolve().parents[2] / "tools/bin/helm").exists()
+                                 and shutil.which("helm") is None, reason="helm not installed: run make deps")]
 
 # What a bundle built from these charts would hold: every image their templates can produce.
 IMAGES = [f"quay.io/wire/{n}:4.40.0" for n in ("brig", "galley", "gundeck", "cannon", "cargohold", "spar", "nginz",
