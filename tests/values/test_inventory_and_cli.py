@@ -144,3 +144,19 @@ def test_docs_example_inventory_works(tmp_path):
     ws = yaml.safe_load((tmp_path / "out" / "wire-server.yaml").read_text())
     assert ws["brig"]["config"]["optSettings"]["setMaxTeamSize"] == 800
     assert ws["brig"]["config"]["proxy"]["httpProxy"] == "http://proxy.example.org:3128"
+
+
+def test_vaulted_inventory_value_with_another_password(site):
+    import pytest
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    from bundler.values.errors import ValuesError
+    from bundler.values.run import run
+
+    cipher = VaultLib([("default", VaultSecret(b"someone else's password"))]).encrypt(b"x").decode()
+    site.write()
+    site.inventory.write_text(site.inventory.read_text().replace(
+        "wire_smtp_password: smtp-sekrit-pw", "wire_smtp_password: !vault |\n" + textwrap.indent(cipher, "      ")))
+    with pytest.raises(ValuesError, match=r"^inventory .*inventory.yml: Decryption failed"):
+        run(site.inventory, site.out, PASSWORD.encode())
+    assert not site.out.exists()
