@@ -9,6 +9,7 @@ reaches the cache's final name. In the archive the file lives at `files/<path>`.
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,20 @@ class FilesKind:
         check_space([(ctx.cache_dir, missing_bytes, "new files for the cache")])
         if missing:
             ctx.log(f"files: {len(locked)} files, {len(missing)} to fetch ({human(missing_bytes)} known)")
-            with ctx.progress("files", missing_bytes) as task:
-                for item in missing:
-                    downloader.download(item["url"], dests[item["path"]],
-                                        digest=f"{item['algorithm']}:{item['checksum']}", size=item.get("size"),
-                                        what=f"file {item['path']}", on_bytes=task.advance)
+            with ctx.progress("files", missing_bytes) as task, ThreadPoolExecutor(max_workers=ctx.jobs) as pool:
+                futures = [
+                    pool.submit(downloader.download, item["url"], dests[item["path"]],
+                                digest=f"{item['algorithm']}:{item['checksum']}", size=item.get("size"),
+                                what=f"file {item['path']}", on_bytes=task.advance)
+                    for item in missing
+                ]
+                try:
+                    for fut in as_completed(futures):
+                        fut.result()
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
         artifacts: list[Artifact] = []
         summary = []
         for item in locked:
