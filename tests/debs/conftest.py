@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bundler.debs import gpg
 from tests.debs.island import CACHE
 
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
@@ -84,6 +85,12 @@ def ctx(debs_cache: Path, tmp_path: Path) -> DebsContext:
     work = tmp_path / "work"
     work.mkdir()
     return DebsContext(cache_dir=debs_cache, work_dir=work)
+
+
+@pytest.fixture(scope="session")
+def other_key(tmp_path_factory) -> gpg.SigningKey:
+    """A second archive key, made like the bundle's: what a forged or foreign repository is signed with."""
+    return gpg.cached_key(tmp_path_factory.mktemp("other-key"), log=lambda m: None)
 
 
 @pytest.fixture

@@ -28,8 +28,25 @@ def _lock(tmp_path: Path, ctx: DebsContext, packages: list[str], **kw) -> tuple:
     return spec, KIND.lock(spec, ctx)
 
 
-def test_closure_is_pinned_and_leaves_out_the_minimal_system(tmp_path, ctx):
-    _, lock = _lock(tmp_path, ctx, ["nginx", "coturn"])
+def _module_lock(tmp_path_factory, debs_cache: Path, packages: list[str]) -> tuple:
+    tmp = tmp_path_factory.mktemp("lock")
+    ctx = DebsContext(cache_dir=debs_cache, work_dir=tmp)
+    return _lock(tmp, ctx, packages)
+
+
+# Resolving takes seconds (apt-get update, a 50 MB index, three apt runs): tests share these two locks.
+@pytest.fixture(scope="module")
+def hello(tmp_path_factory, debs_cache) -> tuple:
+    return _module_lock(tmp_path_factory, debs_cache, ["hello"])
+
+
+@pytest.fixture(scope="module")
+def nginx_coturn(tmp_path_factory, debs_cache) -> tuple:
+    return _module_lock(tmp_path_factory, debs_cache, ["nginx", "coturn"])
+
+
+def test_closure_is_pinned_and_leaves_out_the_minimal_system(tmp_path, ctx, nginx_coturn):
+    _, lock = nginx_coturn
     (target,) = lock["targets"]
     pkgs = {p["name"]: p for p in target["packages"]}
     assert pkgs["nginx"]["requested"] and pkgs["coturn"]["requested"]
@@ -47,11 +64,11 @@ def test_closure_is_pinned_and_leaves_out_the_minimal_system(tmp_path, ctx):
     assert again == lock
 
 
-def test_minbase_baseline_is_what_debootstrap_installs(tmp_path, ctx, needs_root):
+def test_minbase_baseline_is_what_debootstrap_installs(needs_root, hello):
     root = minbase_root("bookworm")
     status = (root / "var/lib/dpkg/status").read_text()
     installed = sorted(re.findall(r"^Package: (\S+)$", status, re.M))
-    _, lock = _lock(tmp_path, ctx, ["hello"])
+    _, lock = hello
     assert lock["targets"][0]["baseline_packages"] == installed
 
 
@@ -67,9 +84,9 @@ def test_baseline_none_ships_the_essential_packages_too(tmp_path, ctx):
     assert lock["targets"][0]["baseline_packages"] == []
 
 
-def _cli_error(tmp_path: Path, packages: list[str], **kw) -> str:
+def _cli_error(tmp_path: Path, cache: Path, packages: list[str], **kw) -> str:
     spec = write_spec(tmp_path / "bad.yaml", packages, **kw)
-    r = run_cli("lock", spec, "--cache-dir", tmp_path / "cache", "-q")
+    r = run_cli("lock", spec, "--cache-dir", cache, "-q")
     assert r.returncode != 0, r.stdout
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
@@ -78,46 +95,46 @@ def _cli_error(tmp_path: Path, packages: list[str], **kw) -> str:
     return lines[0]
 
 
-def test_missing_package_names_package_and_suites(tmp_path):
-    line = _cli_error(tmp_path, ["nginx", "no-such-package-wb"])
+def test_missing_package_names_package_and_suites(tmp_path, debs_cache):
+    line = _cli_error(tmp_path, debs_cache, ["nginx", "no-such-package-wb"])
     assert "package no-such-package-wb not found" in line
     assert "http://deb.debian.org/debian bookworm/bookworm-updates" in line
 
 
-def test_missing_version_lists_nearest_available(tmp_path):
-    line = _cli_error(tmp_path, ["nginx=1.22.1-999"])
+def test_missing_version_lists_nearest_available(tmp_path, debs_cache):
+    line = _cli_error(tmp_path, debs_cache, ["nginx=1.22.1-999"])
     assert "package nginx has no version 1.22.1-999" in line
     assert re.search(r"available: .*1\.22\.1-9", line)
 
 
-def test_unsatisfiable_dependency_gives_apts_explanation(tmp_path):
-    line = _cli_error(tmp_path, ["exim4-daemon-light", "postfix"])
+def test_unsatisfiable_dependency_gives_apts_explanation(tmp_path, debs_cache):
+    line = _cli_error(tmp_path, debs_cache, ["exim4-daemon-light", "postfix"])
     assert "cannot resolve" in line
     assert "postfix : Conflicts: mail-transport-agent" in line  # apt's own words
     assert "Unable to correct problems" in line
 
 
-def test_unreachable_source(tmp_path):
+def test_unreachable_source(tmp_path, debs_cache):
     port = free_port()  # nothing listens there
     sources = [{"uri": f"http://127.0.0.1:{port}/debian", "suites": ["bookworm"],
                 "signed_by": "/usr/share/keyrings/debian-archive-keyring.gpg"}]
-    line = _cli_error(tmp_path, ["hello"], sources=sources)
+    line = _cli_error(tmp_path, debs_cache, ["hello"], sources=sources)
     assert "source unreachable or unverifiable" in line and f"127.0.0.1:{port}" in line
 
 
-def test_source_signed_by_another_key_is_refused(tmp_path):
+def test_source_signed_by_another_key_is_refused(tmp_path, debs_cache, other_key):
     other = tmp_path / "other-keyring.gpg"
-    other.write_bytes(gpg.cached_key(tmp_path / "keycache", log=lambda m: None).public)
+    other.write_bytes(other_key.public)
     sources = [{"uri": "http://deb.debian.org/debian", "suites": ["bookworm"], "signed_by": str(other)}]
-    line = _cli_error(tmp_path, ["hello"], sources=sources)
+    line = _cli_error(tmp_path, debs_cache, ["hello"], sources=sources)
     assert "source unreachable or unverifiable" in line
     assert "NO_PUBKEY" in line or "not signed" in line
 
 
-def test_checksum_mismatch_is_refused_and_nothing_is_kept(tmp_path):
-    ctx = DebsContext(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")
+def test_checksum_mismatch_is_refused_and_nothing_is_kept(tmp_path, hello):
+    ctx = DebsContext(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")  # an empty cache: a real download
     ctx.work_dir.mkdir()
-    spec, lock = _lock(tmp_path, ctx, ["hello"])
+    spec, lock = hello
     (hello,) = [p for p in lock["targets"][0]["packages"] if p["name"] == "hello"]
     bad = copy.deepcopy(lock)
     wrong = "0" * 64
@@ -137,8 +154,8 @@ def _generated(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def test_published_repository_is_signed_long_lived_and_reproducible(tmp_path, ctx):
-    spec, lock = _lock(tmp_path, ctx, ["nginx"])
+def test_published_repository_is_signed_long_lived_and_reproducible(tmp_path, ctx, nginx_coturn):
+    spec, lock = nginx_coturn
     first = KIND.fetch(spec, lock, ctx)
     files_one = _generated(ctx.work_dir / "debs")
     ctx2 = DebsContext(cache_dir=ctx.cache_dir, work_dir=tmp_path / "work2")
@@ -173,7 +190,7 @@ def test_published_repository_is_signed_long_lived_and_reproducible(tmp_path, ct
     assert ["nginx", nginx["version"]] in [r[1:3] for r in rows]
 
 
-def test_user_supplied_signing_key(tmp_path, ctx):
+def test_user_supplied_signing_key(tmp_path, ctx, hello):
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     env = {**os.environ, "GNUPGHOME": str(home)}
@@ -186,7 +203,8 @@ def test_user_supplied_signing_key(tmp_path, ctx):
     fpr = re.search(r"^fpr:+([0-9A-F]{40}):", subprocess.run(
         ["gpg", "--with-colons", "--list-keys"], env=env, check=True, capture_output=True, text=True).stdout,
         re.M).group(1)
-    spec, lock = _lock(tmp_path, ctx, ["hello"], signing_key=str(secret))
+    spec = load_spec(write_spec(tmp_path / "spec.yaml", ["hello"], signing_key=str(secret)))
+    lock = hello[1]
     result = KIND.fetch(spec, lock, ctx)
     assert result.summary["key"]["fingerprint"] == fpr
 

@@ -93,15 +93,14 @@ def test_island_installs_from_the_bundle_with_signatures_checked(bundle, tmp_pat
     assert r.returncode == 0 and 'openjdk version "17' in r.stdout and "nginx/1.22" in r.stdout, r.stdout
 
 
-def test_island_refuses_a_repository_signed_by_another_key(bundle, tmp_path):
+def test_island_refuses_a_repository_signed_by_another_key(bundle, tmp_path, other_key):
     forged = tmp_path / "forged"
     shutil.copytree(bundle["repo"], forged, copy_function=shutil.copy)
     forged.chmod(0o755)
     dist = forged / "dists/bookworm"
-    other = gpg.cached_key(tmp_path / "other-key-cache", log=lambda m: None)
     for name in ("InRelease", "Release.gpg"):
         (dist / name).unlink()
-    gpg.sign_release(other, dist / "Release", dist / "InRelease", dist / "Release.gpg", at=int(time.time()))
+    gpg.sign_release(other_key, dist / "Release", dist / "InRelease", dist / "Release.gpg", at=int(time.time()))
 
     island = Island(minbase_root("bookworm"), tmp_path / "island", forged)
     island.use_repo()  # trusts the bundle's keyring, as the island does
