@@ -40,6 +40,8 @@ def test_registry_answers_v2_and_logs_access(fresh_registry):
     assert r.status_code == 200
     assert r.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
     assert fresh_registry.host == fresh_registry.url.removeprefix("http://")
+    seen = fresh_registry.wait_for_request(lambda e: (e.method, e.path, e.status) == ("GET", "/v2/", 200))
+    assert seen[-1].user_agent.startswith("python-requests/")
     assert any('"GET /v2/ HTTP/1.1" 200' in line for line in fresh_registry.access_log())
 
 
@@ -327,9 +329,10 @@ def test_access_log_parsed_with_status_and_bytes(fresh_registry, image_factory):
     url = f"{fresh_registry.url}/v2/log/galley/blobs/{layer.digest}"
     requests.get(url, timeout=5)
     requests.get(url, headers={"Range": "bytes=40000-"}, timeout=5)
-    gets = [e for e in fresh_registry.requests_seen() if e.method == "GET" and layer.digest in e.path]
+    seen = fresh_registry.wait_for_request(lambda e: e.status == 206)
+    gets = [e for e in seen if e.method == "GET" and layer.digest in e.path]
     assert [(e.status, e.bytes_sent) for e in gets] == [(200, layer.size), (206, layer.size - 40_000)]
-    puts = [e for e in fresh_registry.requests_seen() if e.method == "PUT"]
+    puts = [e for e in seen if e.method == "PUT"]
     assert puts[-1].path == "/v2/log/galley/manifests/1" and puts[-1].status == 201
 
 

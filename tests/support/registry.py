@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,6 +253,19 @@ class Registry:
                 out.append(AccessEntry(m["method"], m["path"], int(m["status"]),
                                        int(sent) if sent.isdigit() else 0, m["agent"]))
         return out
+
+    def wait_for_request(self, predicate: Callable[[AccessEntry], bool], timeout: float = 10.0) -> list[AccessEntry]:
+        """All access entries, once one matching `predicate` is there. The registry writes a request's line
+        just after its reply, so a client can have its answer before the log has the line: wait for the
+        last request you made before asserting on the log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.requests_seen()
+            if any(predicate(e) for e in seen):
+                return seen
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no matching request in {self.log_path} after {timeout:.0f}s")
+            time.sleep(0.05)
 
     def blob_path(self, digest: str) -> Path:
         """Where the filesystem driver keeps a blob's bytes (tests corrupt it to simulate a bad registry)."""
