@@ -1,7 +1,8 @@
 """The bundle archive: one deterministic tar, zstd-compressed, written and read in a single streaming pass.
 
 Members: `bundle.json` first (what the bundle holds, so `inspect` reads only the head), `checksums.sha256`
-second (checkable with `sha256sum -c` after extraction), then every artifact sorted by path. Every member has
+second (checkable with `sha256sum -c` after extraction), its signature third, then every artifact sorted by
+path. Every member has
 the same mtime (the lock's), uid/gid 0 and mode 0644, so two builds from one lock give the same bytes.
 """
 
@@ -24,6 +25,7 @@ from bundler.errors import BundleError, IntegrityError, SpaceError
 
 BUNDLE_JSON = "bundle.json"
 CHECKSUMS = "checksums.sha256"
+SIGNATURE = "checksums.sha256.asc"  # not listed in checksums.sha256: it signs that file
 FORMAT = "wire-bundle/1"
 CHUNK = 1 << 20
 
@@ -109,17 +111,20 @@ def write_archive(
     on_bytes: Callable[[int], None] | None = None,
     wait: Callable[[Artifact], None] | None = None,
     fresh: frozenset[str] = frozenset(),
+    sign: Callable[[bytes], bytes] | None = None,
 ) -> WriteResult:
     """`wait(artifact)` is called before each artifact is read: it blocks until a download has finished.
 
     Artifacts whose path is in `fresh` were hashed by this process as they arrived moments ago; every other
     source (the cache from earlier builds, generated files) is hashed again as it streams into the tar.
+    `sign(checksums)` returns a detached signature, stored as the third member.
     """
     artifacts = unique_artifacts(artifacts)
     bundle_json = (json.dumps(metadata, indent=1, sort_keys=True) + "\n").encode()
     lines = [f"{hashlib.sha256(bundle_json).hexdigest()}  {BUNDLE_JSON}"]
     lines += [f"{a.digest.split(':', 1)[1]}  {a.path}" for a in artifacts]
     checksums = ("\n".join(lines) + "\n").encode()
+    signature = sign(checksums) if sign else None
 
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
@@ -134,6 +139,8 @@ def write_archive(
                 with tarfile.open(fileobj=tar_writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                     tar.addfile(_tarinfo(BUNDLE_JSON, len(bundle_json), mtime), io.BytesIO(bundle_json))
                     tar.addfile(_tarinfo(CHECKSUMS, len(checksums), mtime), io.BytesIO(checksums))
+                    if signature is not None:
+                        tar.addfile(_tarinfo(SIGNATURE, len(signature), mtime), io.BytesIO(signature))
                     for a in artifacts:
                         if wait:
                             wait(a)
@@ -161,7 +168,7 @@ def write_archive(
     sidecar = output.with_name(output.name + ".sha256")
     sidecar.write_text(f"{file_hash.hexdigest()}  {output.name}\n")
     return WriteResult(output, output.stat().st_size, file_hash.hexdigest(),
-                       "sha256:" + tar_writer.hash.hexdigest(), len(artifacts) + 2)
+                       "sha256:" + tar_writer.hash.hexdigest(), len(artifacts) + 2 + (signature is not None))
 
 
 # --- reading ------------------------------------------------------------------------------------------------

@@ -16,10 +16,11 @@ from typing import Any
 
 from bundler import __version__
 from bundler.archive import FORMAT, WriteResult, unique_artifacts, write_archive
-from bundler.artifacts import Artifact, KindResult
+from bundler.artifacts import Artifact, KindResult, file_artifact
 from bundler.errors import BundleError, SpecError
 from bundler.kinds import KIND_MODULES
 from bundler.progress import Reporter
+from bundler.signing import PUBLIC_KEY, bundle_key, sign
 from bundler.space import check_space, human
 from bundler.spec import LoadedSpec
 
@@ -33,6 +34,7 @@ class Context:
     reporter: Reporter
     jobs: int = 4
     helm: str | None = None
+    sign_key: Path | None = None  # armored secret key; None: the key made once for this cache
     discovered_images: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def progress(self, label: str, total_bytes: int | None = None):
@@ -138,12 +140,16 @@ class BuildResult:
     archive: WriteResult
     metadata: dict
     artifacts: list[Artifact]
+    signer: str
 
 
 def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 1) -> BuildResult:
     if output.exists() and output.is_dir():
         raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
     lock = lock_for_build(loaded, ctx, locked)
+    key = bundle_key(ctx.cache_dir, ctx.sign_key, log=ctx.log)
+    key_file = ctx.work_dir / PUBLIC_KEY
+    key_file.write_bytes(key.public_armored)
     results: list[KindResult] = []
     try:
         summaries: dict[str, Any] = {}
@@ -152,8 +158,10 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
                 result = kind.fetch(loaded, lock[kind.name], ctx)
                 results.append(result)
                 summaries[kind.name] = result.summary
-        artifacts = unique_artifacts([a for r in results for a in r.artifacts])
+        artifacts = unique_artifacts([a for r in results for a in r.artifacts]
+                                     + [file_artifact(PUBLIC_KEY, key_file, "meta")])
         metadata = _metadata(loaded, lock, summaries, artifacts)
+        metadata["signer"] = key.fingerprint
         total = sum(a.size for a in artifacts)
         check_space([(output.parent, total, "the archive (at most)")])
         ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
@@ -161,12 +169,13 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         wait = _waiter(pending)
         with ctx.progress("archive", total) as task:
             written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
-                                    on_bytes=task.advance, wait=wait, fresh=frozenset(pending))
+                                    on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
+                                    sign=lambda data: sign(key, data, lock["locked_at"]))
     finally:
         for r in results:
             if r.close:
                 r.close()
-    return BuildResult(written, metadata, artifacts)
+    return BuildResult(written, metadata, artifacts, key.fingerprint)
 
 
 def _waiter(pending: dict[str, Future]):

@@ -15,8 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from bundler.archive import BUNDLE_JSON, CHECKSUMS, iter_members, parse_checksums, read_bundle_json
+from bundler.archive import BUNDLE_JSON, CHECKSUMS, SIGNATURE, iter_members, parse_checksums, read_bundle_json
 from bundler.errors import BundleError, IntegrityError, SpaceError
+from bundler.signing import PUBLIC_KEY, check_trust
 from bundler.space import check_space
 
 MARKER = ".wire-bundle-unpacked.json"
@@ -29,6 +30,8 @@ class UnpackResult:
     members: int
     bytes: int
     bundle_name: str
+    signer: str | None = None
+    trusted: bool = False
 
 
 def bundle_identity(meta: dict) -> str:
@@ -62,7 +65,8 @@ def _safe_name(name: str) -> PurePosixPath:
     return p
 
 
-def unpack(archive: Path, target: Path, replace: bool = False, log=print) -> UnpackResult:
+def unpack(archive: Path, target: Path, replace: bool = False, log=print, fingerprint: str | None = None,
+           keyring: Path | None = None) -> UnpackResult:
     target = target.absolute()
     meta = read_bundle_json(archive)
     identity = bundle_identity(meta)
@@ -83,6 +87,11 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print) -> Unp
     staging.mkdir()
     try:
         members, nbytes = _extract(archive, staging)
+        signature = staging / SIGNATURE
+        signer, trusted = check_trust((staging / CHECKSUMS).read_bytes(),
+                                      signature.read_bytes() if signature.exists() else None,
+                                      (staging / PUBLIC_KEY).read_bytes() if (staging / PUBLIC_KEY).exists() else None,
+                                      fingerprint=fingerprint, keyring=keyring)
         (staging / MARKER).write_text(json.dumps(
             {"identity": identity, "name": meta["name"], "archive": archive.name, "unpacked_at": int(time.time())},
             indent=1))
@@ -96,7 +105,7 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print) -> Unp
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return UnpackResult(target, False, members, nbytes, meta["name"])
+    return UnpackResult(target, False, members, nbytes, meta["name"], signer, trusted)
 
 
 def _extract(archive: Path, staging: Path) -> tuple[int, int]:
@@ -115,9 +124,9 @@ def _extract(archive: Path, staging: Path) -> tuple[int, int]:
         if name in seen:
             raise IntegrityError(f"refusing member {name!r}: it appears twice in the archive")
         seen.add(name)
-        if name != BUNDLE_JSON and name != CHECKSUMS and listed is None:
+        if name not in (BUNDLE_JSON, CHECKSUMS) and listed is None:
             raise IntegrityError(f"{archive}: {CHECKSUMS} must come before {name!r}; not a wire-bundle archive")
-        if name not in (BUNDLE_JSON, CHECKSUMS) and name not in listed:
+        if name not in (BUNDLE_JSON, CHECKSUMS, SIGNATURE) and name not in listed:
             raise IntegrityError(f"refusing member {name!r}: not listed in {CHECKSUMS}")
         dest = staging / name
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +147,8 @@ def _extract(archive: Path, staging: Path) -> tuple[int, int]:
         nbytes += member.size
         if name == CHECKSUMS:
             listed = parse_checksums(bytes(buf))
+        elif name == SIGNATURE:
+            pass  # checked against checksums.sha256 once everything is extracted
         elif listed is not None and listed.get(name) != h.hexdigest():
             raise IntegrityError(f"{name}: sha256 mismatch (expected {listed.get(name)}, got {h.hexdigest()})")
         elif name.startswith("images/blobs/sha256/") and name.rsplit("/", 1)[1] != h.hexdigest():

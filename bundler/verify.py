@@ -7,8 +7,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bundler.archive import BUNDLE_JSON, CHECKSUMS, StreamState, iter_members, parse_checksums
-from bundler.errors import IntegrityError
+from bundler.archive import BUNDLE_JSON, CHECKSUMS, SIGNATURE, StreamState, iter_members, parse_checksums
+from bundler.errors import BundleError, IntegrityError
+from bundler.signing import PUBLIC_KEY, check_trust
 
 BLOB_PREFIXES = ("images/blobs/sha256/",)
 
@@ -22,14 +23,18 @@ class VerifyReport:
     content_digest: str = ""
     file_sha256: str = ""
     bundle: dict | None = None
+    signer: str | None = None
+    trusted: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def verify_archive(path: Path, on_bytes=None) -> VerifyReport:
+def verify_archive(path: Path, on_bytes=None, fingerprint: str | None = None,
+                   keyring: Path | None = None) -> VerifyReport:
     report = VerifyReport(path)
+    kept: dict[str, bytes] = {}
     state = StreamState()
     seen: dict[str, str] = {}
     listed: dict[str, str] | None = None
@@ -42,7 +47,7 @@ def verify_archive(path: Path, on_bytes=None) -> VerifyReport:
                 report.problems.append((member.name, "is not a regular file"))
                 continue
             h = hashlib.sha256()
-            keep = member.name in (BUNDLE_JSON, CHECKSUMS)
+            keep = member.name in (BUNDLE_JSON, CHECKSUMS, SIGNATURE, PUBLIC_KEY)
             buf = bytearray()
             for chunk in member.chunks:
                 h.update(chunk)
@@ -51,6 +56,8 @@ def verify_archive(path: Path, on_bytes=None) -> VerifyReport:
                     buf += chunk
             digest = h.hexdigest()
             seen[member.name] = digest
+            if keep:
+                kept[member.name] = bytes(buf)
             if member.name == CHECKSUMS:
                 try:
                     listed = parse_checksums(bytes(buf))
@@ -76,7 +83,7 @@ def verify_archive(path: Path, on_bytes=None) -> VerifyReport:
             report.problems.append((name, "listed in checksums.sha256 but missing from the archive"))
         elif seen[name] != expected:
             report.problems.append((name, f"sha256 mismatch (expected {expected}, got {seen[name]})"))
-    for name in sorted(set(seen) - set(listed) - {CHECKSUMS}):
+    for name in sorted(set(seen) - set(listed) - {CHECKSUMS, SIGNATURE}):
         if listed:
             report.problems.append((name, "not listed in checksums.sha256"))
     if report.bundle is None and not any(m == BUNDLE_JSON for m, _ in report.problems):
@@ -86,6 +93,13 @@ def verify_archive(path: Path, on_bytes=None) -> VerifyReport:
             name = art["path"]
             if name in listed and art["digest"].split(":", 1)[1] != listed[name]:
                 report.problems.append((name, "bundle.json and checksums.sha256 disagree"))
+
+    if CHECKSUMS in kept:
+        try:
+            report.signer, report.trusted = check_trust(
+                kept[CHECKSUMS], kept.get(SIGNATURE), kept.get(PUBLIC_KEY), fingerprint=fingerprint, keyring=keyring)
+        except BundleError as exc:
+            report.problems.append((SIGNATURE, str(exc)))
 
     sidecar = path.with_name(path.name + ".sha256")
     if sidecar.exists() and not any(m == "(stream)" for m, _ in report.problems):

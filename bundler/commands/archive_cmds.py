@@ -18,20 +18,36 @@ from bundler.space import human
 from bundler.verify import verify_archive
 
 archive_arg = click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+fingerprint_opt = click.option(
+    "--fingerprint", default=None, metavar="FPR",
+    help="Require the bundle to be signed by this key (the fingerprint `build` printed, carried separately).")
+keyring_opt = click.option(
+    "--keyring", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="Require a signature by one of the public keys in this file instead.")
+
+
+def _signer_line(signer: str | None, trusted: bool) -> str:
+    if trusted:
+        return f"  signed by:      {signer} (the expected key)"
+    return (f"  signed by:      {signer} (valid, but not checked against a trusted key: "
+            "pass --fingerprint or --keyring)")
 
 
 @click.command()
 @archive_arg
+@fingerprint_opt
+@keyring_opt
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
-def verify(archive: Path, quiet: bool) -> None:
-    """Check every member and every blob digest of ARCHIVE, in one pass, with no network.
+def verify(archive: Path, fingerprint: str | None, keyring: Path | None, quiet: bool) -> None:
+    """Check every member, every blob digest and the signature of ARCHIVE, in one pass, with no network.
 
-    Exits 0 when the archive is intact; otherwise names each broken member and exits 1.
+    Exits 0 when the archive is intact; otherwise names each broken member and exits 1. With --fingerprint (or
+    --keyring) the signer must be that key; without, a valid signature by any key is reported but not trusted.
     """
     reporter = Reporter(quiet=quiet)
     size = archive.stat().st_size
     with reporter.bytes_task("verify", size) as task:
-        report = verify_archive(archive, on_bytes=task.advance)
+        report = verify_archive(archive, on_bytes=task.advance, fingerprint=fingerprint, keyring=keyring)
     if not report.ok:
         for member, problem in report.problems:
             click.echo(f"BROKEN {member}: {problem}", err=True)
@@ -39,6 +55,7 @@ def verify(archive: Path, quiet: bool) -> None:
     if not quiet:
         click.echo(f"OK {archive}: {report.members} members, {human(report.bytes)} verified")
         click.echo(f"  content digest: {report.content_digest}")
+        click.echo(_signer_line(report.signer, report.trusted))
 
 
 def dedup_figures(meta: dict) -> tuple[int, int]:
@@ -103,7 +120,9 @@ def inspect(archive: Path, as_json: bool) -> None:
 @click.option("--to", "target", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Directory to unpack into; created if missing.")
 @click.option("--replace", is_flag=True, help="Replace a directory that holds another bundle (swapped atomically).")
-def unpack(archive: Path, target: Path, replace: bool) -> None:
+@fingerprint_opt
+@keyring_opt
+def unpack(archive: Path, target: Path, replace: bool, fingerprint: str | None, keyring: Path | None) -> None:
     """Verify ARCHIVE while extracting it into a directory, all or nothing.
 
     \b
@@ -114,6 +133,7 @@ def unpack(archive: Path, target: Path, replace: bool) -> None:
     """
     from bundler.unpack import unpack as run_unpack
 
-    result = run_unpack(archive, target, replace=replace, log=click.echo)
+    result = run_unpack(archive, target, replace=replace, log=click.echo, fingerprint=fingerprint, keyring=keyring)
     if not result.reused:
         click.echo(f"unpacked {result.bundle_name}: {result.members} members, {human(result.bytes)} into {target}")
+        click.echo(_signer_line(result.signer, result.trusted))

@@ -49,20 +49,26 @@ def lock(spec: Path, cache_dir: Path, tmpdir: Path | None, jobs: int, helm: str 
 @click.option("--level", type=click.IntRange(1, 19), default=1, show_default=True,
               help="zstd level. Layers, .debs, charts and wheels are compressed already: higher levels cost CPU "
                    "and gain little.")
+@click.option("--sign-key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              envvar="WIRE_BUNDLE_SIGN_KEY", show_envvar=True,
+              help="Armored OpenPGP secret key (no passphrase) that signs the bundle and its apt repository "
+                   "(default: a key made once for this cache, valid 5 years).")
 @options.cache_dir
 @options.tmpdir
 @options.jobs
 @options.helm
 @options.quiet
-def build(spec: Path, output: Path | None, locked: bool, level: int, cache_dir: Path, tmpdir: Path | None,
-          jobs: int, helm: str | None, quiet: bool) -> None:
+def build(spec: Path, output: Path | None, locked: bool, level: int, sign_key: Path | None, cache_dir: Path,
+          tmpdir: Path | None, jobs: int, helm: str | None, quiet: bool) -> None:
     """Fetch everything SPEC names into one verified, deduplicated archive.
 
     \b
     Uses SPEC's lock file (locking first if there is none or the spec changed, unless --locked).
     Downloads go to the cache and resume where they stopped; every blob is checked against its digest
     before it counts. The archive is written to OUTPUT.partial and renamed only when complete, with
-    OUTPUT.sha256 beside it for the journey. Two builds from one lock give identical archives.
+    OUTPUT.sha256 beside it for the journey. The archive is signed (checksums.sha256.asc); `build` prints the
+    signer's fingerprint, which the island checks with `verify --fingerprint`. Two builds from one lock and one
+    key give identical archives.
 
     \b
     Example:
@@ -72,8 +78,11 @@ def build(spec: Path, output: Path | None, locked: bool, level: int, cache_dir: 
     out = output or spec.with_name(f"{loaded.spec.name}.tar.zst")
     with WorkDir(tmpdir) as work:
         ctx = _context(cache_dir, work, jobs, quiet, helm)
+        ctx.sign_key = sign_key
         result = run_build(loaded, out, ctx, locked=locked, level=level)
     a = result.archive
     click.echo(f"wrote {a.path} ({human(a.size)}, {a.members} members)")
     click.echo(f"  file sha256:    {a.file_sha256}")
     click.echo(f"  content digest: {a.content_digest}")
+    click.echo(f"  signed by:      {result.signer}")
+    click.echo("  (carry this fingerprint to the island separately: `wire-bundle verify FILE --fingerprint ...`)")

@@ -106,8 +106,14 @@ class DebsKind:
                                         what=f"debs: {p['name']} {p['version']}", on_bytes=task.advance)
 
         debs = spec.spec.debs
-        key = gpg.read_key((spec.base_dir / debs.signing_key).resolve()) if debs.signing_key \
-            else gpg.cached_key(ctx.cache_dir, log=ctx.log)
+        # One signer per bundle: the build's --sign-key also signs the apt repository unless the spec names one.
+        bundle_key = getattr(ctx, "sign_key", None)
+        if debs.signing_key:
+            key = gpg.read_key((spec.base_dir / debs.signing_key).resolve())
+        elif bundle_key:
+            key = gpg.read_key(bundle_key)
+        else:
+            key = gpg.cached_key(ctx.cache_dir, log=ctx.log)
         if key.expires is not None and key.expires - time.time() < gpg.WARN_BEFORE:
             ctx.warn(f"debs: signing key {key.fingerprint} expires "
                      f"{time.strftime('%Y-%m-%d', time.gmtime(key.expires))}, within a year")

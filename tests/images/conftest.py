@@ -70,3 +70,16 @@ def bundle_json(archive: Path) -> dict:
 @pytest.fixture
 def cache(tmp_path: Path) -> Path:
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def bundle_sign_key(tmp_path_factory) -> Path:
+    """One signing key for the session's builds (RSA key generation costs seconds), passed as builds' default."""
+    from bundler.debs.gpg import cached_key
+
+    key = cached_key(tmp_path_factory.mktemp("signing"), log=lambda *_: None)
+    path = tmp_path_factory.getbasetemp() / "bundle-key.asc"
+    path.write_bytes(key.secret)
+    os.environ["WIRE_BUNDLE_SIGN_KEY"] = str(path)
+    path.with_suffix(".fpr").write_text(key.fingerprint)
+    return path

@@ -112,3 +112,22 @@ def test_not_a_bundle(tmp_path):
     bogus.write_bytes(zstandard.ZstdCompressor().compress(buf.getvalue()))
     r = run_cli("unpack", bogus, "--to", tmp_path / "d")
     assert r.rc == 1 and "not a wire-bundle" in r.err
+
+
+def test_signature_is_checked_against_the_expected_signer(tmp_path, archive, bundle_sign_key):
+    fpr = bundle_sign_key.with_suffix(".fpr").read_text()
+    ok = run_cli("unpack", archive, "--to", tmp_path / "a", "--fingerprint", fpr)
+    assert ok.rc == 0 and "(the expected key)" in ok.out
+    wrong = run_cli("unpack", archive, "--to", tmp_path / "b", "--fingerprint", "0" * 40)
+    assert wrong.rc == 1 and f"signed by {fpr}, not by the expected {'0' * 40}" in wrong.err
+    assert not (tmp_path / "b").exists() and not _leftovers(tmp_path)
+
+
+def test_a_replaced_signature_is_refused(tmp_path, archive):
+    """Someone who rewrites checksums.sha256 and signs it with their own key does not pass --fingerprint."""
+    def resign(members):
+        i = next(i for i, (m, _) in enumerate(members) if m.name == "checksums.sha256.asc")
+        members[i] = (members[i][0], b"-----BEGIN PGP SIGNATURE-----\n\nAAAA\n-----END PGP SIGNATURE-----\n")
+    _rewrite(archive, resign)
+    r = run_cli("verify", archive)
+    assert r.rc == 1 and "BROKEN checksums.sha256.asc: bad signature" in r.err
