@@ -145,6 +145,9 @@ def test_memory_and_cpu_limits_apply_to_the_host(lab):
     limit = lab.run("beta", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null "
                             "|| cat /sys/fs/cgroup/memory.max", check=True).stdout.strip()
     assert int(limit) == 256 << 20
+    quota = lab.run("beta", "cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu/cpu.cfs_period_us 2>/dev/null "
+                            "|| cat /sys/fs/cgroup/cpu.max", check=True).stdout.split()
+    assert int(quota[0]) / int(quota[1]) == 0.5
     # Allocating more than the limit gets the process killed instead of succeeding.
     hog = lab.run("beta", "python3 -c 'b = bytearray(400 * 2**20); b[::4096] = b\"x\" * len(b[::4096])'",
                   timeout=60)

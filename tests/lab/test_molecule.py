@@ -30,9 +30,8 @@ def test_timesync_scenario_converges_is_idempotent_and_verifies():
     proc = run_molecule("timesync", lab_name)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-4000:]
-    # Each stage ran (not skipped): a second converge changed nothing, verify's sync assertion passed.
+    # Each stage ran and passed (molecule's idempotence stage fails when the second converge changes
+    # anything; verify waits for the client to select the time server).
     for stage in ("create", "converge", "idempotence", "verify", "destroy"):
-        assert f"{stage}" in out
-    assert "changed=0" in out.split("idempotence", 1)[-1]
-    assert "The reference is the time server at stratum 9" in out
+        assert f"default > {stage}: Executed: Successful" in out, out[-4000:]
     assert read_state(lab_name) is None, "molecule destroy must tear the lab down"
