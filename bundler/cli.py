@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "preflight": "bundler.preflight.cli:preflight",
     "values": "bundler.values.cli:values",
     "lab": "bundler.lab.cli:lab",
+    "deploy": "bundler.deploy.cli:deploy",
 }
 
 
@@ -54,6 +55,7 @@ On the island:
   wire-bundle plan -p 50 -c 4     SFT nodes and call bandwidth for a planned load
   wire-bundle preflight -i INV    every VM checked against the sizing table (exit 0/3/4)
   wire-bundle values -i INV -o DIR Helm values + vault-encrypted secrets for every release
+  wire-bundle deploy -i INV       bootstrap the island (asset host, apt, registry mirrors, time)
 Testing:
   wire-bundle lab up LAB.yaml     simulated offline VMs (systemd-nspawn) + Ansible inventory
 """
