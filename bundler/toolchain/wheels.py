@@ -128,15 +128,13 @@ def fetch(items: list[dict[str, Any]], python: str, platform: str, cache_dir: Pa
         _pip(["download", "--no-deps", "--require-hashes", "--quiet", "-d", str(dl),
               *target_flags(python, platform), "-r", str(req)],
              f"downloading {len(missing)} locked wheels")
+        # Match by content, not by name: another index may spell a file name differently (PyYAML/pyyaml).
+        by_digest = {sha256_file(f).removeprefix("sha256:"): f for f in dl.iterdir() if f.is_file()}
         for item in missing:
-            got = dl / item["filename"]
-            if not got.exists():
-                found = sorted(p.name for p in dl.iterdir())
-                raise IntegrityError(f"toolchain: pip did not download {item['filename']} (got {found[:5]})")
-            digest = sha256_file(got)
-            if digest != "sha256:" + item["sha256"]:
-                raise IntegrityError(f"toolchain: {item['filename']}: digest mismatch "
-                                     f"(expected sha256:{item['sha256']}, got {digest})")
+            got = by_digest.get(item["sha256"])
+            if got is None:
+                raise IntegrityError(f"toolchain: pip did not download {item['filename']} "
+                                     f"(sha256:{item['sha256']}); its index no longer has that file")
             dest = paths[item["filename"]]
             dest.parent.mkdir(parents=True, exist_ok=True)
             partial = dest.with_name(dest.name + ".partial")

@@ -7,6 +7,7 @@ Downloads are cached in WIRE_BUNDLE_TEST_CACHE (default /var/cache/wire-bundle-t
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -208,3 +209,31 @@ def test_python_the_project_does_not_support_is_refused_with_pips_reason(tmp_pat
 def test_bad_collection_name_is_a_spec_error():
     with pytest.raises(SpecError, match=r"toolchain\.collections: invalid collection 'posix'"):
         loads_spec("version: 1\ntoolchain:\n  collections: [posix]\n")
+
+
+def subset(locked: dict, names: tuple[str, ...]) -> dict:
+    return {**locked, "wheels": [w for w in locked["wheels"] if w["name"] in names], "collections": [],
+            "collections_source": None}
+
+
+def test_fetch_from_the_lock_into_an_empty_cache_downloads_exactly_the_locked_files(built, tmp_path):
+    locked = subset(built["locked"], ("idna", "mdurl", "packaging"))
+    assert len(locked["wheels"]) == 3
+    ctx = build_context(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")
+    result = KIND.fetch(built["spec"], locked, ctx)
+    for w in locked["wheels"]:
+        cached = tmp_path / "cache" / "toolchain" / "wheels" / w["sha256"] / w["filename"]
+        assert hashlib.sha256(cached.read_bytes()).hexdigest() == w["sha256"]
+    shipped = sorted(a.path for a in result.artifacts if a.path.startswith("toolchain/wheels/"))
+    assert len(shipped) == 4  # the three locked wheels and this project's
+
+
+def test_a_lock_whose_hash_pypi_does_not_have_is_refused(built, tmp_path):
+    locked = subset(built["locked"], ("mdurl",))
+    forged = hashlib.sha256(b"not mdurl").hexdigest()
+    locked["wheels"] = [{**locked["wheels"][0], "sha256": forged}]
+    ctx = build_context(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")
+    with pytest.raises(BundleError) as err:
+        KIND.fetch(built["spec"], locked, ctx)
+    assert str(err.value).startswith("toolchain: downloading 1 locked wheels: ") and "\n" not in str(err.value)
+    assert not (tmp_path / "cache" / "toolchain" / "wheels" / forged).exists()
