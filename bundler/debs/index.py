@@ -38,8 +38,15 @@ class Stanza:
     priority: str
     essential: bool
     provides: list[str]
-    text: str
     source: IndexSource = field(repr=False)
+    # The stanza is a slice of its Packages file, cut only when needed (the dpkg status of the baseline):
+    # keeping 60,000 copies would cost hundreds of MB.
+    blob: str = field(repr=False, default="")
+    span: tuple[int, int] = (0, 0)
+
+    @property
+    def text(self) -> str:
+        return self.blob[self.span[0]:self.span[1]].strip("\n")
 
     @property
     def url(self) -> str:
@@ -55,7 +62,9 @@ class PackageIndex:
 
     def load(self, source: IndexSource) -> None:
         text = source.path.read_text(encoding="utf-8", errors="replace")
+        end = -2
         for para in text.split("\n\n"):
+            start, end = end + 2, end + 2 + len(para)
             if not para.strip():
                 continue
             fields = dict(_FIELD_RE.findall(para))
@@ -72,8 +81,9 @@ class PackageIndex:
                 priority=fields.get("Priority", ""),
                 essential=fields.get("Essential", "").lower() == "yes",
                 provides=[p.split("(")[0].strip() for p in fields.get("Provides", "").split(",") if p.strip()],
-                text=para.strip("\n"),
                 source=source,
+                blob=text,
+                span=(start, end),
             )
             self.by_name.setdefault(name, []).append(st)
             self.provided.update(st.provides)
