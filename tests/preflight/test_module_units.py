@@ -75,6 +75,8 @@ def test_roles_on_one_filesystem_add_up(mod, tmp_path):
     facts = mod.gather(req, "/proc", "/etc/os-release")
     [disk] = facts["disks"]
     assert (disk["roles"], disk["required_gib"]) == (["cassandra", "elasticsearch"], 140.0)
+    verdicts = {c["id"]: c["required"] for c in mod.judge_facts(req, facts)}
+    assert verdicts == {f"disk.{k}.{r}": "140 GiB" for k in ("total", "free") for r in ("cassandra", "elasticsearch")}
 
 
 def test_sysctl_and_kernel_feature_states(mod, tmp_path):

@@ -396,10 +396,12 @@ def judge_facts(req, facts):
         share = " + ".join(disk["roles"])
         total_ok = disk["total_gib"] >= need * slack
         free_ok = disk["free_gib"] >= need * slack
-        checks.append(check(f"disk.total.{disk['roles'][0]}", "pass" if total_ok else "fail", gib(need),
-                            gib(disk["total_gib"]), f"filesystem size at {where} for {share}"))
-        checks.append(check(f"disk.free.{disk['roles'][0]}", "pass" if free_ok else "fail", gib(need),
-                            gib(disk["free_gib"]), f"free space at {where} for {share}"))
+        # Every role keeps its own IDs; on a shared filesystem each is judged against the sum.
+        for role in disk["roles"]:
+            checks.append(check(f"disk.total.{role}", "pass" if total_ok else "fail", gib(need),
+                                gib(disk["total_gib"]), f"filesystem size at {where} for {share}"))
+            checks.append(check(f"disk.free.{role}", "pass" if free_ok else "fail", gib(need),
+                                gib(disk["free_gib"]), f"free space at {where} for {share}"))
 
     supported = req.get("os_supported") or []
     if supported:
@@ -423,7 +425,7 @@ def judge_facts(req, facts):
         found = ("synchronised" if synced else "not synchronised" if synced is False else "unknown") + (
             f" ({', '.join(t['daemons'])})" if t["daemons"] else ", no time daemon running")
         checks.append(check("time.sync", "pass" if synced else time_sev, "synchronised", found,
-                            "" if synced else "clocks must agree (Cassandra breaks on skew); bootstrap sets up time sync"))
+                            "" if synced else "clocks must agree (Cassandra breaks on skew); bootstrap sets it up"))
 
     for port in req.get("ports", []):
         key = f"{port['proto']}/{port['port']}"
@@ -477,7 +479,9 @@ def bind_free_ports(ports):
         proto, port = p["proto"], int(p["port"])
         kind = socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM
         sock = socket.socket(socket.AF_INET, kind)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if proto == "tcp":
+            # Only past TIME_WAIT. On UDP it would share a port a real service holds with SO_REUSEADDR.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("0.0.0.0", port))
         except OSError as exc:
