@@ -23,7 +23,7 @@ from bundler.debs import gpg
 from bundler.debs.aptroot import Source, host_network_settings, requests_proxies
 from bundler.debs.repo import KEYRING, Dist, PoolEntry, publish
 from bundler.debs.resolve import resolve_target, root_key
-from bundler.errors import BundleError
+from bundler.errors import BundleError, RegistryError
 from bundler.fetch import Downloader
 from bundler.space import check_space, human
 from bundler.spec import LoadedSpec
@@ -101,9 +101,17 @@ class DebsKind:
             with ctx.progress("debs", missing_bytes) as task:
                 for p in missing:
                     # The digest comes from the Packages index apt verified against the signed Release file.
-                    downloader.download(p["url"], cache_path(ctx.cache_dir, p["sha256"]),
-                                        digest=f"sha256:{p['sha256']}", size=p["size"],
-                                        what=f"debs: {p['name']} {p['version']}", on_bytes=task.advance)
+                    try:
+                        downloader.download(p["url"], cache_path(ctx.cache_dir, p["sha256"]),
+                                            digest=f"sha256:{p['sha256']}", size=p["size"],
+                                            what=f"debs: {p['name']} {p['version']}", on_bytes=task.advance)
+                    except RegistryError as exc:
+                        if "404" not in str(exc):
+                            raise
+                        # Archives drop superseded versions from their pool (Debian at each point release).
+                        raise RegistryError(f"debs: {p['name']} {p['version']}: {exc}; the archive no longer has "
+                                            f"this version: lock again (`wire-bundle lock`) or use a snapshot "
+                                            f"archive as the source") from None
 
         debs = spec.spec.debs
         # One signer per bundle: the build's --sign-key also signs the apt repository unless the spec names one.

@@ -257,3 +257,14 @@ def test_install_recommends_widens_the_closure(tmp_path, ctx):
     wide_names = {p["name"] for p in wide["targets"][0]["packages"]}
     assert plain_names < wide_names
     assert "xauth" in wide_names - plain_names  # openssh-client Recommends: xauth
+
+
+def test_version_gone_from_the_archive_says_lock_again(tmp_path, hello):
+    ctx = DebsContext(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")
+    ctx.work_dir.mkdir()
+    spec, lock = hello
+    stale = copy.deepcopy(lock)
+    (p,) = [p for p in stale["targets"][0]["packages"] if p["name"] == "hello"]
+    p["url"] = p["url"].replace(p["version"], "0.0-0wb")  # what a superseded version looks like: 404
+    with pytest.raises(BundleError, match=r"404 not found .*the archive no longer has this version: lock again"):
+        KIND.fetch(spec, stale, ctx)
