@@ -49,6 +49,7 @@ Examples:
 def preflight(ctx: click.Context, inventory: Path | None, profile: str | None, fmt: str, ignores: tuple[str, ...],
               failures_only: bool, verbose: bool, list_checks: bool) -> None:
     from bundler.preflight.catalogue import catalogue, check_ignores
+    from bundler.preflight.inventory import from_file
     from bundler.preflight.run import run_preflight
 
     if list_checks:
@@ -58,6 +59,7 @@ def preflight(ctx: click.Context, inventory: Path | None, profile: str | None, f
     if inventory is None:
         raise click.UsageError("missing option -i/--inventory (the hosts to check)")
     check_ignores(list(ignores))
+    from_file(inventory)  # a broken inventory is one clear line here, not a playbook that judges no host
     if fmt == "table":
         click.echo(f"pre-flight: measuring the hosts of {inventory} over SSH ...", err=True)
     result = run_preflight(inventory, profile, list(ignores), verbose=verbose)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,9 +90,15 @@ def from_file(path: str | Path) -> Inventory:
     from ansible.vars.manager import VariableManager
 
     loader = DataLoader()
-    manager = InventoryManager(loader=loader, sources=[str(path)])
+    # Ansible explains a parse failure in several multi-line warnings; keep them for one line of our own.
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        manager = InventoryManager(loader=loader, sources=[str(path)])
     if not manager.hosts:
-        raise PreflightError(f"inventory {path}: no hosts found (is it an Ansible inventory?)")
+        reasons = [line.strip() for line in said.getvalue().splitlines() if "parsing failed" in line.lower()
+                   or "failed to parse" in line.lower()]
+        why = reasons[0].removeprefix("[WARNING]: ") if reasons else "no hosts in it"
+        raise PreflightError(f"inventory {path}: not usable: {why}")
     variables = VariableManager(loader=loader, inventory=manager)
     hosts = {}
     for host in manager.get_hosts():

@@ -24,7 +24,9 @@ def _failure_summary(runner: Any) -> str:
             data = event.get("event_data", {})
             res = data.get("res", {})
             return f"{data.get('host')}: {data.get('task')}: {res.get('msg') or res.get('stderr') or res}"
-    return (runner.stdout.read()[-2000:] if runner.stdout else "").strip() or "no output"
+    lines = [ln.strip() for ln in (runner.stdout.read() if runner.stdout else "").splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith(("ERROR", "fatal:", "[ERROR]"))]
+    return (errors or lines or ["no output"])[-1][:300] + " (run with -v for Ansible's output)"
 
 
 def ansible_playbook() -> str:

@@ -193,3 +193,22 @@ def test_ignore_of_an_unknown_id_is_refused():
     check_ignores(["time.sync", "db1:port.tcp9042", "group.unknown.foo"])
     with pytest.raises(PreflightError, match="--ignore memory.totl: no check has the ID 'memory.totl'"):
         check_ignores(["memory.totl"])
+
+
+@pytest.mark.parametrize(("content", "args", "message"), [
+    ("all: [1, 2\n", [], "not usable: Failed to parse inventory with 'auto' plugin: YAML parsing failed"),
+    ("", [], "not usable: no hosts in it"),
+    ("all: {hosts: {h1: }}\n", ["--ignore", "memory.totl"], "--ignore memory.totl: no check has the ID"),
+])
+def test_cli_bad_input_is_one_line_and_runs_nothing(tmp_path, content, args, message):
+    import subprocess
+    import sys
+
+    inv = tmp_path / "inventory.yml"
+    inv.write_text(content)
+    proc = subprocess.run([sys.executable, "-m", "bundler.cli", "preflight", "-i", str(inv), *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line
+    assert proc.stdout == ""
