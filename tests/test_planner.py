@@ -117,3 +117,14 @@ def test_plan_bad_input_is_one_line_error():
     assert result.stderr.strip().splitlines() == [
         "error: --participants 5000: a call happens in a conversation, and conversations are capped at 2000 members"
     ]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-p", "10", "-i", "/nonexistent/inventory.yml"], "error: inventory /nonexistent/inventory.yml: no such file"),
+    (["-p", "10", "--profile", "huge"], "error: unknown sizing profile 'huge'"),
+])
+def test_plan_bad_inventory_or_profile_is_one_line(args, message):
+    result = run_plan(*args)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(message)
