@@ -23,6 +23,7 @@ class LabDefaults:
     boot_timeout: float
     kill_timeout: float
     gateway_name: str
+    host_volumes: tuple[str, ...]
 
     @property
     def state_dir(self) -> Path:
@@ -48,4 +49,5 @@ def defaults() -> LabDefaults:
         boot_timeout=float(raw["boot_timeout"]),
         kill_timeout=float(raw["kill_timeout"]),
         gateway_name=raw["gateway_name"],
+        host_volumes=tuple(raw.get("host_volumes") or ()),
     )

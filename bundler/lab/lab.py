@@ -226,8 +226,10 @@ class Lab:
             cgroups.create(h["cgroup"], spec.memory_bytes(), spec.cpus)
         access.write_known_hosts(self.known_hosts_path, known)
         for h in st["hosts"]:
+            volumes = [(self.workdir / "hosts" / h["name"] / "volumes" / v.strip("/").replace("/", "_"), v)
+                       for v in d.host_volumes]
             h["pid"] = machine.start(Path(h["root"]), h["cgroup"], h["name"], h["netns"], h["cgroup"],
-                                     self.workdir / "logs" / f"{h['name']}.log")
+                                     self.workdir / "logs" / f"{h['name']}.log", volumes)
             write_state(st)
         deadline = time.monotonic() + d.boot_timeout
 
@@ -263,8 +265,8 @@ class Lab:
         return leftovers(state) if state else []
 
     def disk_usage(self) -> dict[str, int]:
-        """Bytes each host's overlay upper layer holds (what a host costs on top of the shared base)."""
-        return {h.name: _du(self.workdir / "hosts" / h.name / "upper") for h in self.hosts}
+        """Bytes each host holds on top of the shared base (overlay upper layer and volumes)."""
+        return {h.name: _du(self.workdir / "hosts" / h.name) for h in self.hosts}
 
 
 def _spec_dict(h: dict) -> dict:
@@ -272,7 +274,8 @@ def _spec_dict(h: dict) -> dict:
 
 
 def _du(path: Path) -> int:
-    proc = subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True)
+    # -x: stay off the mounted overlay root (it would count the shared base again).
+    proc = subprocess.run(["du", "-sbx", str(path)], capture_output=True, text=True)
     return int(proc.stdout.split()[0]) if proc.returncode == 0 and proc.stdout else 0
 
 

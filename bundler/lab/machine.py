@@ -57,12 +57,19 @@ def write_identity(root: Path, hostname: str, hosts_file: str, authorized_key: s
     return key.with_suffix(".pub").read_text().strip()
 
 
-def start(root: Path, machine: str, hostname: str, netns: str, cg_id: str, log: Path) -> int:
-    """Boot the host with systemd-nspawn in its netns and cgroup, detached; returns the nspawn pid."""
+def start(root: Path, machine: str, hostname: str, netns: str, cg_id: str, log: Path,
+          volumes: list[tuple[Path, str]] = ()) -> int:
+    """Boot the host with systemd-nspawn in its netns and cgroup, detached; returns the nspawn pid.
+
+    volumes: (directory on the machine, path in the host) pairs bound instead of living on the overlay.
+    """
     binds = cgroups.create(cg_id)
+    for src, _ in volumes:
+        src.mkdir(parents=True, exist_ok=True)
     cmd = ["systemd-nspawn", "-D", str(root), f"--machine={machine}", f"--hostname={hostname}",
            f"--network-namespace-path=/run/netns/{netns}", "--bind=/sys/fs/cgroup",
-           *[f"--bind={d}:{mp}" for d, mp in binds], *NSPAWN_FLAGS]
+           *[f"--bind={d}:{mp}" for d, mp in binds], *[f"--bind={src}:{dst}" for src, dst in volumes],
+           *NSPAWN_FLAGS]
     env = {**os.environ, "SYSTEMD_SECCOMP": "0"}
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,

@@ -218,3 +218,35 @@ def test_down_cleans_up_after_a_killed_up(tmp_path):
             proc.kill()
         if read_state(name):
             Lab.attach(name).down()
+
+
+def test_cli_up_status_ssh_down(tmp_path):
+    from tests.fixtures.lab import require_lab
+
+    require_lab()
+    name = f"cli-{os.getpid() % 10000}"
+    spec = tmp_path / "lab.yaml"
+    spec.write_text(f"name: {name}\nhosts:\n  web: {{groups: [front]}}\n")
+    inv_copy = tmp_path / "out" / "inventory.yml"
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "bundler.cli", "lab", *args], cwd=REPO, capture_output=True,
+                              text=True, timeout=300)
+
+    try:
+        up = cli("up", str(spec), "--inventory", str(inv_copy))
+        assert up.returncode == 0, up.stderr
+        assert f"lab {name}: subnet 10.213." in up.stdout and " running " in up.stdout
+        assert inv_copy.read_text() == Lab.attach(name).inventory_path.read_text()
+        status = cli("status", name)
+        assert status.returncode == 0 and "web" in status.stdout and "groups=front" in status.stdout
+        ssh = cli("ssh", name, "web", "--", "hostname", "-s")
+        assert (ssh.returncode, ssh.stdout.strip()) == (0, "web")
+        bad = cli("ssh", name, "nope")
+        assert bad.returncode == 1 and bad.stderr.strip() == f"error: lab {name} has no host 'nope' (hosts: web)"
+    finally:
+        down = cli("down", name)
+    assert down.returncode == 0, down.stderr
+    gone = cli("status", name)
+    assert gone.returncode == 1 and gone.stderr.strip() == f"error: no lab named '{name}' on this machine"
+    assert cli("down", "--missing-ok", name).returncode == 0
