@@ -50,7 +50,8 @@ On the connected host:
   wire-bundle lock  SPEC          resolve every tag to a digest (SPEC.lock.json)
   wire-bundle build SPEC -o FILE  fetch everything into one verified archive
 On the island:
-  wire-bundle verify FILE         check every member and digest, offline
+  wire-bundle verify FILE         every member, digest and the signature, offline
+  wire-bundle unpack FILE --to D  verify while extracting, all or nothing
   wire-bundle inspect FILE        what is inside, and what deduplication saved
   wire-bundle plan -p 50 -c 4     SFT nodes and call bandwidth for a planned load
   wire-bundle preflight -i INV    every VM checked against the sizing table (exit 0/3/4)
