@@ -36,7 +36,7 @@ def skopeo_inspect(ref: str, *, raw: bool = False, auth: tuple[str, str] | None 
 
 # -- the registry ---------------------------------------------------------------------------------------
 def test_registry_answers_v2_and_logs_access(fresh_registry):
-    r = requests.get(f"{fresh_registry.url}/v2/", timeout=5)
+    r = requests.get(f"{fresh_registry.url}/v2/", timeout=30)
     assert r.status_code == 200
     assert r.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
     assert fresh_registry.host == fresh_registry.url.removeprefix("http://")
@@ -58,12 +58,12 @@ def test_registry_stop_ends_the_process(tmp_path):
 
 
 def test_auth_registry_requires_basic_credentials(auth_registry):
-    anon = requests.get(f"{auth_registry.url}/v2/", timeout=5)
+    anon = requests.get(f"{auth_registry.url}/v2/", timeout=30)
     assert anon.status_code == 401
     assert anon.headers["WWW-Authenticate"].startswith("Basic ")
-    wrong = requests.get(f"{auth_registry.url}/v2/", auth=(auth_registry.username, "wrong"), timeout=5)
+    wrong = requests.get(f"{auth_registry.url}/v2/", auth=(auth_registry.username, "wrong"), timeout=30)
     assert wrong.status_code == 401
-    ok = requests.get(f"{auth_registry.url}/v2/", auth=auth_registry.auth, timeout=5)
+    ok = requests.get(f"{auth_registry.url}/v2/", auth=auth_registry.auth, timeout=30)
     assert ok.status_code == 200
 
 
@@ -133,7 +133,7 @@ def test_push_to_auth_registry(auth_registry, image_factory):
     img = image_factory.simple("spar")
     pushed = image_factory.push(auth_registry, "auth/spar", img, tag="1")
     assert pushed.digest == img.digest
-    anon = requests.get(f"{auth_registry.url}/v2/auth/spar/manifests/1", timeout=5)
+    anon = requests.get(f"{auth_registry.url}/v2/auth/spar/manifests/1", timeout=30)
     assert anon.status_code == 401
 
 
@@ -182,7 +182,7 @@ def blob_behind_proxy(registry, fault_proxy, image_factory):
 
 def test_proxy_passes_through_untouched(blob_behind_proxy):
     proxy, layer, url = blob_behind_proxy
-    r = requests.get(url, timeout=10)
+    r = requests.get(url, timeout=30)
     assert r.status_code == 200 and r.content == layer.data
     assert [(rec.method, rec.status, rec.fault) for rec in proxy.requests] == [("GET", 200, None)]
 
@@ -191,51 +191,51 @@ def test_proxy_cuts_once_and_logs_the_resumed_range(blob_behind_proxy):
     proxy, layer, url = blob_behind_proxy
     proxy.cut_after(100_000)
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        requests.get(url, timeout=10).content  # noqa: B018 - reading the body is the point
+        requests.get(url, timeout=30).content  # noqa: B018 - reading the body is the point
     # A client that kept the first 100000 bytes asks for the rest.
-    r = requests.get(url, headers={"Range": "bytes=100000-"}, timeout=10)
+    r = requests.get(url, headers={"Range": "bytes=100000-"}, timeout=30)
     assert r.status_code == 206
     assert r.content == layer.data[100_000:]
     assert [rec.range for rec in proxy.range_requests()] == ["bytes=100000-"]
     assert [rec.fault for rec in proxy.requests] == ["cut", None]
     # Fired once: the next full download is whole.
-    assert requests.get(url, timeout=10).content == layer.data
+    assert requests.get(url, timeout=30).content == layer.data
 
 
 def test_proxy_flips_one_byte_once(blob_behind_proxy):
     proxy, layer, url = blob_behind_proxy
     proxy.flip_byte(offset=12345)
-    bad = requests.get(url, timeout=10).content
+    bad = requests.get(url, timeout=30).content
     assert len(bad) == layer.size
     diff = [i for i in range(layer.size) if bad[i] != layer.data[i]]
     assert diff == [12345]
     assert sha256_digest(bad) != layer.digest
-    assert requests.get(url, timeout=10).content == layer.data
+    assert requests.get(url, timeout=30).content == layer.data
 
 
 def test_proxy_fails_k_times_then_passes(blob_behind_proxy):
     proxy, layer, url = blob_behind_proxy
     proxy.fail(times=3, status=503)
-    statuses = [requests.get(url, timeout=10).status_code for _ in range(4)]
+    statuses = [requests.get(url, timeout=30).status_code for _ in range(4)]
     assert statuses == [503, 503, 503, 200]
 
 
 def test_proxy_faults_only_hit_matching_paths(blob_behind_proxy):
     proxy, layer, url = blob_behind_proxy
     proxy.fail(times=1, path=r"/manifests/")
-    assert requests.get(url, timeout=10).status_code == 200
+    assert requests.get(url, timeout=30).status_code == 200
     man = url.replace(f"/blobs/{layer.digest}", "/manifests/1")
-    assert requests.get(man, headers={"Accept": OCI_MANIFEST}, timeout=10).status_code == 500
-    assert requests.get(man, headers={"Accept": OCI_MANIFEST}, timeout=10).status_code == 200
+    assert requests.get(man, headers={"Accept": OCI_MANIFEST}, timeout=30).status_code == 500
+    assert requests.get(man, headers={"Accept": OCI_MANIFEST}, timeout=30).status_code == 200
 
 
 def test_proxy_passes_auth_and_rewrites_upload_location(auth_registry, fault_proxy_factory, image_factory):
     proxy = fault_proxy_factory(auth_registry)
-    anon = requests.get(f"{proxy.url}/v2/", timeout=5)
+    anon = requests.get(f"{proxy.url}/v2/", timeout=30)
     assert anon.status_code == 401
     assert anon.headers["WWW-Authenticate"] == 'Basic realm="wire-bundle-tests"'
-    assert requests.get(f"{proxy.url}/v2/", auth=auth_registry.auth, timeout=5).status_code == 200
-    start = requests.post(f"{proxy.url}/v2/viaproxy/x/blobs/uploads/", auth=auth_registry.auth, timeout=5)
+    assert requests.get(f"{proxy.url}/v2/", auth=auth_registry.auth, timeout=30).status_code == 200
+    start = requests.post(f"{proxy.url}/v2/viaproxy/x/blobs/uploads/", auth=auth_registry.auth, timeout=30)
     assert start.status_code == 202
     assert start.headers["Location"].startswith(proxy.url + "/v2/viaproxy/x/blobs/uploads/")
     # A whole push through the proxy, chunked, lands in the registry behind it.
@@ -256,7 +256,7 @@ def test_proxy_refuses_non_loopback_upstream():
 
 # -- token auth -----------------------------------------------------------------------------------------------
 def test_token_registry_runs_the_bearer_flow(token_registry, image_factory):
-    challenge = requests.get(f"{token_registry.url}/v2/", timeout=5)
+    challenge = requests.get(f"{token_registry.url}/v2/", timeout=30)
     assert challenge.status_code == 401
     assert challenge.headers["WWW-Authenticate"].startswith(
         f'Bearer realm="{token_registry.token_server.realm}",service=')
@@ -281,9 +281,9 @@ def test_token_registry_rejects_tokens_from_another_signer(tmp_path, token_regis
         forged = forger.make_token(access, "u")
         real = token_registry.token_server.make_token(access, "u")
         url = f"{token_registry.url}/v2/token/x/tags/list"
-        assert requests.get(url, headers={"Authorization": f"Bearer {forged}"}, timeout=5).status_code == 401
+        assert requests.get(url, headers={"Authorization": f"Bearer {forged}"}, timeout=30).status_code == 401
         # The genuine signer gets past auth (404: the repository is empty).
-        assert requests.get(url, headers={"Authorization": f"Bearer {real}"}, timeout=5).status_code == 404
+        assert requests.get(url, headers={"Authorization": f"Bearer {real}"}, timeout=30).status_code == 404
     finally:
         forger.stop()
 
@@ -293,11 +293,11 @@ def test_proxy_serves_as_http_proxy_for_loopback_only(registry, fault_proxy):
     session.trust_env = False
     session.proxies = {"http": fault_proxy.url}
     fault_proxy.fail(times=1, path=r"^/v2/$")
-    assert session.get(f"{registry.url}/v2/", timeout=5).status_code == 500
-    assert session.get(f"{registry.url}/v2/", timeout=5).status_code == 200
+    assert session.get(f"{registry.url}/v2/", timeout=30).status_code == 500
+    assert session.get(f"{registry.url}/v2/", timeout=30).status_code == 200
     assert [(r.path, r.forward_proxy) for r in fault_proxy.requests] == [("/v2/", True)] * 2
     # Never a way out of the machine: a non-loopback origin is refused without being contacted.
-    assert session.get("http://registry.example.invalid/v2/", timeout=5).status_code == 403
+    assert session.get("http://registry.example.invalid/v2/", timeout=30).status_code == 403
 
 
 # -- skopeo wrappers and the parsed access log ------------------------------------------------------------------
@@ -327,8 +327,8 @@ def test_access_log_parsed_with_status_and_bytes(fresh_registry, image_factory):
     image_factory.push(fresh_registry, "log/galley", img, tag="1")
     layer = img.layers[1]
     url = f"{fresh_registry.url}/v2/log/galley/blobs/{layer.digest}"
-    requests.get(url, timeout=5)
-    requests.get(url, headers={"Range": "bytes=40000-"}, timeout=5)
+    requests.get(url, timeout=30)
+    requests.get(url, headers={"Range": "bytes=40000-"}, timeout=30)
     seen = fresh_registry.wait_for_request(lambda e: e.status == 206)
     gets = [e for e in seen if e.method == "GET" and layer.digest in e.path]
     assert [(e.status, e.bytes_sent) for e in gets] == [(200, layer.size), (206, layer.size - 40_000)]
@@ -343,10 +343,10 @@ def test_body_faults_wait_for_a_body_long_enough(registry, fault_proxy, image_fa
     fault_proxy.cut_after(100_000)
     fault_proxy.flip_byte(offset=200_000)
     # The config (a few hundred bytes) and the small base layer pass untouched, keeping both faults armed.
-    assert requests.get(base + img.config.digest, timeout=5).content == img.config.data
-    assert requests.get(base + img.layers[0].digest, timeout=5).content == img.layers[0].data
+    assert requests.get(base + img.config.digest, timeout=30).content == img.config.data
+    assert requests.get(base + img.layers[0].digest, timeout=30).content == img.layers[0].data
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        requests.get(base + img.layers[1].digest, timeout=5).content  # noqa: B018
-    flipped = requests.get(base + img.layers[1].digest, timeout=5).content
+        requests.get(base + img.layers[1].digest, timeout=30).content  # noqa: B018
+    flipped = requests.get(base + img.layers[1].digest, timeout=30).content
     assert flipped[200_000] != img.layers[1].data[200_000] and flipped[200_001:] == img.layers[1].data[200_001:]
     assert [r.fault for r in fault_proxy.requests] == [None, None, "cut", "flip"]
