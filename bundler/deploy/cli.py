@@ -29,8 +29,17 @@ def parse_extra(pairs: tuple[str, ...]) -> dict:
 
     out: dict = {}
     for pair in pairs:
+        if pair.startswith("@"):
+            try:
+                data = yaml.safe_load(Path(pair[1:]).read_text()) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise BundleError(f"--extra-var {pair}: cannot read {pair[1:]}: {exc}") from None
+            if not isinstance(data, dict):
+                raise BundleError(f"--extra-var {pair}: {pair[1:]} must hold a YAML mapping")
+            out.update(data)
+            continue
         if "=" not in pair:
-            raise BundleError(f"--extra-var {pair!r}: expected KEY=VALUE (VALUE is read as YAML)")
+            raise BundleError(f"--extra-var {pair!r}: expected KEY=VALUE (VALUE is read as YAML) or @FILE")
         key, value = pair.split("=", 1)
         out[key] = yaml.safe_load(value) if value else ""
     return out
@@ -86,8 +95,8 @@ class Progress:
               help="Dry run: report what would change, change nothing (ansible --check --diff).")
 @click.option("-l", "--limit", default=None,
               help="Only these hosts or groups (Ansible pattern, e.g. 'assethost,kube_node').")
-@click.option("-e", "--extra-var", "extra", multiple=True, metavar="KEY=VALUE",
-              help="Extra variable (VALUE read as YAML), highest precedence; repeatable.")
+@click.option("-e", "--extra-var", "extra", multiple=True, metavar="KEY=VALUE|@FILE",
+              help="Extra variable (VALUE read as YAML) or a YAML file of them; highest precedence; repeatable.")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the run's event log goes (default: runs/<time>-<playbook> in the current directory).")
 def deploy(inventory: Path, playbook: str, check: bool, limit: str | None, extra: tuple[str, ...],

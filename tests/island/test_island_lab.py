@@ -1,0 +1,193 @@
+"""End to end on the island lab, offline: build a bundle with the real CLI (real Debian packages for nginx,
+docker-registry, chrony and containerd; stand-in images named quay.io/... and docker.io/...; a stand-in file),
+copy it into the asset host VM, unpack it there, bootstrap with `wire-bundle deploy`, then use it from another VM.
+
+The asset host VM has no wire-bundle of its own: the unpack runs with this machine's Python into the VM's root
+filesystem (the VM's /srv/wire-bundle), standing in for the admin host's wire-bundle. Everything the roles
+install comes from the bundle's apt repository; the VMs have no network but the lab bridge.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import tarfile
+import time
+
+import pytest
+
+from tests.debs.island import CACHE
+from tests.fixtures.lab import HostSpec
+from tests.images.conftest import read_tar, run_cli, write_tar
+from tests.support.images import ImageFactory
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+BRIG = "quay.io/wire/island-lab-brig:5.0.0"
+REDIS = "docker.io/library/island-lab-redis:7"
+PACKAGES = ["nginx", "docker-registry", "chrony", "containerd"]
+FILE_PATH = "stand-in/tools/helper.bin"
+FILE_BYTES = b"stand-in file served by the asset host\n" * 1000
+EXTRA = ["-e", "timesync_control_clock=false", "-e", "asset_host_time_control_clock=false"]
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory, registry):
+    import hashlib
+
+    import yaml
+
+    from tests.debs.conftest import BOOKWORM_SOURCES
+    from tests.files.fileserver import FileServer
+
+    factory = ImageFactory(seed="island-lab")
+    factory.push(registry, "wire/island-lab-brig", factory.simple("brig", size=2_000_000), tag="5.0.0")
+    factory.push(registry, "library/island-lab-redis", factory.simple("redis", size=1_000_000), tag="7")
+    tmp = tmp_path_factory.mktemp("island-bundle")
+    with FileServer({"/dl/helper.bin": FILE_BYTES}) as files:
+        spec = {
+            "version": 1, "name": "island-lab",
+            "registries": {"quay.io": {"mirror": registry.host}, "docker.io": {"mirror": registry.host},
+                           registry.host: {"insecure": True}},
+            "images": {"refs": [BRIG, REDIS]},
+            "debs": {"targets": [{"name": "bookworm", "suite": "bookworm", "sources": BOOKWORM_SOURCES}],
+                     "packages": PACKAGES},
+            "files": [{"url": f"{files.url}/dl/helper.bin", "sha256": hashlib.sha256(FILE_BYTES).hexdigest(),
+                       "path": FILE_PATH}],
+        }
+        (tmp / "island.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        r = run_cli("build", tmp / "island.yaml", "-o", tmp / "island.tar.zst", "--cache-dir",
+                    CACHE / "debs-cache", "-q", timeout=1500)
+    assert r.rc == 0, r.err
+    index = {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"]
+             for m in json.loads(_member(tmp / "island.tar.zst", "images/index.json"))["manifests"]}
+    return {"archive": tmp / "island.tar.zst", "digests": index, "tmp": tmp}
+
+
+def _member(archive, name):
+    import zstandard
+
+    with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zr, \
+            tarfile.open(fileobj=zr, mode="r|") as tar:
+        for m in tar:
+            if m.name == name:
+                return tar.extractfile(m).read()
+    raise KeyError(name)
+
+
+@pytest.fixture(scope="module")
+def island(make_lab, bundle):
+    lab = make_lab("island", [HostSpec(name="asset", groups=["assethost"]),
+                              HostSpec(name="vm1", groups=["kube_node"])])
+    asset_root = lab.host("asset").root
+    # "Copy it into the asset host": the archive lands in the VM's filesystem, then is unpacked there.
+    shutil.copyfile(bundle["archive"], asset_root / "root" / "island.tar.zst")
+    r = run_cli("unpack", asset_root / "root" / "island.tar.zst", "--to", asset_root / "srv" / "wire-bundle")
+    assert r.rc == 0, r.err
+    started = time.monotonic()
+    r = run_cli("deploy", "-i", lab.inventory_path, "bootstrap.yml", *EXTRA, "--run-dir", bundle["tmp"] / "run1",
+                timeout=1500)
+    print(f"\nfirst bootstrap: {time.monotonic() - started:.0f} s\n{r.out}")
+    assert r.rc == 0, r.out + r.err
+    return lab
+
+
+def _py(lab, host, code):
+    return lab.run(host, f"python3 -c {shlex.quote(code)}")
+
+
+def test_bootstrap_recap_names_every_host(island, bundle):
+    events = (bundle["tmp"] / "run1" / "events.jsonl").read_text().splitlines()
+    hosts = {json.loads(e)["host"] for e in events}
+    assert hosts == {"asset", "vm1"}
+    assert list((bundle["tmp"] / "run1" / "artifacts" / "run" / "job_events").glob("*.json"))
+
+
+def test_vm_installs_a_bundled_package_from_the_asset_host(island):
+    asset = island.host("asset").address
+    r = island.run("vm1", "apt-get install -y --no-install-recommends containerd")
+    assert r.returncode == 0, r.stdout + r.stderr
+    policy = island.run("vm1", "apt-cache policy containerd").stdout
+    assert f"http://{asset}/debs bookworm/main" in policy
+    sources = island.run("vm1", "ls /etc/apt/sources.list.d /etc/apt").stdout
+    assert "sources.list.wire-bundle-disabled" in sources  # the online source is kept, restorable
+    assert island.run("vm1", "grep -h ^URIs /etc/apt/sources.list.d/*.sources").stdout.split() == \
+        ["URIs:", f"http://{asset}/debs"]
+
+
+def test_ctr_pulls_original_names_through_the_mirror_with_the_bundles_digest(island, bundle):
+    island.run("vm1", "systemctl start containerd", check=True)
+    for ref in (f"quay.io/wire/island-lab-brig@{bundle['digests'][BRIG]}", REDIS):
+        r = island.run("vm1", f"ctr -n island images pull --hosts-dir /etc/containerd/certs.d {ref}", timeout=180)
+        assert r.returncode == 0, r.stdout + r.stderr
+    listing = island.run("vm1", "ctr -n island images ls", check=True).stdout
+    assert bundle["digests"][BRIG] in listing and bundle["digests"][REDIS] in listing
+    assert "docker.io/library/island-lab-redis:7" in listing
+
+
+def test_an_image_not_in_the_bundle_fails_cleanly(island):
+    island.run("vm1", "systemctl start containerd", check=True)
+    started = time.monotonic()
+    r = island.run("vm1", "ctr -n island images pull --hosts-dir /etc/containerd/certs.d "
+                          "quay.io/wire/not-in-the-bundle:1.0", timeout=180)
+    assert r.returncode != 0
+    assert "not-in-the-bundle" in r.stderr and ("not found" in r.stderr or "failed to resolve" in r.stderr)
+    assert time.monotonic() - started < 120
+
+
+def test_files_are_served_read_only(island):
+    asset = island.host("asset").address
+    r = _py(island, "vm1", f"import urllib.request,hashlib;print(hashlib.sha256(urllib.request.urlopen("
+                           f"'http://{asset}/files/{FILE_PATH}').read()).hexdigest())")
+    import hashlib
+
+    assert r.stdout.strip() == hashlib.sha256(FILE_BYTES).hexdigest(), r.stderr
+    for method, path in (("PUT", f"/files/{FILE_PATH}"), ("DELETE", f"/files/{FILE_PATH}"),
+                         ("GET", "/bundle.json"), ("POST", "/v2/quay.io/wire/island-lab-brig/blobs/uploads/")):
+        port = ":5000" if path.startswith("/v2/") else ""
+        r = _py(island, "vm1", "import urllib.request,urllib.error\n"
+                               f"req=urllib.request.Request('http://{asset}{port}{path}',data=b'x',method='{method}')\n"
+                               "try:\n urllib.request.urlopen(req);print(200)\n"
+                               "except urllib.error.HTTPError as e: print(e.code)")
+        assert r.stdout.strip() in ("403", "404", "405", "503"), (method, path, r.stdout, r.stderr)
+
+
+def test_vm_follows_the_asset_hosts_clock(island):
+    asset = island.host("asset").address
+    for _ in range(30):
+        out = island.run("vm1", "chronyc -n sources").stdout
+        if f"^* {asset}" in out:
+            break
+        time.sleep(2)
+    assert f"^* {asset}" in out
+
+
+def test_second_bootstrap_changes_nothing(island, bundle):
+    r = run_cli("deploy", "-i", island.inventory_path, "bootstrap.yml", *EXTRA, "--run-dir", bundle["tmp"] / "run2",
+                timeout=1500)
+    assert r.rc == 0, r.out + r.err
+    recap = [ln for ln in r.out.splitlines() if "ok=" in ln]
+    assert len(recap) == 2 and all("changed=0 " in ln for ln in recap), r.out
+
+
+def test_a_tampered_bundle_is_refused_and_nothing_is_served_from_it(island, bundle, tmp_path):
+    members = read_tar(bundle["archive"])
+    deb = next(i for i, (m, _) in enumerate(members) if m.name.endswith(".deb") and "chrony" in m.name)
+    info, data = members[deb]
+    members[deb] = (info, data[:-1] + bytes([data[-1] ^ 1]))
+    tampered = island.host("asset").root / "root" / "tampered.tar.zst"
+    write_tar(tampered, members)
+    served = island.host("asset").root / "srv" / "wire-bundle"
+    marker = (served / ".wire-bundle-unpacked.json").read_text()
+    r = run_cli("unpack", tampered, "--to", served, "--replace")
+    assert r.rc == 1 and "sha256 mismatch" in r.err and info.name in r.err
+    assert (served / ".wire-bundle-unpacked.json").read_text() == marker  # still the intact bundle
+    r = run_cli("unpack", tampered, "--to", island.host("asset").root / "srv" / "other")
+    assert r.rc == 1 and not (island.host("asset").root / "srv" / "other").exists()
+    asset = island.host("asset").address
+    r = _py(island, "vm1", f"import urllib.request,hashlib;print(hashlib.sha256(urllib.request.urlopen("
+                           f"'http://{asset}/{info.name}').read()).hexdigest())")
+    import hashlib
+
+    assert r.stdout.strip() == hashlib.sha256(data).hexdigest()  # the original bytes, not the tampered ones
