@@ -13,6 +13,7 @@ import email.utils
 import fcntl
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,7 +31,8 @@ class LockedDeb:
     version: str
     architecture: str
     component: str
-    filename: str  # path in the source archive, reused as the path in the bundle's pool
+    filename: str  # path in the source archive
+    path: str  # path in the bundle's repository: pool/<source archive>/<path in its pool>
     url: str
     sha256: str
     size: int
@@ -45,6 +47,13 @@ class ResolvedTarget:
     date: str  # newest Date of the sources' Release files (RFC 2822)
     baseline: list[str]  # names assumed present on the target
     packages: list[LockedDeb]
+
+
+def bundle_pool_path(repo_uri: str, filename: str) -> str:
+    """Each source archive gets its own corner of the pool: a file name is unique within an archive, not across
+    archives (Debian and Ubuntu both have pool/main/c/ca-certificates/...)."""
+    archive = re.sub(r"[^A-Za-z0-9.+~-]+", "_", repo_uri.split("://", 1)[-1].strip("/"))
+    return f"pool/{archive}/{filename.removeprefix('pool/')}"
 
 
 def root_key(target_json: dict) -> str:
@@ -98,7 +107,8 @@ def _resolve(root: AptRoot, what: str, architecture: str, sources: list[Source],
                               f"index lists it with a checksum")
         locked.append(LockedDeb(
             name=st.name, version=st.version, architecture=st.architecture, component=st.source.component,
-            filename=st.filename, url=st.url, sha256=st.sha256, size=st.size,
+            filename=st.filename, path=bundle_pool_path(st.source.repo_uri, st.filename), url=st.url,
+            sha256=st.sha256, size=st.size,
             requested=st.name in requested_names,
         ))
     locked.sort(key=lambda d: (d.name, d.version, d.architecture))

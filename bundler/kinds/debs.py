@@ -88,7 +88,7 @@ class DebsKind:
         unique: dict[str, dict] = {}
         for t in locked["targets"]:
             for p in t["packages"]:
-                unique.setdefault(p["filename"], p)
+                unique.setdefault(p["path"], p)
         missing = [p for p in unique.values() if not cache_path(ctx.cache_dir, p["sha256"]).exists()]
         missing_bytes = sum(p["size"] for p in missing)
         check_space([(ctx.cache_dir, missing_bytes, "Debian packages for the cache")])
@@ -135,10 +135,10 @@ class DebsKind:
         generated = publish(root, dists, key, label=label, date=locked["date"], sign_at=sign_at)
 
         artifacts = [
-            Artifact(path=f"debs/{p['filename']}", source=cache_path(ctx.cache_dir, p["sha256"]),
+            Artifact(path=f"debs/{p['path']}", source=cache_path(ctx.cache_dir, p["sha256"]),
                      digest=f"sha256:{p['sha256']}", size=p["size"], kind="deb", origin=p["url"],
                      media_type="application/vnd.debian.binary-package")
-            for p in sorted(unique.values(), key=lambda p: p["filename"])
+            for p in sorted(unique.values(), key=lambda p: p["path"])
         ]
         artifacts += [file_artifact(f"debs/{f.relative_to(root).as_posix()}", f, "meta") for f in sorted(generated)]
         summary = {
@@ -174,14 +174,15 @@ def _day(epoch: int | None) -> str:
 
 
 def _check_pool_paths(targets: list[dict]) -> None:
-    """Two sources may not put different files at one pool path: the bundle's pool keeps one of each."""
+    """One pool path, one file: the bundle's pool keeps one of each (targets share arch-all packages)."""
     seen: dict[str, tuple[str, str]] = {}
     for t in targets:
         for p in t["packages"]:
-            prev = seen.setdefault(p["filename"], (p["sha256"], t["name"]))
+            prev = seen.setdefault(p["path"], (p["sha256"], t["name"]))
             if prev[0] != p["sha256"]:
-                raise BundleError(f"debs: {p['filename']} differs between target {prev[1]} (sha256:{prev[0][:16]}) "
-                                  f"and target {t['name']} (sha256:{p['sha256'][:16]}); give them different suites")
+                raise BundleError(f"debs: {p['url']} differs between target {prev[1]} (sha256:{prev[0][:16]}) "
+                                  f"and target {t['name']} (sha256:{p['sha256'][:16]}): the archive changed a "
+                                  f"published file; lock again")
 
 
 def _dists(locked: dict[str, Any], cache_dir: Path) -> list[Dist]:
@@ -195,7 +196,7 @@ def _dists(locked: dict[str, Any], cache_dir: Path) -> list[Dist]:
                 if c not in dist.components:
                     dist.components.append(c)
         for p in t["packages"]:
-            entry = PoolEntry(filename=p["filename"], source=cache_path(cache_dir, p["sha256"]), sha256=p["sha256"],
+            entry = PoolEntry(filename=p["path"], source=cache_path(cache_dir, p["sha256"]), sha256=p["sha256"],
                               size=p["size"], name=p["name"], version=p["version"], architecture=p["architecture"])
             dist.indexes.setdefault((p["component"], t["architecture"]), []).append(entry)
     for dist in by_suite.values():

@@ -57,6 +57,9 @@ def test_closure_is_pinned_and_leaves_out_the_minimal_system(tmp_path, ctx, ngin
     for p in target["packages"]:
         assert re.fullmatch(r"[0-9a-f]{64}", p["sha256"]) and p["size"] > 0
         assert p["filename"].startswith("pool/") and p["url"].endswith(p["filename"])
+        # In the bundle, each source archive has its own corner of the pool.
+        archive = "deb.debian.org_debian-security" if "debian-security" in p["url"] else "deb.debian.org_debian"
+        assert p["path"] == f"pool/{archive}/{p['filename'].removeprefix('pool/')}"
     assert [p["name"] for p in target["packages"]] == sorted(pkgs)
     assert re.match(r"^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} UTC$", lock["date"])
     # Resolving again from the same archive state gives the same lock.
@@ -170,7 +173,7 @@ def test_published_repository_is_signed_long_lived_and_reproducible(tmp_path, ct
         assert f"debs/dists/bookworm/{member}" in paths
     assert {"debs/wire-bundle-archive-keyring.gpg", "debs/wire-bundle-archive-keyring.asc"} <= paths
     nginx = next(p for p in lock["targets"][0]["packages"] if p["name"] == "nginx")
-    assert f"debs/{nginx['filename']}" in paths
+    assert f"debs/{nginx['path']}" in paths
 
     release = files_one["dists/bookworm/Release"].decode()
     assert "Valid-Until" not in release and f"Date: {lock['date']}" in release
