@@ -122,7 +122,13 @@ def inspect(archive: Path, as_json: bool) -> None:
 @click.option("--replace", is_flag=True, help="Replace a directory that holds another bundle (swapped atomically).")
 @fingerprint_opt
 @keyring_opt
-def unpack(archive: Path, target: Path, replace: bool, fingerprint: str | None, keyring: Path | None) -> None:
+@click.option("--toolchain-venv", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="On the admin host: also install the bundle's toolchain (wire-bundle, ansible-core, ansible-runner "
+                   "from its wheelhouse, no index) into this venv.")
+@click.option("--toolchain-collections", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where the bundle's Ansible collections go (default: 'collections' beside the venv).")
+def unpack(archive: Path, target: Path, replace: bool, fingerprint: str | None, keyring: Path | None,
+           toolchain_venv: Path | None, toolchain_collections: Path | None) -> None:
     """Verify ARCHIVE while extracting it into a directory, all or nothing.
 
     \b
@@ -137,3 +143,8 @@ def unpack(archive: Path, target: Path, replace: bool, fingerprint: str | None, 
     if not result.reused:
         click.echo(f"unpacked {result.bundle_name}: {result.members} members, {human(result.bytes)} into {target}")
         click.echo(_signer_line(result.signer, result.trusted))
+    if toolchain_venv is not None:
+        from bundler.deploy.toolchain import install_toolchain
+
+        install_toolchain(target, toolchain_venv, toolchain_collections or toolchain_venv.parent / "collections",
+                          log=click.echo)
