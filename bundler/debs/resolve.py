@@ -13,6 +13,7 @@ import email.utils
 import fcntl
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -133,6 +134,29 @@ def _check_requested(index: PackageIndex, packages: list[str], what: str, source
 
 
 def _install_baseline(root: AptRoot, index: PackageIndex, requested: set[str], what: str,
+                      log: Callable[[str], None]) -> list[str]:
+    # The baseline is a function of the indexes (named by the signed Release files) and the requested names:
+    # when neither changed since the last lock, reuse it and save apt two runs over the whole archive.
+    h = hashlib.sha256(json.dumps([sorted(requested), MINBASE_EXTRAS]).encode())
+    for f in sorted(root.lists.iterdir()):
+        if f.name.endswith(("_InRelease", "_Release")):
+            h.update(f.name.encode() + b"\0" + f.read_bytes())
+    memo = root.root / "baseline.json"
+    try:
+        cached = json.loads(memo.read_text())
+        if cached["key"] == h.hexdigest():
+            root.status.write_text(cached["status"])
+            return cached["names"]
+    except (OSError, ValueError, KeyError):
+        pass
+    names = _compute_baseline(root, index, requested, what, log)
+    tmp = memo.with_name("baseline.json.tmp")
+    tmp.write_text(json.dumps({"key": h.hexdigest(), "names": names, "status": root.status.read_text()}))
+    os.replace(tmp, memo)
+    return names
+
+
+def _compute_baseline(root: AptRoot, index: PackageIndex, requested: set[str], what: str,
                       log: Callable[[str], None]) -> list[str]:
     seeds = [n for n in index.base_system() if n not in requested]
     # debootstrap adds apt to minbase, and on merged-/usr releases it installs usr-is-merged itself, where apt
