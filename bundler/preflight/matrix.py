@@ -35,7 +35,8 @@ def probe_targets(inventory: Inventory, host_name: str) -> list[dict[str, Any]]:
             if peer.name == host_name:
                 continue
             targets.append({"id": check_id(entry), "host": peer.name, "address": peer.address, "proto": proto,
-                            "port": port, "message": f"{entry['from']} must reach {entry['to']} on {proto}/{port}"})
+                            "port": port, "probe": entry.get("probe", "stun" if proto == "udp" else "connect"),
+                            "message": f"{entry['from']} must reach {entry['to']} on {proto}/{port}"})
     return targets
 
 

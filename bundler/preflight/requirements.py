@@ -12,7 +12,8 @@ SEVERITY_ORDER = {"warn": 1, "fail": 2}
 
 def data_path(host: Host, role: str) -> str:
     spec = rules()["data_paths"][role]
-    return str(host.vars.get(spec.get("var", ""), "") or spec["path"])
+    value = host.vars.get(spec.get("var", "")) or spec["path"]
+    return str(value[0] if isinstance(value, list | tuple) and value else value)
 
 
 def host_ports(host: Host) -> list[dict[str, Any]]:

@@ -83,8 +83,8 @@ def test_real_facts_and_a_real_matrix_between_vms(lab):
         assert (facts["os"]["id"], facts["os"]["version"]) == ("debian", "12"), name
         assert info["address"] == lab.host(name).address
     disks = {d["path"]: d for d in report["hosts"]["db1"]["facts"]["disks"]}
-    assert disks["/var/lib/cassandra"]["roles"] == ["cassandra", "elasticsearch"]
-    assert disks["/var/lib/cassandra"]["measured_at"] == "/var/lib"  # not installed yet: its parent
+    assert disks["/var/lib/cassandra/data"]["roles"] == ["cassandra", "elasticsearch"]
+    assert disks["/var/lib/cassandra/data"]["measured_at"] == "/var/lib"  # not installed yet: its parent
     passed = {(c["host"], c["id"]): c for c in report["pass"]}
     for host, check_id, peers in [
         ("kube1", "net.kubernetes.cassandra.tcp9042", "db1, db2"),
@@ -93,7 +93,8 @@ def test_real_facts_and_a_real_matrix_between_vms(lab):
         ("kube1", "net.sft.restund.udp3478", "turn1"),  # UDP: datagram echoed by the temporary listener
         ("db1", "net.cassandra.cassandra.tcp7000", "db2"),
         ("db2", "net.cassandra.cassandra.tcp7000", "db1"),
-        ("db2", "net.all.assethost.tcp8080", "turn1"),
+        ("db2", "net.all.assethost.tcp80", "turn1"),
+        ("db2", "net.all.assethost.udp123", "turn1"),  # an NTP request, echoed
     ]:
         if peers is None:
             assert (host, check_id) not in passed

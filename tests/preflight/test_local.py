@@ -73,7 +73,7 @@ def ids(report, key, host=None):
 
 
 def test_real_facts_of_this_machine(tmp_path):
-    rc, report = preflight(tmp_path, write_inventory(tmp_path, {"cassandra_data_dir": str(tmp_path / "d/cass")}))
+    rc, report = preflight(tmp_path, write_inventory(tmp_path, {"cassandra_data_dirs": [str(tmp_path / "d/cass")]}))
     facts = report["hosts"]["db1"]["facts"]
     assert facts["cpu"]["usable"] == len(os.sched_getaffinity(0))
     meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())

@@ -91,7 +91,8 @@ def test_sft_replicas_need_one_node_each(tmp_path):
 
 def test_inventory_overrides_change_figures_and_counts(tmp_path):
     inv = from_file(inventory(tmp_path, dict(PRODUCTION, cassandra=["c1"]), all_vars={
-        "preflight_sizing_cassandra": {"count": 1, "memory_gb": 16}, "cassandra_data_dir": "/data/cass"}))
+        "preflight_sizing_cassandra": {"count": 1, "memory_gb": 16},
+        "cassandra_data_dirs": ["/data/cass", "/data/cass2"]}))
     profile = load_profile("production", inv.sizing_overrides())
     assert statuses(group_checks(inv, profile))["group.count.cassandra"] == "pass"
     req = host_requirements(inv.hosts["c1"], profile)
@@ -124,7 +125,7 @@ def test_matrix_probes_peers_not_self_and_listens_only_where_reached(tmp_path):
     targets = probe_targets(inv, "k2")
     ids = {t["id"] for t in targets}
     assert {"net.kubernetes.cassandra.tcp9042", "net.kube_node.kube_control_plane.tcp6443",
-            "net.sft.restund.udp3478", "net.all.assethost.tcp8080"} <= ids
+            "net.sft.restund.udp3478", "net.all.assethost.tcp80", "net.all.assethost.udp123"} <= ids
     assert {"host": "c2", "address": "10.9.0.2", "port": 9042} in [
         {k: t[k] for k in ("host", "address", "port")} for t in targets]
     assert all(t["host"] != "k2" for t in targets)

@@ -107,8 +107,12 @@ already_in_use:
 GIB = 1024**3
 MIB = 1024**2
 TIME_DAEMONS = ("chronyd", "ntpd", "systemd-timesyncd", "openntpd", "timesyncd")
-# RFC 5389 binding request: a real TURN/STUN server answers it, our listener echoes it.
-STUN_BINDING_REQUEST = struct.pack("!HHI12s", 0x0001, 0, 0x2112A442, b"wirepreflght")
+# UDP probes need an answer: a request the real service answers, which our listener simply echoes.
+# RFC 5389 binding request for TURN/STUN; RFC 5905 client request (LI 0, version 3, mode 3) for NTP.
+UDP_PAYLOADS = {
+    "stun": struct.pack("!HHI12s", 0x0001, 0, 0x2112A442, b"wirepreflght"),
+    "ntp": b"\x1b" + b"\0" * 47,
+}
 # The listener renames itself (comm) so `ps` shows what it is and mode=stop never kills anything else.
 LISTENER_NAME = b"wire-preflight"
 
@@ -549,7 +553,7 @@ def probe_one(target, timeout):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             sock.settimeout(timeout)
             sock.connect((address, port))
-            sock.send(STUN_BINDING_REQUEST)
+            sock.send(UDP_PAYLOADS.get(target.get("probe"), UDP_PAYLOADS["stun"]))
             sock.recv(2048)
             return None
     except TimeoutError:
