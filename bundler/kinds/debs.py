@@ -10,6 +10,7 @@ In the archive: `debs/dists/<suite>/...`, `debs/pool/...` and the public key `de
 from __future__ import annotations
 
 import email.utils
+import re
 import shutil
 import time
 from pathlib import Path
@@ -48,6 +49,9 @@ class DebsKind:
     def lock(self, spec: LoadedSpec, ctx: BuildContext) -> dict[str, Any]:
         debs = spec.spec.debs
         settings = host_network_settings()
+        if settings:
+            ctx.log("debs: from this host's apt configuration: "
+                    + ", ".join(f"{k}={re.sub(r'//[^/@]+@', '//***@', v)}" for k, v in sorted(settings.items())))
         targets = []
         for t in debs.targets:
             sources = [
