@@ -30,7 +30,8 @@ description:
     (TCP accept, UDP echo) for O(duration) seconds, so peers can test reachability before services exist.
   - C(mode=probe) connects to peers' ports (TCP connect, UDP datagram with a reply expected).
   - C(mode=stop) ends a listener started by C(mode=listen).
-  - Reports changed=false in every mode; listeners are temporary and removed by C(mode=stop) or their timeout.
+  - Reports changed=false in every mode, check mode included; listeners are temporary and removed by
+    C(mode=stop) or their timeout.
 options:
   mode:
     description: What to do.
@@ -613,8 +614,7 @@ def main():
         facts = gather(p["requirements"], p["proc_root"], p["os_release"])
         module.exit_json(changed=False, facts=facts, checks=judge_facts(p["requirements"], facts))
     elif mode == "listen":
-        if module.check_mode:
-            module.exit_json(changed=False, pid=0, listening=[], already_in_use=[])
+        # Also in check mode: the listeners leave nothing behind, and without them every probe would fail.
         try:
             socks, listening, in_use = bind_free_ports(p["ports"])
         except OSError as exc:
