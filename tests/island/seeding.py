@@ -27,14 +27,15 @@ def seed_module():
 class ReadOnlyRegistry:
     """docker-registry serving `root` in maintenance read-only mode on 127.0.0.1."""
 
-    def __init__(self, root: Path, workdir: Path):
+    def __init__(self, root: Path, workdir: Path, address: str = "127.0.0.1"):
+        self.address = address
         self.port = free_port()
         config = {
             "version": 0.1,
             "log": {"level": "info", "accesslog": {"disabled": True}},
             "storage": {"filesystem": {"rootdirectory": str(root)},
                         "maintenance": {"readonly": {"enabled": True}, "uploadpurging": {"enabled": False}}},
-            "http": {"addr": f"127.0.0.1:{self.port}", "secret": "stand-in"},
+            "http": {"addr": f"{address}:{self.port}", "secret": "stand-in"},
         }
         cfg = workdir / "readonly-registry.yml"
         cfg.write_text(yaml.safe_dump(config))
@@ -54,7 +55,7 @@ class ReadOnlyRegistry:
 
     @property
     def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.address}:{self.port}"
 
     @property
     def url(self) -> str:
