@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -30,7 +32,7 @@ SOURCES = [
     {"uri": "http://deb.debian.org/debian-security", "suites": ["bookworm-security"], "signed_by": DEBIAN_KEYRING},
 ]
 # Real Debian packages: what the roles install on the VMs (and what the TURN verify's client needs).
-PACKAGES = ["openjdk-17-jre-headless", "coturn", "nftables"]
+PACKAGES = ["openjdk-17-jre-headless", "coturn", "nftables", "containerd"]
 
 
 def _cli(*args) -> subprocess.CompletedProcess[str]:
@@ -111,3 +113,42 @@ class AssetServer:
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+class IslandRegistry:
+    """Debian's docker-registry serving `storage_dir` on `address:port`: what the lab VMs use as wire_registry.
+
+    Images are pushed to a loopback test registry (tests/support/registry.py) with the same storage; this
+    second process only serves them on the lab bridge, where the VMs can reach it.
+    """
+
+    def __init__(self, storage_dir: Path, workdir: Path, address: str, port: int = 5000):
+        self.host = f"{address}:{port}"
+        config = workdir / "island-registry.yml"
+        config.write_text(yaml.safe_dump({
+            "version": 0.1, "log": {"level": "warn"},
+            "storage": {"filesystem": {"rootdirectory": str(storage_dir)}, "maintenance": {
+                "readonly": {"enabled": True}, "uploadpurging": {"enabled": False}}},
+            "http": {"addr": self.host}}))
+        self._log = open(workdir / "island-registry.log", "wb")  # noqa: SIM115 (lives as long as the process)
+        self._proc = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(config)], stdout=self._log,
+                                      stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((address, port), timeout=1).close()
+                return
+            except OSError:
+                if self._proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        self.close()
+        raise RuntimeError(f"island registry on {self.host} did not start: see {workdir / 'island-registry.log'}")
+
+    def close(self) -> None:
+        self._proc.terminate()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+        self._log.close()

@@ -13,7 +13,9 @@ import time
 import pytest
 
 from tests.fixtures.lab import HostSpec
-from tests.services.island import AssetServer, role_overrides, services_bundle
+from tests.services.island import AssetServer, IslandRegistry, role_overrides, services_bundle
+from tests.services.standins.restund_image import build_and_push
+from tests.support.registry import Registry
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -40,16 +42,28 @@ def island(make_lab, tmp_path_factory):
     started = time.monotonic()
     bundle = services_bundle(tmp_path_factory.mktemp("services-bundle"))
     TIMINGS["bundle"] = time.monotonic() - started
+    os.environ.setdefault("ANSIBLE_FORKS", str(len(HOSTS)))
     started = time.monotonic()
     lab = make_lab("svc", HOSTS)
     TIMINGS["lab up"] = time.monotonic() - started
     server = AssetServer(bundle, lab.host_address_on_bridge)
+    # Wire's restund image as a stand-in (coturn's turnserver behind restund.conf), pushed under the
+    # upstream name and served on the bridge like the asset host's registry: quay.io/... via certs.d.
+    work = tmp_path_factory.mktemp("restund-image")
+    pushed_to = Registry(work, name="push")
+    build_and_push(work, pushed_to.host, "quay.io/wire/restund", "v0.6.0-rc.2")
+    island_registry = IslandRegistry(pushed_to.storage_dir, work, lab.host_address_on_bridge)
     addr = {h.name: h.address for h in lab.hosts}
     extravars = {
         **role_overrides(),
+        # One SSH round trip per task instead of several: the lab shares 2 cores with everything else.
+        "ansible_pipelining": True,
         "wire_asset_host": lab.host_address_on_bridge,
         "wire_asset_url": server.url,
-        "restund_implementation": "coturn",
+        "wire_registry": island_registry.host,
+        # turn1 runs coturn (Debian), turn2 restund as Wire runs it: the (stand-in) image through containerd.
+        "restund_implementation": "{{ 'restund' if inventory_hostname == 'turn2' else 'coturn' }}",
+        "restund_container_args": ["/standin/restund.sh"],
         "restund_zrest_secret": os.urandom(16).hex(),
         "restund_allowed_peer_ranges": [f"{addr['turn1']}/32", f"{addr['turn2']}/32"],
         "restund_verify_client": "{{ groups['restund'] | difference([inventory_hostname]) | first }}",
@@ -62,6 +76,8 @@ def island(make_lab, tmp_path_factory):
     }
     yield lab, extravars
     server.close()
+    island_registry.close()
+    pushed_to.stop()
     print("\nservices e2e timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in TIMINGS.items()))
 
 
@@ -93,6 +109,7 @@ def test_playbooks_converge_and_services_verify(island, run_playbook):
     # Real software underneath the stand-ins: the JRE from the bundle runs, coturn is Debian's.
     assert "openjdk" in lab.run("cass2", "java -version 2>&1", check=True).stdout.lower()
     assert "coturn" in lab.run("turn1", "dpkg-query -W coturn", check=True).stdout
+    assert "quay.io/wire/restund" in lab.run("turn2", "ctr -n wire containers list", check=True).stdout
 
 
 def test_second_run_changes_nothing(island, run_playbook):
