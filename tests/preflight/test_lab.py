@@ -6,9 +6,9 @@ One lab of four hosts serves every test. What is real and what is arranged:
 - a listener started on db1 takes tcp/9042; the matrix still reaches db1 through it.
 - db2's pre-flight address is moved to an unused address of the lab's own subnet: probes towards it fail.
 - the inventory asks for 3 Cassandra VMs where the lab has 2: a missing group member.
-- swap: the hosts share this machine's kernel, and swap is kernel-wide, so turning it on in one host would turn
-  it on for the whole machine (and for other work on it). kube1's module reads a procfs view whose `swaps`
-  lists a swap file instead; everything else in that view is the host's real /proc.
+- swap: `swapon` of a file fails inside a lab host (its root is overlayfs: EINVAL), and swap is kernel-wide,
+  so it would be on for the whole machine (and other work on it) anyway. kube1's module reads a procfs view
+  whose `swaps` lists a swap file instead; everything else in that view is the host's real /proc.
 """
 
 from __future__ import annotations
