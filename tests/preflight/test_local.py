@@ -143,3 +143,17 @@ def test_an_unreachable_host_is_a_failed_check_and_the_others_are_still_judged(t
     assert gone["id"] == "host.reachable" and "Connection refused" in gone["message"]
     assert report["hosts"]["db1"]["facts"]["cpu"]["usable"] >= 1
     assert "group.count.cassandra" in ids(report, "pass")
+
+
+def test_table_output_shows_required_and_found_per_host(tmp_path):
+    inventory = write_inventory(tmp_path, {"preflight_sizing_cassandra": {"memory_gb": 100000}})
+    proc = subprocess.run(["unshare", "-n", "--", "sh", "-c", f"ip link set lo up; {sys.executable} -m bundler.cli "
+                           f"preflight -i {inventory} --failures-only"], capture_output=True, text=True,
+                          timeout=240, cwd=REPO)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "db1 (127.0.0.1) groups: cassandra" in out
+    [row] = [line for line in out.splitlines() if "memory.total" in line]
+    assert "fail" in row and f"{100000 * 1024} MiB" in row
+    assert "cpu.cores" not in out  # passed checks hidden by --failures-only
+    assert "pre-flight FAIL (profile lab): 1 failed" in out
