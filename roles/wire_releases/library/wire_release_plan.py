@@ -1,0 +1,144 @@
+#!/usr/bin/python
+"""Ansible module: the Helm releases of a `wire-bundle values` directory, in its install order, with installable
+charts rebuilt from an unpacked bundle and the exact helm command lines (install and dry run) for each."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from ansible.module_utils.basic import AnsibleModule
+
+DOCUMENTATION = r"""
+module: wire_release_plan
+short_description: Wire's Helm releases, their charts and helm command lines, in install order
+description:
+  - Reads releases.yaml from a `wire-bundle values` directory (the install order), rebuilds each release's chart
+    from an unpacked bundle (bundle.json's charts, dependencies placed into charts/), writes each release's
+    secret values to a private file, and returns per release the helm command lines and a fingerprint of
+    everything that goes into it (chart files, values, secrets).
+  - Needs wire-bundle importable by the Python that runs the module (the admin host's toolchain).
+options:
+  values_dir: {description: Output directory of `wire-bundle values`., type: path, required: true}
+  bundle_dir: {description: An unpacked bundle (has bundle.json and charts/)., type: path}
+  charts_dir: {description: Instead of bundle_dir, ready chart directories named after the charts., type: path}
+  work_dir: {description: Private scratch directory (charts and secret values files)., type: path, required: true}
+  secrets: {description: Per release secret values (the decrypted secrets file's releases)., type: dict}
+  helm: {description: The helm binary., type: str, default: helm}
+  kubeconfig: {description: Kubeconfig for helm., type: str}
+  timeout: {description: helm --timeout., type: str, default: 10m}
+author: wire-bundle
+"""
+
+RETURN = r"""
+namespace: {description: The releases' namespace., type: str, returned: always}
+releases:
+  description: name, chart, chart_dir, fingerprint, install_argv, template_argv; in install order.
+  type: list
+  returned: always
+"""
+
+
+def fingerprint(chart_dir: Path, files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(q for q in chart_dir.rglob("*") if q.is_file()):
+        h.update(str(p.relative_to(chart_dir)).encode() + b"\0" + p.read_bytes() + b"\0")
+    for f in files:
+        h.update(f.name.encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def bundle_charts(bundle_dir: Path, work: Path) -> dict[str, Path]:
+    import json
+
+    from bundler.charts.island import installable_chart
+
+    meta = json.loads((bundle_dir / "bundle.json").read_text())
+    out: dict[str, Path] = {}
+    for chart in meta.get("kinds", {}).get("charts", []):
+        dest = work / "charts" / chart["name"]
+        shutil.rmtree(dest, ignore_errors=True)
+        out[chart["name"]] = installable_chart(bundle_dir, chart, dest)
+    return out
+
+
+def plan(p: dict) -> dict:
+    import yaml
+
+    values_dir, work = Path(p["values_dir"]), Path(p["work_dir"])
+    manifest_path = values_dir / "releases.yaml"
+    if not manifest_path.is_file():
+        raise ValueError(f"values_dir {values_dir}: no releases.yaml; run `wire-bundle values -i INVENTORY -o "
+                         f"{values_dir}` first")
+    manifest = yaml.safe_load(manifest_path.read_text())
+    work.mkdir(parents=True, exist_ok=True)
+    os.chmod(work, 0o700)
+    if p.get("bundle_dir"):
+        bundle = Path(p["bundle_dir"])
+        if not (bundle / "bundle.json").is_file():
+            raise ValueError(f"bundle_dir {bundle}: no bundle.json; unpack the bundle there "
+                             "(wire-bundle unpack BUNDLE --to DIR)")
+        charts = bundle_charts(bundle, work)
+    elif p.get("charts_dir"):
+        charts = {d.name: d for d in Path(p["charts_dir"]).iterdir() if (d / "Chart.yaml").is_file()}
+    else:
+        raise ValueError("give bundle_dir (an unpacked bundle) or charts_dir")
+    secrets = p.get("secrets") or {}
+    ns = manifest["namespace"]
+    releases = []
+    for rel in manifest["releases"]:
+        name = rel["name"]
+        chart_dir = charts.get(rel["chart"])
+        if chart_dir is None:
+            where = p.get("bundle_dir") or p.get("charts_dir")
+            raise ValueError(f"release {name}: chart {rel['chart']} is not in {where}")
+        files = [values_dir / rel["values"]]
+        if not files[0].is_file():
+            raise ValueError(f"release {name}: values file {files[0]} is missing; re-run wire-bundle values")
+        if name in secrets:
+            sfile = work / f"{name}-secrets.yaml"
+            fd = os.open(sfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                yaml.safe_dump(secrets[name], fh, sort_keys=True)
+            files.append(sfile)
+        elif rel.get("secrets_key"):
+            raise ValueError(f"release {name}: the secrets file has no {rel['secrets_key']}; re-run wire-bundle "
+                             "values with the same vault password")
+        fp = fingerprint(chart_dir, files)
+        common = [str(chart_dir), "--namespace", ns] + [a for f in files for a in ("-f", str(f))]
+        kube = ["--kubeconfig", p["kubeconfig"]] if p.get("kubeconfig") else []
+        releases.append({
+            "name": name, "chart": rel["chart"], "chart_dir": str(chart_dir), "fingerprint": fp,
+            "install_argv": [p["helm"], "upgrade", "--install", name, *common, "--create-namespace", *kube,
+                             "--description", f"wire-bundle:{fp}", "--wait", "--timeout", p["timeout"]],
+            "template_argv": [p["helm"], "template", name, *common],
+        })
+    return {"namespace": ns, "releases": releases}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec={
+        "values_dir": {"type": "path", "required": True},
+        "bundle_dir": {"type": "path"},
+        "charts_dir": {"type": "path"},
+        "work_dir": {"type": "path", "required": True},
+        "secrets": {"type": "dict", "no_log": True, "default": {}},
+        "helm": {"type": "str", "default": "helm"},
+        "kubeconfig": {"type": "str"},
+        "timeout": {"type": "str", "default": "10m"},
+    }, mutually_exclusive=[("bundle_dir", "charts_dir")], supports_check_mode=True)
+    try:
+        result = plan(module.params)
+    except ImportError as exc:
+        module.fail_json(msg=f"wire-bundle is not importable by {module._name}'s Python ({exc}); run the role "
+                             "on the admin host, whose toolchain installs wire-bundle next to Ansible")
+    except (ValueError, OSError, KeyError) as exc:
+        module.fail_json(msg=str(exc))
+    # The work directory is private scratch space, removed by the role; nothing on the host changes.
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
