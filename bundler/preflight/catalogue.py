@@ -47,6 +47,7 @@ def catalogue() -> list[tuple[str, str]]:
         ("group.unknown.*", "a host is in a group wire-bundle does not use (warning)"),
         ("group.dedicated", "roles share a VM where the profile sizes one VM per role (warning)"),
         ("group.sft.per_node", "sft_replicas <= SFT nodes (hostNetwork: one SFT per node)"),
+        ("group.sft.capacity", "SFT nodes and their measured vCPUs cover preflight_sft_participants (planner)"),
     ]
     seen, unique = set(), []
     for entry in out:

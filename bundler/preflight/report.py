@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from bundler.preflight.groups import group_checks
+from bundler.preflight.groups import group_check, group_checks
 from bundler.preflight.inventory import Inventory
 from bundler.preflight.matrix import expected_ids
 from bundler.preflight.rules import Profile
@@ -38,6 +38,27 @@ def host_results(inv: Inventory) -> list[dict[str, Any]]:
     return checks
 
 
+def sft_capacity_checks(inv: Inventory, profile: Profile) -> list[dict[str, Any]]:
+    """With a planned call load in the inventory, the SFT hosts' measured CPUs against the planner."""
+    from bundler.planner import make_plan
+
+    participants = inv.first_var("preflight_sft_participants")
+    if not participants:
+        return []
+    sft = sorted(inv.members("sft"), key=lambda h: h.name)
+    measured = [((h.vars.get("_preflight_facts") or {}).get("facts") or {}).get("cpu", {}).get("usable") for h in sft]
+    cpus = [c for c in measured if c]
+    per_node = min(cpus) if cpus else profile.roles["kubernetes"].cpu
+    plan = make_plan(int(participants), int(inv.first_var("preflight_sft_conferences", 1)),
+                     bool(inv.first_var("preflight_sft_video", False)), per_node)
+    ok = len(sft) >= plan.sft_nodes and sum(cpus) >= plan.sft_vcpus
+    return [group_check("group.sft.capacity", "pass" if ok else "fail",
+                        f"{plan.sft_nodes} SFT nodes, {plan.sft_vcpus} vCPUs",
+                        f"{len(sft)} SFT nodes, {sum(cpus)} vCPUs measured",
+                        f"{plan.conferences} conference(s) of {plan.participants} (wire-bundle plan; one SFT per node)",
+                        [h.name for h in sft])]
+
+
 def is_waived(check: dict[str, Any], cli_ignores: set[str], inv: Inventory) -> bool:
     if check["id"] in cli_ignores or (check["host"] and f"{check['host']}:{check['id']}" in cli_ignores):
         return True
@@ -50,7 +71,7 @@ def is_waived(check: dict[str, Any], cli_ignores: set[str], inv: Inventory) -> b
 
 def build_report(inv: Inventory, profile: Profile, cli_ignores: list[str] | None = None) -> dict[str, Any]:
     ignores = set(cli_ignores or [])
-    checks = host_results(inv) + group_checks(inv, profile)
+    checks = host_results(inv) + group_checks(inv, profile) + sft_capacity_checks(inv, profile)
     lists: dict[str, list[dict[str, Any]]] = {"pass": [], "warn": [], "fail": [], "ignored": []}
     for c in checks:
         c["ignored"] = is_waived(c, ignores, inv)

@@ -213,3 +213,18 @@ def test_cli_bad_input_is_one_line_and_runs_nothing(tmp_path, content, args, mes
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("error: ") and message in line
     assert proc.stdout == ""
+
+
+def test_planned_call_load_is_checked_against_measured_sft_cpus(tmp_path):
+    # 4 conferences of 100 -> 400 participants -> 8 vCPUs; two SFT nodes measured with 6 and 2 usable CPUs.
+    layout = dict(PRODUCTION)
+    all_vars = {"preflight_sft_participants": 100, "preflight_sft_conferences": 4}
+    inv = from_file(inventory(tmp_path, layout, all_vars=all_vars))
+    for name, cpus in (("k2", 6), ("k3", 2)):
+        inv.hosts[name].vars["_preflight_facts"] = {"facts": {"cpu": {"usable": cpus}}, "checks": []}
+    [check] = [c for c in build_report(inv, load_profile("production"))["fail"] if c["id"] == "group.sft.capacity"]
+    # Nodes are sized by the smallest SFT host (2 vCPUs): 4 nodes needed, 2 present; 8 vCPUs wanted, 8 measured.
+    assert (check["required"], check["found"]) == ("4 SFT nodes, 8 vCPUs", "2 SFT nodes, 8 vCPUs measured")
+    inv.hosts["k3"].vars["_preflight_facts"]["facts"]["cpu"]["usable"] = 6
+    report = build_report(inv, load_profile("production"))
+    assert [c["status"] for c in report["pass"] if c["id"] == "group.sft.capacity"] == ["pass"]
