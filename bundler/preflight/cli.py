@@ -59,7 +59,18 @@ def preflight(ctx: click.Context, inventory: Path | None, profile: str | None, f
     if inventory is None:
         raise click.UsageError("missing option -i/--inventory (the hosts to check)")
     check_ignores(list(ignores))
-    from_file(inventory)  # a broken inventory is one clear line here, not a playbook that judges no host
+    inv = from_file(inventory)  # a broken inventory is one clear line here, not a playbook that judges no host
+    if inv.first_var("preflight_sft_participants"):
+        from bundler.planner import PlanError, make_plan
+
+        # The same refusals as `wire-bundle plan` (e.g. more than 2000 participants), before anything runs.
+        try:
+            make_plan(int(inv.first_var("preflight_sft_participants")),
+                      int(inv.first_var("preflight_sft_conferences", 1)), False, 1)
+        except PlanError as exc:
+            text = str(exc).replace("--participants", "preflight_sft_participants")
+            text = text.replace("--conferences", "preflight_sft_conferences")
+            raise PlanError(f"inventory {inventory}: {text}") from None
     if fmt == "table":
         click.echo(f"pre-flight: measuring the hosts of {inventory} over SSH ...", err=True)
     result = run_preflight(inventory, profile, list(ignores), verbose=verbose)

@@ -200,6 +200,8 @@ def test_ignore_of_an_unknown_id_is_refused():
     ("all: [1, 2\n", [], "not usable: Failed to parse inventory with 'auto' plugin: YAML parsing failed"),
     ("", [], "not usable: no hosts in it"),
     ("all: {hosts: {h1: }}\n", ["--ignore", "memory.totl"], "--ignore memory.totl: no check has the ID"),
+    ("all: {hosts: {h1: }, vars: {preflight_sft_participants: 5000}}\n", [],
+     "preflight_sft_participants 5000: a call happens in a conversation, and conversations are capped at 2000"),
 ])
 def test_cli_bad_input_is_one_line_and_runs_nothing(tmp_path, content, args, message):
     import subprocess
