@@ -81,6 +81,11 @@ class WriteResult:
     members: int
 
 
+def content_digest(checksums: bytes) -> str:
+    """What a bundle holds, independent of compression: checksums.sha256 names every member and its sha256."""
+    return "sha256:" + hashlib.sha256(checksums).hexdigest()
+
+
 def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     ti = tarfile.TarInfo(name)
     ti.size = size
@@ -134,25 +139,24 @@ def write_archive(
             file_writer = _HashingWriter(raw)
             # Multi-threaded zstd output does not depend on the thread count, so the bytes stay reproducible.
             cctx = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
-            with cctx.stream_writer(file_writer, closefd=False) as zw:
-                tar_writer = _HashingWriter(zw)
-                with tarfile.open(fileobj=tar_writer, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                    tar.addfile(_tarinfo(BUNDLE_JSON, len(bundle_json), mtime), io.BytesIO(bundle_json))
-                    tar.addfile(_tarinfo(CHECKSUMS, len(checksums), mtime), io.BytesIO(checksums))
-                    if signature is not None:
-                        tar.addfile(_tarinfo(SIGNATURE, len(signature), mtime), io.BytesIO(signature))
-                    for a in artifacts:
-                        if wait:
-                            wait(a)
-                        reader = _VerifyingReader(a, on_bytes, verify=a.path not in fresh)
-                        try:
-                            tar.addfile(_tarinfo(a.path, a.size, mtime), reader)
-                        finally:
-                            reader.close()
-                        if reader.verify and "sha256:" + reader.hash.hexdigest() != a.digest:
-                            raise IntegrityError(
-                                f"{a.source} changed since it was verified ({a.path}); remove it and build again"
-                            )
+            with cctx.stream_writer(file_writer, closefd=False) as zw, \
+                    tarfile.open(fileobj=zw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                tar.addfile(_tarinfo(BUNDLE_JSON, len(bundle_json), mtime), io.BytesIO(bundle_json))
+                tar.addfile(_tarinfo(CHECKSUMS, len(checksums), mtime), io.BytesIO(checksums))
+                if signature is not None:
+                    tar.addfile(_tarinfo(SIGNATURE, len(signature), mtime), io.BytesIO(signature))
+                for a in artifacts:
+                    if wait:
+                        wait(a)
+                    reader = _VerifyingReader(a, on_bytes, verify=a.path not in fresh)
+                    try:
+                        tar.addfile(_tarinfo(a.path, a.size, mtime), reader)
+                    finally:
+                        reader.close()
+                    if reader.verify and "sha256:" + reader.hash.hexdigest() != a.digest:
+                        raise IntegrityError(
+                            f"{a.source} changed since it was verified ({a.path}); remove it and build again"
+                        )
             raw.flush()
             os.fsync(raw.fileno())
         file_hash = file_writer.hash
@@ -168,7 +172,7 @@ def write_archive(
     sidecar = output.with_name(output.name + ".sha256")
     sidecar.write_text(f"{file_hash.hexdigest()}  {output.name}\n")
     return WriteResult(output, output.stat().st_size, file_hash.hexdigest(),
-                       "sha256:" + tar_writer.hash.hexdigest(), len(artifacts) + 2 + (signature is not None))
+                       content_digest(checksums), len(artifacts) + 2 + (signature is not None))
 
 
 # --- reading ------------------------------------------------------------------------------------------------
@@ -212,7 +216,6 @@ class Member:
 @dataclass
 class StreamState:
     file_hash: hashlib._Hash = field(default_factory=hashlib.sha256)
-    content_hash: hashlib._Hash = field(default_factory=hashlib.sha256)
     compressed_bytes: int = 0
 
 
@@ -233,9 +236,7 @@ def iter_members(path: Path, state: StreamState | None = None,
     try:
         file_reader = _CountingReader(raw, on_bytes)
         dctx = zstandard.ZstdDecompressor()
-        with dctx.stream_reader(file_reader, read_across_frames=True) as zr:
-            tar_reader = _CountingReader(zr)
-            with tarfile.open(fileobj=tar_reader, mode="r|") as tar:
+        with dctx.stream_reader(file_reader, read_across_frames=True) as zr, tarfile.open(fileobj=zr, mode="r|") as tar:
                 for info in tar:
                     last = info.name
                     f = tar.extractfile(info) if info.isfile() else None
@@ -253,7 +254,7 @@ def iter_members(path: Path, state: StreamState | None = None,
 
                     yield Member(info.name, info.size, info, chunks())
                 # Drain the rest of the stream so the file hash covers every byte.
-                while tar_reader.read(CHUNK):
+                while zr.read(CHUNK):
                     pass
         while file_reader.read(CHUNK):
             pass
@@ -265,7 +266,6 @@ def iter_members(path: Path, state: StreamState | None = None,
     finally:
         raw.close()
     state.file_hash = file_reader.hash
-    state.content_hash = tar_reader.hash
     state.compressed_bytes = file_reader.count
 
 

@@ -7,7 +7,15 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bundler.archive import BUNDLE_JSON, CHECKSUMS, SIGNATURE, StreamState, iter_members, parse_checksums
+from bundler.archive import (
+    BUNDLE_JSON,
+    CHECKSUMS,
+    SIGNATURE,
+    StreamState,
+    content_digest,
+    iter_members,
+    parse_checksums,
+)
 from bundler.errors import BundleError, IntegrityError
 from bundler.signing import PUBLIC_KEY, check_trust
 
@@ -72,7 +80,8 @@ def verify_archive(path: Path, on_bytes=None, fingerprint: str | None = None,
                 report.problems.append((member.name, f"content hashes to sha256:{digest}, not the name's digest"))
     except IntegrityError as exc:
         report.problems.append(("(stream)", str(exc).split(": ", 1)[-1]))
-    report.content_digest = "sha256:" + state.content_hash.hexdigest()
+    if CHECKSUMS in kept:
+        report.content_digest = content_digest(kept[CHECKSUMS])
     report.file_sha256 = state.file_hash.hexdigest()
 
     if listed is None:
