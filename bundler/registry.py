@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin
 
 import requests
 
@@ -221,6 +222,20 @@ class RegistryClient:
             self.downloader.sleep(0.3 * 2**attempt)
         return resp
 
+    def list_tags(self, ref: Reference, max_pages: int = 50) -> list[str]:
+        """Every tag of ref's repository, following the registry's `Link: <...>; rel="next"` pagination."""
+        url = f"{self.base_url(ref)}/tags/list?n=1000"
+        tags: list[str] = []
+        for _ in range(max_pages):
+            resp = self._retrying_get(ref, url, {"Accept": "application/json"}, "tags")
+            _raise_for_status(ref, resp, "tag list")
+            tags += resp.json().get("tags") or []
+            m = re.search(r'<([^>]+)>\s*;\s*rel="?next"?', resp.headers.get("Link", ""))
+            if not m:
+                return tags
+            url = urljoin(url, m.group(1))
+        raise RegistryError(f"{ref.name}: more than {max_pages} pages of tags")
+
     def fetch_blob(
         self,
         ref: Reference,
@@ -241,6 +256,10 @@ class RegistryClient:
         )
 
 
+class NotFound(RegistryError):
+    """The registry answered 404: no such repository, tag or manifest."""
+
+
 def _raise_for_status(ref: Reference, resp: requests.Response, what: str) -> None:
     if resp.status_code == 200:
         return
@@ -253,7 +272,7 @@ def _raise_for_status(ref: Reference, resp: requests.Response, what: str) -> Non
     except ValueError:
         pass
     if code == 404:
-        raise RegistryError(f"{ref}: {what} not found (HTTP 404{detail})")
+        raise NotFound(f"{ref}: {what} not found (HTTP 404{detail})")
     if code in (401, 403):
         raise RegistryError(f"{ref}: access denied to {what} (HTTP {code}{detail})")
     raise RegistryError(f"{ref}: registry answered HTTP {code} for {what}{detail}")

@@ -6,21 +6,18 @@ chart .tgz; tags are chart versions with `+` spelled `_` (tags may not contain `
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from urllib.parse import urljoin
 
 from bundler.charts.repo import Resolved
 from bundler.charts.semver import ConstraintError, best_match, nearest
-from bundler.errors import BundleError, RegistryError
+from bundler.errors import BundleError
 from bundler.reference import Reference
-from bundler.registry import RegistryClient
+from bundler.registry import NotFound, RegistryClient
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 HELM_CONTENT = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 LEGACY_CONTENT = "application/tar+gzip"  # charts pushed by helm 3.0-3.6
 MAX_TAG_PAGES = 100
-_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 def oci_reference(repo: str, name: str, tag: str | None = None) -> Reference:
@@ -35,21 +32,10 @@ def oci_reference(repo: str, name: str, tag: str | None = None) -> Reference:
 
 def list_tags(client: RegistryClient, ref: Reference) -> list[str]:
     """All tags of the repository, following the registry's pagination."""
-    url = f"{client.base_url(ref)}/tags/list?n=1000"
-    tags: list[str] = []
-    for _ in range(MAX_TAG_PAGES):
-        # The client's authenticated GET: the same token flow as manifests and blobs.
-        resp = client._get(ref, url, {"Accept": "application/json"}, "tags")
-        if resp.status_code == 404:
-            raise BundleError(f"chart {ref.repository.rsplit('/', 1)[-1]} not found at oci://{ref.name}")
-        if resp.status_code != 200:
-            raise RegistryError(f"oci://{ref.name}: HTTP {resp.status_code} listing tags")
-        tags += resp.json().get("tags") or []
-        m = _NEXT.search(resp.headers.get("Link", ""))
-        if not m:
-            return tags
-        url = urljoin(url, m.group(1))
-    raise RegistryError(f"oci://{ref.name}: more than {MAX_TAG_PAGES} pages of tags")
+    try:
+        return client.list_tags(ref, MAX_TAG_PAGES)
+    except NotFound:
+        raise BundleError(f"chart {ref.repository.rsplit('/', 1)[-1]} not found at oci://{ref.name}") from None
 
 
 def resolve_oci(client: RegistryClient, repo: str, name: str, constraint: str) -> Resolved:
