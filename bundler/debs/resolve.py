@@ -135,9 +135,17 @@ def _check_requested(index: PackageIndex, packages: list[str], what: str, source
 
 def _install_baseline(root: AptRoot, index: PackageIndex, requested: set[str], what: str,
                       log: Callable[[str], None]) -> list[str]:
-    # The baseline is a function of the indexes (named by the signed Release files) and the requested names:
-    # when neither changed since the last lock, reuse it and save apt two runs over the whole archive.
-    h = hashlib.sha256(json.dumps([sorted(requested), MINBASE_EXTRAS]).encode())
+    """Write the baseline into the root's dpkg status, less the requested packages (they are shipped)."""
+    stanzas = _baseline_stanzas(root, index, what, log)
+    names = sorted(set(stanzas) - requested)
+    root.write_status([stanzas[n] for n in names])
+    return names
+
+
+def _baseline_stanzas(root: AptRoot, index: PackageIndex, what: str, log: Callable[[str], None]) -> dict[str, str]:
+    # The baseline is a function of the indexes alone, and they are named by the signed Release files: while
+    # those are unchanged, reuse it and save apt two runs over the whole archive.
+    h = hashlib.sha256(json.dumps(MINBASE_EXTRAS).encode())
     for f in sorted(root.lists.iterdir()):
         if f.name.endswith(("_InRelease", "_Release")):
             h.update(f.name.encode() + b"\0" + f.read_bytes())
@@ -145,34 +153,30 @@ def _install_baseline(root: AptRoot, index: PackageIndex, requested: set[str], w
     try:
         cached = json.loads(memo.read_text())
         if cached["key"] == h.hexdigest():
-            root.status.write_text(cached["status"])
-            return cached["names"]
+            return cached["stanzas"]
     except (OSError, ValueError, KeyError):
         pass
-    names = _compute_baseline(root, index, requested, what, log)
+    stanzas = _compute_baseline(root, index, what, log)
     tmp = memo.with_name("baseline.json.tmp")
-    tmp.write_text(json.dumps({"key": h.hexdigest(), "names": names, "status": root.status.read_text()}))
+    tmp.write_text(json.dumps({"key": h.hexdigest(), "stanzas": stanzas}))
     os.replace(tmp, memo)
-    return names
+    return stanzas
 
 
-def _compute_baseline(root: AptRoot, index: PackageIndex, requested: set[str], what: str,
-                      log: Callable[[str], None]) -> list[str]:
-    seeds = [n for n in index.base_system() if n not in requested]
+def _compute_baseline(root: AptRoot, index: PackageIndex, what: str, log: Callable[[str], None]) -> dict[str, str]:
+    seeds = index.base_system()
     # debootstrap adds apt to minbase, and on merged-/usr releases it installs usr-is-merged itself, where apt
     # would pick the first alternative of `usrmerge | usr-is-merged` (and perl with it).
-    seeds += [n for n in MINBASE_EXTRAS if n in index.by_name and n not in requested]
+    seeds += [n for n in MINBASE_EXTRAS if n in index.by_name]
     planned = root.simulate_install(seeds, recommends=False)
-    names = sorted({p.name for p in planned} - requested)
-    root.write_status([index.lowest(n).text for n in names])
+    stanzas = {p.name: index.lowest(p.name).text for p in sorted(planned, key=lambda p: p.name)}
+    root.write_status(list(stanzas.values()))
     if not root.check():
         # The release versions do not fit together (rare: a security update split a package); assume the
         # versions apt chose instead.
         log(f"{what}: baseline at release versions is inconsistent; assuming the newest versions")
-        chosen = {p.name: p for p in planned}
-        stanzas = []
-        for n in names:
-            st = index.find(n, chosen[n].version, chosen[n].architecture)
-            stanzas.append(st.text if st else index.lowest(n).text)
-        root.write_status(stanzas)
-    return names
+        for p in planned:
+            st = index.find(p.name, p.version, p.architecture)
+            if st is not None:
+                stanzas[p.name] = st.text
+    return stanzas
