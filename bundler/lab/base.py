@@ -121,3 +121,29 @@ def base_size_bytes(root: Path) -> int:
         except OSError:
             pass
     return total
+
+
+def cached_bases(cache_dir: Path) -> list[dict]:
+    """Complete bases in the cache: key, root, suite, packages, size in bytes."""
+    out = []
+    if cache_dir.is_dir():
+        for meta in sorted(cache_dir.glob("*/meta.json")):
+            info = json.loads(meta.read_text())
+            root = meta.parent / "root"
+            out.append({"key": meta.parent.name, "root": root, "suite": info.get("suite"),
+                        "packages": info.get("packages", []), "size": base_size_bytes(root)})
+    return out
+
+
+def remove_base(cache_dir: Path, key: str) -> bool:
+    """Delete one cached base under its build lock (a lab being built from it right now keeps it)."""
+    final = cache_dir / key
+    with open(cache_dir / f"{key}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        (final / "meta.json").unlink(missing_ok=True)  # first, so nobody picks up a half-deleted base
+        shutil.rmtree(final, ignore_errors=True)
+    (cache_dir / f"{key}.lock").unlink(missing_ok=True)
+    return not final.exists()

@@ -26,6 +26,7 @@ and the machine's bridge address, nothing else: no route, no DNS, no mirror.
   wire-bundle lab status                 list labs, hosts, addresses
   wire-bundle lab ssh demo asset         a root shell on host `asset` of lab `demo`
   wire-bundle lab down demo              remove everything the lab created
+  wire-bundle lab cache [--prune]        cached base roots; drop the unused ones
 
 \b
 A spec file:
@@ -116,6 +117,34 @@ def ssh(name: str, host: str, command: tuple[str, ...]) -> None:
     if not command:
         cmd.insert(1, "-t")
     os.execvp(cmd[0], cmd)
+
+
+@lab.command("cache")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Cache to look at (default /var/cache/wire-bundle/lab).")
+@click.option("--prune", is_flag=True, help="Delete the bases no lab on this machine uses.")
+def cache(cache_dir: Path | None, prune: bool) -> None:
+    """List the cached base roots (one per suite + package set), and which labs use them."""
+    from bundler.lab import base
+    from bundler.lab.config import defaults
+
+    cache_dir = cache_dir or defaults().cache_dir
+    used: dict[str, set[str]] = {}
+    for st in all_states():
+        for h in st["hosts"]:
+            used.setdefault(Path(h["base"]).parent.name, set()).add(st["name"])
+    bases = base.cached_bases(cache_dir)
+    if not bases:
+        click.echo(f"no cached bases in {cache_dir}")
+    for b in bases:
+        users = ", ".join(sorted(used.get(b["key"], ()))) or "-"
+        extra = sorted(set(b["packages"]))
+        click.echo(f"{b['key']}  {b['size'] / 2**20:7.1f} MiB  used by: {users}  packages: {' '.join(extra)}")
+        if prune and b["key"] not in used:
+            if base.remove_base(cache_dir, b["key"]):
+                click.echo(f"  removed {b['key']}")
+            else:
+                click.echo(f"  kept {b['key']}: a lab is being built from it right now")
 
 
 def _print_lab(st: dict) -> None:

@@ -117,3 +117,25 @@ def test_refuses_when_tools_are_missing(tmp_path):
     assert proc.returncode == 1
     assert "error: the island lab needs systemd-nspawn (apt package systemd-container), debootstrap" \
         in proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reads the machine's lab state")
+def test_cache_prune_removes_unused_bases_but_not_one_being_built(tmp_path):
+    import fcntl
+    import json
+
+    for key in ("bookworm-aaaaaaaaaaaa", "bookworm-bbbbbbbbbbbb"):
+        (tmp_path / key / "root" / "etc").mkdir(parents=True)
+        (tmp_path / key / "root" / "etc" / "os-release").write_text("x" * 1000)
+        (tmp_path / key / "meta.json").write_text(json.dumps({"suite": "bookworm", "packages": ["systemd"]}))
+    listing = cli("cache", "--cache-dir", str(tmp_path))
+    assert listing.returncode == 0
+    assert "bookworm-aaaaaaaaaaaa" in listing.stdout and "used by: -" in listing.stdout
+    with open(tmp_path / "bookworm-bbbbbbbbbbbb.lock", "w") as held:  # a build from it in progress
+        fcntl.flock(held, fcntl.LOCK_EX)
+        pruned = cli("cache", "--cache-dir", str(tmp_path), "--prune")
+    assert pruned.returncode == 0, pruned.stderr
+    assert "removed bookworm-aaaaaaaaaaaa" in pruned.stdout
+    assert "kept bookworm-bbbbbbbbbbbb" in pruned.stdout
+    assert not (tmp_path / "bookworm-aaaaaaaaaaaa").exists()
+    assert (tmp_path / "bookworm-bbbbbbbbbbbb" / "meta.json").exists()
