@@ -88,6 +88,7 @@ class DebsKind:
     # --- fetch ---------------------------------------------------------------------------------------------
 
     def fetch(self, spec: LoadedSpec, locked: dict[str, Any], ctx: BuildContext) -> KindResult:
+        _check_lock_shape(locked)
         _check_pool_paths(locked["targets"])
         unique: dict[str, dict] = {}
         for t in locked["targets"]:
@@ -175,6 +176,20 @@ class DebsKind:
 
 def _day(epoch: int | None) -> str:
     return "never" if epoch is None else time.strftime("%Y-%m-%d", time.gmtime(epoch))
+
+
+LOCKED_FIELDS = {"name", "version", "architecture", "component", "filename", "path", "url", "sha256", "size"}
+
+
+def _check_lock_shape(locked: Any) -> None:
+    try:
+        ok = isinstance(locked["date"], str) and all(
+            set(p) >= LOCKED_FIELDS for t in locked["targets"] for p in t["packages"])
+    except (KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise BundleError("debs: the lock's debs section is incomplete or from another version of wire-bundle; "
+                          "run `wire-bundle lock` again")
 
 
 def _check_pool_paths(targets: list[dict]) -> None:
