@@ -250,3 +250,19 @@ def test_cli_up_status_ssh_down(tmp_path):
     gone = cli("status", name)
     assert gone.returncode == 1 and gone.stderr.strip() == f"error: no lab named '{name}' on this machine"
     assert cli("down", "--missing-ok", name).returncode == 0
+
+
+def test_concurrent_ups_get_separate_subnets(make_lab):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        labs = list(pool.map(lambda n: make_lab(n, [HostSpec("solo")]), ["cc1", "cc2"]))
+    a, b = labs
+    assert a.subnet != b.subnet
+    assert not ipaddress.ip_network(a.subnet).overlaps(ipaddress.ip_network(b.subnet))
+    # Labs are separate islands: a host of one cannot reach a host of the other.
+    assert a.run("solo", f"ip route get {b.host('solo').address}").returncode != 0
+    for lab in labs:
+        assert lab.run("solo", "hostname", check=True).stdout.strip() == "solo"
+        lab.down()
+        assert lab.leftovers() == []
