@@ -130,6 +130,7 @@ class Lab:
         require_root_and_tools()
         if self._reuse_or_clear(read_state(self.name)):
             return self
+        self._check_workdir()
         bases = self._bases()  # slow and independent of other labs: outside the machine lock
         with machine_lock():
             existing = read_state(self.name)

@@ -139,3 +139,24 @@ def test_cache_prune_removes_unused_bases_but_not_one_being_built(tmp_path):
     assert "kept bookworm-bbbbbbbbbbbb" in pruned.stdout
     assert not (tmp_path / "bookworm-aaaaaaaaaaaa").exists()
     assert (tmp_path / "bookworm-bbbbbbbbbbbb" / "meta.json").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the root check comes first")
+def test_refuses_a_non_empty_workdir_before_building_anything(tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    with pytest.raises(LabError, match=f"work directory {tmp_path} exists and is not empty"):
+        Lab(f"wd-{os.getpid() % 10000}", [HostSpec("a", packages=["no-such-package-xyz"])], tmp_path).up()
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+@pytest.mark.lab
+@pytest.mark.skipif(os.geteuid() != 0, reason="debootstrap needs root")
+def test_unknown_package_fails_the_base_build_cleanly(tmp_path):
+    cache = tmp_path / "cache"
+    lab = Lab(f"np-{os.getpid() % 10000}", [HostSpec("a", packages=["no-such-package-xyz"])],
+              cache_dir=cache, log=lambda *_: None)
+    with pytest.raises(LabError, match=r"building lab base bookworm-\w+: debootstrap failed .*full log in"):
+        lab.up()
+    # No half-built base is left for a later lab to pick up, and no lab state was written.
+    assert not [p for p in cache.iterdir() if p.is_dir()]
+    assert lab.leftovers() == []
