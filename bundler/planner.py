@@ -139,7 +139,7 @@ def check_inventory(plan: Plan, inventory_path: Path, profile_name: str | None) 
     inv = from_file(inventory_path)
     profile = load_profile(profile_name or inv.first_var("preflight_profile", "production"), inv.sizing_overrides())
     sft = sorted(h.name for h in inv.members("sft"))
-    cpus = profile.roles["kubernetes"].cpu
+    cpus = int(profile.roles["kubernetes"].cpu)
     checks = [
         {"id": "plan.sft.nodes", "status": "pass" if len(sft) >= plan.sft_nodes else "fail",
          "required": plan.sft_nodes, "found": len(sft), "message": f"hosts in group sft: {', '.join(sft) or 'none'}"},
@@ -220,7 +220,7 @@ def plan(ctx: click.Context, participants: int, conferences: int, video: bool, n
     from bundler.preflight.rules import load_profile
 
     if node_cpus is None:
-        node_cpus = load_profile(profile or "production").roles["kubernetes"].cpu
+        node_cpus = max(1, int(load_profile(profile or "production").roles["kubernetes"].cpu))
     result = make_plan(participants, conferences, video, node_cpus, team_size)
     if inventory is not None:
         result.checks = check_inventory(result, inventory, profile)

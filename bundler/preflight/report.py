@@ -48,7 +48,7 @@ def sft_capacity_checks(inv: Inventory, profile: Profile) -> list[dict[str, Any]
     sft = sorted(inv.members("sft"), key=lambda h: h.name)
     measured = [((h.vars.get("_preflight_facts") or {}).get("facts") or {}).get("cpu", {}).get("usable") for h in sft]
     cpus = [c for c in measured if c]
-    per_node = min(cpus) if cpus else profile.roles["kubernetes"].cpu
+    per_node = min(cpus) if cpus else max(1, int(profile.roles["kubernetes"].cpu))
     plan = make_plan(int(participants), int(inv.first_var("preflight_sft_conferences", 1)),
                      bool(inv.first_var("preflight_sft_video", False)), per_node)
     ok = len(sft) >= plan.sft_nodes and sum(cpus) >= plan.sft_vcpus

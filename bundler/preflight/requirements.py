@@ -41,7 +41,7 @@ def host_requirements(host: Host, profile: Profile) -> dict[str, Any]:
         "profile": profile.name,
         "roles": roles,
         "slack_pct": profile.slack_pct,
-        "cpu": sum(profile.roles[r].cpu for r in roles),
+        "cpu": round(sum(profile.roles[r].cpu for r in roles), 2),
         "memory_mib": int(round(sum(profile.roles[r].memory_gb for r in roles) * 1024)),
         "disks": [{"role": r, "path": data_path(host, r), "required_gib": profile.roles[r].disk_gb} for r in roles],
         "ports": host_ports(host),

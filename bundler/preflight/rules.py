@@ -23,7 +23,7 @@ class PreflightError(BundleError):
 class RoleSize:
     name: str
     count: int
-    cpu: int
+    cpu: float  # vCPUs; fractions let small lab roles share a VM
     memory_gb: float
     disk_gb: float
     odd: bool = False
@@ -66,7 +66,7 @@ def _role_size(role: str, figures: dict[str, Any], where: str) -> RoleSize:
         return RoleSize(
             name=role,
             count=int(figures["count"]),
-            cpu=int(figures["cpu"]),
+            cpu=float(figures["cpu"]),
             memory_gb=float(figures["memory_gb"]),
             disk_gb=float(figures["disk_gb"]),
             odd=bool(figures.get("odd", False)),

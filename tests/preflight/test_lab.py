@@ -38,7 +38,7 @@ FAKE_PROC = ("rm -rf /run/fakeproc && mkdir /run/fakeproc && for e in /proc/*; d
 @pytest.fixture(scope="module")
 def lab(make_lab):
     return make_lab("pf", [
-        # Roles sharing a host add up; each host here asks for 2 of the machine's 2 cores.
+        # Roles sharing a host add up (kube1: 1 + 0.25 vCPUs of the lab profile; the machine has 2).
         HostSpec("kube1", groups=["kube_control_plane", "kube_node", "sft", "minio"]),
         HostSpec("db1", groups=["cassandra", "elasticsearch"]),
         HostSpec("db2", groups=["cassandra"], memory="512M"),

@@ -385,7 +385,7 @@ def judge_facts(req, facts):
     need_cpu = req.get("cpu", 0)
     if need_cpu:
         have = facts["cpu"]["usable"]
-        checks.append(check("cpu.cores", "pass" if have >= need_cpu else "fail", need_cpu, have,
+        checks.append(check("cpu.cores", "pass" if have >= need_cpu else "fail", f"{need_cpu:g}", have,
                             f"{have} usable cores for {roles}"))
 
     need_mib = req.get("memory_mib", 0)
