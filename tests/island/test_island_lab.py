@@ -178,16 +178,68 @@ def test_a_tampered_bundle_is_refused_and_nothing_is_served_from_it(island, bund
     members[deb] = (info, data[:-1] + bytes([data[-1] ^ 1]))
     tampered = island.host("asset").root / "root" / "tampered.tar.zst"
     write_tar(tampered, members)
+    other = island.host("asset").root / "srv" / "other"
+    r = run_cli("unpack", tampered, "--to", other)
+    assert r.rc == 1 and "sha256 mismatch" in r.err and info.name in r.err, r.out + r.err
+    assert not other.exists() and not [p for p in other.parent.iterdir() if ".unpacking-" in p.name]
+    # Over the served directory: it already holds this bundle (same bundle.json), verified when it was unpacked,
+    # so unpack takes nothing from the tampered archive; either way the served bytes stay the verified ones.
     served = island.host("asset").root / "srv" / "wire-bundle"
     marker = (served / ".wire-bundle-unpacked.json").read_text()
     r = run_cli("unpack", tampered, "--to", served, "--replace")
-    assert r.rc == 1 and "sha256 mismatch" in r.err and info.name in r.err
-    assert (served / ".wire-bundle-unpacked.json").read_text() == marker  # still the intact bundle
-    r = run_cli("unpack", tampered, "--to", island.host("asset").root / "srv" / "other")
-    assert r.rc == 1 and not (island.host("asset").root / "srv" / "other").exists()
+    assert (r.rc == 0 and "nothing to do" in r.out) or (r.rc == 1 and "sha256 mismatch" in r.err), r.out + r.err
+    assert (served / ".wire-bundle-unpacked.json").read_text() == marker
     asset = island.host("asset").address
     r = _py(island, "vm1", f"import urllib.request,hashlib;print(hashlib.sha256(urllib.request.urlopen("
                            f"'http://{asset}/{info.name}').read()).hexdigest())")
     import hashlib
 
     assert r.stdout.strip() == hashlib.sha256(data).hexdigest()  # the original bytes, not the tampered ones
+    # The asset host role serves only a directory with the unpack marker: the refused bundle's would-be place
+    # stops the bootstrap with the reason.
+    r = run_cli("deploy", "-i", island.inventory_path, "bootstrap.yml", *EXTRA, "--limit", "assethost",
+                "-e", "asset_host_bundle_dir=/srv/other", "--run-dir", tmp_path / "run-refused", timeout=600)
+    assert r.rc == 1 and "/srv/other holds no unpacked bundle" in r.err, r.out + r.err
+
+
+def _self_signed(address: str, out_dir):
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "stand-in island asset host")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(address))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    (out_dir / "asset.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (out_dir / "asset.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                          serialization.PrivateFormat.PKCS8,
+                                                          serialization.NoEncryption()))
+    return out_dir / "asset.crt", out_dir / "asset.key"
+
+
+def test_tls_when_the_operator_gives_a_certificate(island, bundle, tmp_path):
+    asset = island.host("asset").address
+    cert, key = _self_signed(asset, tmp_path)
+    r = run_cli("deploy", "-i", island.inventory_path, "bootstrap.yml", *EXTRA,
+                "-e", f"asset_host_tls_certificate={cert}", "-e", f"asset_host_tls_key={key}",
+                "-e", f"wire_asset_url=https://{asset}", "-e", f"offline_sources_tls_ca={cert}",
+                "--run-dir", tmp_path / "run-tls", timeout=1500)
+    assert r.rc == 0, r.out + r.err
+    assert island.run("vm1", "grep -h ^URIs /etc/apt/sources.list.d/*.sources").stdout.split() == \
+        ["URIs:", f"https://{asset}/debs"]
+    r = island.run("vm1", "apt-get update && apt-get install -y --reinstall --no-install-recommends chrony")
+    assert r.returncode == 0 and f"https://{asset}/debs" in r.stdout, r.stdout + r.stderr
+    r = _py(island, "vm1", "import http.client\n"
+                           f"c=http.client.HTTPConnection('{asset}');c.request('GET','/files/{FILE_PATH}')\n"
+                           "x=c.getresponse();print(x.status,x.getheader('Location'))")
+    assert r.stdout.split() == ["301", f"https://{asset}:443/files/{FILE_PATH}"], r.stdout + r.stderr
