@@ -82,6 +82,7 @@ class AptRoot:
         self.conf = root / "apt.conf"
         self.status = root / "var/lib/dpkg/status"
         self.lists = root / "var/lib/apt/lists"
+        self.removals: list[str] = []
 
     # --- set-up --------------------------------------------------------------------------------------------
 
@@ -197,6 +198,8 @@ class AptRoot:
         if r.returncode != 0:
             raise BundleError(f"{self.what}: cannot resolve {' '.join(packages)}: {explain_apt_failure(r)}")
         out = []
+        # Packages the install would remove from the target's baseline (a Conflicts/Breaks): worth a word.
+        self.removals = sorted(line.split()[1] for line in r.stdout.splitlines() if line.startswith("Remv "))
         for line in r.stdout.splitlines():
             m = re.match(r"^Inst (\S+) (?:\[\S+\] )?\((\S+) .*\[(\S+)\]\)", line)
             if m:

@@ -100,6 +100,8 @@ def _resolve(root: AptRoot, what: str, architecture: str, sources: list[Source],
         base = _install_baseline(root, index, requested_names, what, log)
 
     planned = root.simulate_install(packages, recommends=recommends)
+    if root.removals:
+        log(f"{what}: installing these packages removes {', '.join(root.removals)} from the target")
     locked = []
     for inst in planned:
         st = index.find(inst.name, inst.version, inst.architecture)
