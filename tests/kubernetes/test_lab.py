@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.fixtures.lab import HostSpec
-from tests.kubernetes.island import kubernetes_bundle, node_files, role_overrides, sha256
+from tests.kubernetes.island import kubernetes_bundle, node_files, preset_net_sysctls, role_overrides, sha256
 from tests.services.island import AssetServer, IslandRegistry
 from tests.support.images import ImageFactory
 from tests.support.registry import Registry
@@ -36,6 +36,7 @@ def island(make_lab, tmp_path_factory):
     started = time.monotonic()
     lab = make_lab("k8s", HOSTS)
     TIMINGS["lab up"] = time.monotonic() - started
+    preset_net_sysctls(lab)
     server = AssetServer(bundle, lab.host_address_on_bridge)
     work = tmp_path_factory.mktemp("k8s-registry")
     pushed_to = Registry(work, name="push")
