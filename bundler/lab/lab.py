@@ -243,14 +243,23 @@ class Lab:
             failed = [(n, r) for n, r in pool.map(wait, st["hosts"]) if r]
         if failed:
             n, r = failed[0]
+            kept = self._keep_logs()
             raise LabError(f"lab {self.name}: host {n} did not answer SSH within {d.boot_timeout:.0f} s "
-                           f"({r}); boot log: {self.workdir / 'logs' / (n + '.log')}"
-                           + (f" (and {len(failed) - 1} more hosts)" if len(failed) > 1 else ""))
+                           f"({r}; log ends: {_log_tail(kept / (n + '.log'))}); boot logs kept in {kept}"
+                           + (f" (and {len(failed) - 1} more hosts failed)" if len(failed) > 1 else ""))
         access.write_inventory(self.inventory_path, access.inventory(
             st["hosts"], key, self.known_hosts_path, st["bridge_address"], self.name))
         st["status"] = "running"
         st["up_seconds"] = round(time.monotonic() - started, 1)
         write_state(st)
+
+    def _keep_logs(self) -> Path:
+        """Copy the hosts' boot logs out of the work dir, which the failed `up` is about to remove."""
+        dest = defaults().home / "failed" / f"{self.name}-{time.strftime('%Y%m%dT%H%M%S')}"
+        dest.mkdir(parents=True, exist_ok=True)
+        for log in (self.workdir / "logs").glob("*.log"):
+            shutil.copy(log, dest / log.name)
+        return dest
 
     # ---- down ------------------------------------------------------------------------------------------
 
@@ -268,6 +277,14 @@ class Lab:
     def disk_usage(self) -> dict[str, int]:
         """Bytes each host holds on top of the shared base (overlay upper layer and volumes)."""
         return {h.name: _du(self.workdir / "hosts" / h.name) for h in self.hosts}
+
+
+def _log_tail(path: Path, lines: int = 2) -> str:
+    try:
+        text = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "no log"
+    return " | ".join(text[-lines:]) or "empty log"
 
 
 def _spec_dict(h: dict) -> dict:
