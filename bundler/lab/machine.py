@@ -70,7 +70,9 @@ def start(root: Path, machine: str, hostname: str, netns: str, cg_id: str, log: 
            f"--network-namespace-path=/run/netns/{netns}", "--bind=/sys/fs/cgroup",
            *[f"--bind={d}:{mp}" for d, mp in binds], *[f"--bind={src}:{dst}" for src, dst in volumes],
            *NSPAWN_FLAGS]
-    env = {**os.environ, "SYSTEMD_SECCOMP": "0"}
+    # API_VFS_WRITABLE=network: /proc/sys/net is writable in the host (it is the host's own netns), so roles
+    # can set net.* sysctls as on a VM; the rest of /proc/sys stays read-only (shared kernel).
+    env = {**os.environ, "SYSTEMD_SECCOMP": "0", "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
     with open(log, "ab") as out:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
                                 start_new_session=True, preexec_fn=lambda: cgroups.join(cg_id))

@@ -266,3 +266,14 @@ def test_concurrent_ups_get_separate_subnets(make_lab):
         assert lab.run("solo", "hostname", check=True).stdout.strip() == "solo"
         lab.down()
         assert lab.leftovers() == []
+
+
+def test_net_sysctls_are_writable_in_a_host_and_stay_there(lab):
+    before = Path("/proc/sys/net/ipv4/ip_forward").read_text()
+    out = lab.run("alpha", "sysctl -w net.ipv4.ip_forward=1 && sysctl -n net.ipv4.ip_forward", check=True).stdout
+    assert out.split()[-1] == "1"
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text() == before, "a host's netns is its own"
+    assert lab.run("beta", "sysctl -n net.ipv4.ip_forward").stdout.strip() == "0"
+    # Kernel-wide settings are the machine's: they stay read-only in a host.
+    assert lab.run("alpha", "sysctl -w vm.swappiness=10").returncode != 0
+    lab.run("alpha", "sysctl -w net.ipv4.ip_forward=0", check=True)
