@@ -47,6 +47,8 @@ def test_molecule_scenario(role, vars_file):
                           capture_output=True, text=True, timeout=1500)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-6000:]
-    idempotence = out.split("idempotence", 1)[-1]
-    assert "changed=0" in idempotence and "failed=0" in idempotence
+    # Each stage ran and passed; molecule's idempotence stage itself fails when the second converge changes
+    # anything, and verify is the role's own client-side check.
+    for stage in ("create", "prepare", "converge", "idempotence", "verify", "destroy"):
+        assert f"default > {stage}: Executed: Successful" in out, out[-6000:]
     assert read_state(lab_name) is None, "molecule destroy must tear the lab down"
