@@ -94,13 +94,16 @@ def run(run_playbook, lab, extravars, playbook, **kw):
     return result
 
 
+@pytest.mark.timeout(1800)
 def test_vms_use_the_island_repository(island, run_playbook):
     lab, extravars = island
     run(run_playbook, lab, extravars, "tests/services/sources.yml")
+    run(run_playbook, lab, extravars, "tests/services/jre.yml")
     out = lab.run("cass1", "apt-cache policy openjdk-17-jre-headless", check=True).stdout
     assert extravars["wire_asset_url"] in out, out
 
 
+@pytest.mark.timeout(3000)
 def test_playbooks_converge_and_services_verify(island, run_playbook):
     lab, extravars = island
     for playbook in PLAYBOOKS:
@@ -112,6 +115,7 @@ def test_playbooks_converge_and_services_verify(island, run_playbook):
     assert "quay.io/wire/restund" in lab.run("turn2", "ctr -n wire containers list", check=True).stdout
 
 
+@pytest.mark.timeout(1800)
 def test_second_run_changes_nothing(island, run_playbook):
     lab, extravars = island
     for playbook in PLAYBOOKS:
@@ -119,6 +123,7 @@ def test_second_run_changes_nothing(island, run_playbook):
         assert changed_hosts(result) == set(), (playbook, result.stats.get("changed"))
 
 
+@pytest.mark.timeout(1200)
 def test_stopped_cassandra_node_is_brought_back_alone(island, run_playbook):
     lab, extravars = island
     lab.run("cass3", "systemctl stop cassandra", check=True)

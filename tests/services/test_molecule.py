@@ -36,6 +36,7 @@ def vars_file(tmp_path_factory):
     server.close()
 
 
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("role", ["cassandra", "elasticsearch", "minio", "restund"])
 def test_molecule_scenario(role, vars_file):
     bindir = str(Path(sys.executable).parent)
