@@ -17,7 +17,7 @@ lint: deps
 
 test: deps
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/python -m pytest -q -rs tests
+	$(VENV)/bin/python -m pytest -q -rs --durations=30 tests
 
 bench: deps
 	$(VENV)/bin/python bench/run_all.py
