@@ -70,10 +70,10 @@ def main() -> int:
         return f"median {statistics.median(xs):.1f} s (runs: {', '.join(f'{x:.1f}' for x in xs)})"
 
     rows = [
-        (f"bring up {args.hosts} hosts, base cached (boot, SSH answering, inventory)",
+        (f"bring up {args.hosts} hosts, base cached (systemd booted, SSH answering, inventory)",
          f"{runs(ups)}; target < 90 s"),
         (f"tear down {args.hosts} hosts (kill, unmount, netns, links, firewall, cgroups, files)", runs(downs)),
-        ("disk per host after boot (its overlay upper layer)",
+        ("disk per host after boot (its overlay upper layer and volumes)",
          f"median {mib(int(statistics.median(per_host_disk)))}, max {mib(max(per_host_disk))}"),
         (f"shared base root (minbase + {', '.join(pkgs)}), once per suite + package set", mib(base_size)),
         ("building that base (debootstrap from the apt mirror, once)", f"{build_s} s"),

@@ -45,7 +45,7 @@ def write_known_hosts(path: Path, entries: list[tuple[str, str, str]]) -> None:
 
 
 def wait_for_ssh(address: str, key: Path, known_hosts: Path, deadline: float, alive) -> str | None:
-    """Poll until `ssh true` works; returns None on success or the reason it never did."""
+    """Poll until SSH works and systemd has booted; returns None on success or the reason it never did."""
     last = "port 22 never opened"
     while time.monotonic() < deadline:
         if not alive():
@@ -56,11 +56,21 @@ def wait_for_ssh(address: str, key: Path, known_hosts: Path, deadline: float, al
         except OSError:
             time.sleep(0.25)
             continue
-        proc = subprocess.run(ssh_command(key, known_hosts, address, "true"), capture_output=True, text=True,
-                              timeout=30)
-        if proc.returncode == 0:
+        # SSH answers before systemd has finished booting; wait (bounded) until the boot is complete, so
+        # the services of the host are up when the lab is handed over. "degraded" (a unit failed) counts
+        # as booted: the failed unit is the test's business.
+        left = max(1, int(deadline - time.monotonic()))
+        proc = subprocess.run(ssh_command(key, known_hosts, address,
+                                          f"timeout {left} systemctl is-system-running --wait"),
+                              capture_output=True, text=True, timeout=left + 30)
+        state = (proc.stdout.strip().splitlines() or [""])[-1]
+        if state in ("running", "degraded"):
             return None
-        last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"ssh exited {proc.returncode}"
+        if proc.returncode == 255:  # ssh itself failed: not up yet, try again
+            last = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "ssh failed"
+            time.sleep(0.5)
+            continue
+        last = f"systemd state {state or '?'}"
         time.sleep(0.5)
     return last
 
