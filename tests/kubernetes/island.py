@@ -9,6 +9,8 @@ crictl is a stand-in script in a tarball; the CNI plugins tarball holds Debian's
 
 from __future__ import annotations
 
+import functools
+import gzip
 import hashlib
 import io
 import os
@@ -40,15 +42,17 @@ spec:
 
 
 def _tgz(members: dict[str, tuple[bytes, int]]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
         for name, (data, mode) in members.items():
             ti = tarfile.TarInfo(name)
             ti.size, ti.mode, ti.mtime = len(data), mode, 1700000000
             tar.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
+    # Reproducible bytes (gzip's header holds a time): the role's checksums are computed separately.
+    return gzip.compress(raw.getvalue(), mtime=0)
 
 
+@functools.cache
 def node_files() -> dict[str, bytes]:
     """Bundle path -> content."""
     return {

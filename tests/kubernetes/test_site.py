@@ -60,6 +60,10 @@ def island(make_lab, registry, tmp_path_factory):
                     "-q", timeout=1500)
     assert r.rc == 0, r.err
     TIMINGS["bundle"] = time.monotonic() - started
+    (tmp / "values-site").mkdir()
+    values = Site(tmp / "values-site")
+    values.write(wire_sft_enabled=True, wire_s3_backend="minio")
+    values.run()
     started = time.monotonic()
     lab = make_lab("site", [HostSpec("asset", groups=["assethost"]),
                             HostSpec("kube1", groups=["kube_control_plane", "kube_node", "sft"], packages=["procps"])])
@@ -70,9 +74,6 @@ def island(make_lab, registry, tmp_path_factory):
     r = run_cli("unpack", root / "root" / "site.tar.zst", "--to", root / "srv" / "wire-bundle")
     assert r.rc == 0, r.err
 
-    values = Site(tmp / "values-site")
-    values.write(wire_sft_enabled=True, wire_s3_backend="minio")
-    values.run()
     extravars = {
         **role_overrides(),
         "ansible_pipelining": True,
