@@ -108,14 +108,3 @@ def kubernetes_bundle(workdir: Path) -> Path:
             os.chmod(p, 0o755)
     return unpacked
 
-
-# What the kubernetes and sft roles write into the running kernel. Inside a lab host (systemd-nspawn) /proc/sys
-# is not writable, so the test sets these from the machine side, in the host's network namespace, as a real VM's
-# kernel would take them from the role; the roles then find them right and write only their sysctl.d files.
-NET_SYSCTLS = {"net.ipv4.ip_forward": "1", "net.ipv4.ip_local_port_range": "32768 60999"}
-
-
-def preset_net_sysctls(lab) -> None:
-    for h in lab.state["hosts"]:
-        for key, value in NET_SYSCTLS.items():
-            subprocess.run(["ip", "netns", "exec", h["netns"], "sysctl", "-q", "-w", f"{key}={value}"], check=True)

@@ -16,7 +16,7 @@ import time
 import pytest
 
 from tests.fixtures.lab import HostSpec
-from tests.kubernetes.island import kubernetes_bundle, node_files, preset_net_sysctls, role_overrides, sha256
+from tests.kubernetes.island import kubernetes_bundle, node_files, role_overrides, sha256
 from tests.services.island import AssetServer, IslandRegistry
 from tests.support.images import ImageFactory
 from tests.support.registry import Registry
@@ -36,7 +36,6 @@ def island(make_lab, tmp_path_factory):
     started = time.monotonic()
     lab = make_lab("k8s", HOSTS)
     TIMINGS["lab up"] = time.monotonic() - started
-    preset_net_sysctls(lab)
     server = AssetServer(bundle, lab.host_address_on_bridge)
     work = tmp_path_factory.mktemp("k8s-registry")
     pushed_to = Registry(work, name="push")
@@ -56,6 +55,8 @@ def island(make_lab, tmp_path_factory):
         "kubernetes_node_annotations": "{{ {'wire.com/rack': 'r1'} }}",
         "wire_external_ip": "{{ '203.0.113.7' if inventory_hostname == 'node1' else omit }}",
         "sft_planned_participants": 40,
+        # Not the kernel's default (32768 60999), so the role has to write the running value.
+        "sft_port_range": "33000 60000",
     }
     yield lab, extravars, pause.digest, artifacts
     server.close()
@@ -85,6 +86,8 @@ def kubeadm_calls(lab, host) -> list[list[str]]:
 def test_sources_then_kubernetes_converges(island, run_playbook):
     lab, extravars, digest, artifacts = island
     run(run_playbook, lab, extravars, "tests/kubernetes/sources.yml")
+    # A fresh network namespace forwards nothing: the role has to write the running value, not only the file.
+    assert lab.run("cp1", "sysctl -n net.ipv4.ip_forward", check=True).stdout.strip() == "0"
     result = run(run_playbook, lab, extravars, "playbooks/kubernetes.yml")
     # Join tokens and the certificate key never reach the log.
     assert TOKEN not in result.stdout and "c0ffee" not in result.stdout
@@ -133,13 +136,16 @@ def test_containerd_pulls_by_original_name_and_digest_from_the_island_registry(i
 
 def test_sft_labels_annotates_and_opens_the_media_range(island, run_playbook):
     lab, extravars, _, _ = island
+    before = lab.run("node1", "sysctl -n net.ipv4.ip_local_port_range", check=True).stdout.split()
     result = run(run_playbook, lab, extravars, "playbooks/sft.yml")
     assert "planned 1 node(s)" in result.stdout
     node = kubectl_state(lab)["nodes"]["node1"]
     assert node["labels"]["wire.com/role"] == "sftd"
     assert node["annotations"]["wire.com/external-ip"] == "203.0.113.7"
     assert "wire.com/role" not in kubectl_state(lab)["nodes"]["cp1"]["labels"]
-    assert lab.run("node1", "sysctl -n net.ipv4.ip_local_port_range", check=True).stdout.split() == ["32768", "60999"]
+    assert before != ["33000", "60000"]
+    assert lab.run("node1", "sysctl -n net.ipv4.ip_local_port_range", check=True).stdout.split() == ["33000", "60000"]
+    assert "33000 60000" in lab.run("node1", "cat /etc/sysctl.d/91-wire-sft.conf", check=True).stdout
 
 
 def test_second_run_changes_nothing(island, run_playbook):

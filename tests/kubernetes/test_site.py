@@ -26,7 +26,7 @@ import yaml
 from tests.debs.island import CACHE
 from tests.fixtures.lab import HostSpec
 from tests.images.conftest import run_cli
-from tests.kubernetes.island import node_files, preset_net_sysctls, role_overrides, sha256
+from tests.kubernetes.island import node_files, role_overrides, sha256
 from tests.kubernetes.playbook import REPO, ansible_playbook
 from tests.services.island import SOURCES
 from tests.support.images import ImageFactory
@@ -68,7 +68,6 @@ def island(make_lab, registry, tmp_path_factory):
     lab = make_lab("site", [HostSpec("asset", groups=["assethost"]),
                             HostSpec("kube1", groups=["kube_control_plane", "kube_node", "sft"], packages=["procps"])])
     TIMINGS["lab up"] = time.monotonic() - started
-    preset_net_sysctls(lab)
     root = lab.host("asset").root
     shutil.copyfile(tmp / "site.tar.zst", root / "root" / "site.tar.zst")
     r = run_cli("unpack", root / "root" / "site.tar.zst", "--to", root / "srv" / "wire-bundle")
