@@ -97,3 +97,53 @@ def _inventory(tmp_path: Path, groups: dict[str, list[str]]) -> Path:
 def test_refusals(tmp_path, playbook, groups, extra, message):
     r = ansible_playbook(playbook, _inventory(tmp_path, groups), extra, args=["--check"])
     assert r.rc != 0 and message in " ".join(r.out.split()), r.out[-3000:]
+
+
+def test_release_plan_rebuilds_charts_from_an_unpacked_bundle(tmp_path):
+    """The module's bundle path: charts packaged by real helm, laid out as an unpacked bundle's charts/ with the
+    bundle.json summary (hand-written here in the shape bundler/charts/island.py reads), rebuilt per release."""
+    import shutil
+    import subprocess
+
+    from tests.values.conftest import CHARTS, Site
+
+    helm = str(REPO / "tools" / "bin" / "helm") if (REPO / "tools/bin/helm").exists() else shutil.which("helm")
+    if helm is None:
+        pytest.skip("helm not installed: run make deps")
+    (tmp_path / "site").mkdir()
+    site = Site(tmp_path / "site")
+    site.run()
+    manifest = yaml.safe_load((site.out / "releases.yaml").read_text())
+    bundle = tmp_path / "bundle"
+    (bundle / "charts").mkdir(parents=True)
+    entries = []
+    for chart in sorted({r["chart"] for r in manifest["releases"]}):
+        subprocess.run([helm, "package", str(CHARTS / chart), "-d", str(bundle / "charts")], check=True,
+                       capture_output=True)
+        tgz = next((bundle / "charts").glob(f"{chart}-[0-9]*.tgz"))
+        entries.append({"name": chart, "path": f"charts/{tgz.name}", "dependencies": []})
+    (bundle / "bundle.json").write_text(__import__("json").dumps({"kinds": {"charts": entries}}))
+
+    spec = importlib.util.spec_from_file_location("plan", REPO / "roles/wire_releases/library/wire_release_plan.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    params = {"values_dir": str(site.out), "bundle_dir": str(bundle), "charts_dir": None,
+              "work_dir": str(tmp_path / "work"), "secrets": site.secrets()["releases"], "helm": helm,
+              "kubeconfig": "/k", "timeout": "5m"}
+    first = mod.plan(params)
+    assert [r["name"] for r in first["releases"]] == [r["name"] for r in manifest["releases"]]
+    for rel in first["releases"]:
+        assert (Path(rel["chart_dir"]) / "Chart.yaml").is_file() and rel["chart_dir"].startswith(str(tmp_path / "work"))
+        r = subprocess.run(rel["template_argv"], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    secret = tmp_path / "work" / "wire-server-secrets.yaml"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    # Same inputs, same fingerprints; a different values file changes only its release's.
+    again = mod.plan(params)
+    assert [r["fingerprint"] for r in again["releases"]] == [r["fingerprint"] for r in first["releases"]]
+    (site.out / "fake-aws.yaml").write_text((site.out / "fake-aws.yaml").read_text() + "# note\n")
+    third = {r["name"]: r["fingerprint"] for r in mod.plan(params)["releases"]}
+    assert [n for n, fp in third.items() if fp != next(r["fingerprint"] for r in first["releases"]
+                                                       if r["name"] == n)] == ["fake-aws"]
+    with pytest.raises(ValueError, match="no bundle.json"):
+        mod.plan({**params, "bundle_dir": str(tmp_path)})
