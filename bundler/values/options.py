@@ -91,6 +91,10 @@ def merged_settings(inv: Inventory, overrides: dict[str, Any] | None) -> dict[st
             else:
                 merged[key] = value
     unknown = sorted(set(merged) - known_settings())
+    island = data()
+    merged = {k: v for k, v in merged.items() if k not in island["island_settings"]
+              and not k.startswith(tuple(island["island_setting_prefixes"]))}
+    unknown = [k for k in unknown if k in merged]
     if unknown:
         raise ValuesError(f"{unknown[0]}: unknown setting (known: see docs/values.md); a typo?")
     return merged
