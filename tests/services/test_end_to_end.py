@@ -25,7 +25,7 @@ HOSTS = [
     HostSpec("cass1", groups=["cassandra", "cassandra_seed"]),
     HostSpec("cass2", groups=["cassandra", "cassandra_seed"]),
     HostSpec("cass3", groups=["cassandra"]),
-    HostSpec("es1", groups=["elasticsearch"]),
+    HostSpec("es1", groups=["elasticsearch", "turnclients"]),
     HostSpec("es2", groups=["elasticsearch"]),
     HostSpec("es3", groups=["elasticsearch"]),
     HostSpec("minio1", groups=["minio"]),
@@ -65,9 +65,10 @@ def island(make_lab, tmp_path_factory):
         "restund_implementation": "{{ 'restund' if inventory_hostname == 'turn2' else 'coturn' }}",
         "restund_container_args": ["/standin/restund.sh"],
         "restund_zrest_secret": os.urandom(16).hex(),
-        "restund_allowed_peer_ranges": [f"{addr['turn1']}/32", f"{addr['turn2']}/32"],
-        "restund_verify_client": "{{ groups['restund'] | difference([inventory_hostname]) | first }}",
-        "restund_verify_allowed_peer": "{{ groups['restund'] | difference([inventory_hostname]) | first }}",
+        # es1 is the TURN client (from another VM) and the peer the operator allows; cass1 is a forbidden peer.
+        "restund_allowed_peer_ranges": [f"{addr['es1']}/32"],
+        "restund_verify_client": "es1",
+        "restund_verify_allowed_peer": "es1",
         "restund_verify_forbidden_peer": "cass1",
         "minio_root_user": "wire-root",
         "minio_root_password": os.urandom(12).hex(),
@@ -98,7 +99,7 @@ def run(run_playbook, lab, extravars, playbook, **kw):
 def test_vms_use_the_island_repository(island, run_playbook):
     lab, extravars = island
     run(run_playbook, lab, extravars, "tests/services/sources.yml")
-    run(run_playbook, lab, extravars, "tests/services/jre.yml")
+    run(run_playbook, lab, extravars, "tests/services/prepare.yml")
     out = lab.run("cass1", "apt-cache policy openjdk-17-jre-headless", check=True).stdout
     assert extravars["wire_asset_url"] in out, out
 
