@@ -13,10 +13,11 @@ demo: deps
 
 lint: deps
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ansible-lint --profile production playbooks roles
+	$(VENV)/bin/ansible-lint --offline --profile production playbooks roles
 
 test: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ansible-lint --offline --profile production playbooks roles
 	$(VENV)/bin/python -m pytest -q -rs --durations=30 tests
 
 bench: deps
