@@ -124,10 +124,26 @@ def test_connectivity_between_two_hosts_through_a_temporary_listener(tmp_path):
     probe = [c for c in report["pass"] + report["fail"] if c["id"] == "net.kubernetes.cassandra.tcp9042"]
     assert [(c["host"], c["status"]) for c in probe] == [("kube1", "pass")]
     assert "db1" in probe[0]["required"]
-    leftovers = [p for p in os.listdir("/proc") if p.isdigit()
-                 and Path(f"/proc/{p}/comm").exists() and Path(f"/proc/{p}/comm").read_text().strip()
-                 == "wire-preflight"]
-    assert leftovers == []
+    assert _listeners_in_this_pid_namespace() == []
+
+
+def _listeners_in_this_pid_namespace() -> list[str]:
+    """Live listeners this test's hosts left behind (a zombie awaiting init's reaping holds no socket). Lab VMs
+    of other tests run their own pre-flights in their own PID namespaces, visible in this /proc too: those are
+    theirs to check (tests/preflight/test_lab.py does)."""
+    ours = os.readlink("/proc/self/ns/pid")
+    found = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            state = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+            if (Path(f"/proc/{p}/comm").read_text().strip() == "wire-preflight" and state != "Z"
+                    and os.readlink(f"/proc/{p}/ns/pid") == ours):
+                found.append(p)
+        except OSError:  # the process ended while we looked
+            continue
+    return found
 
 
 def test_an_unreachable_host_is_a_failed_check_and_the_others_are_still_judged(tmp_path):

@@ -590,6 +590,14 @@ def stop(pid, proc_root):
     if comm.strip() != LISTENER_NAME.decode():
         raise ValueError(f"process {pid} is not a wire_preflight listener")
     os.kill(pid, signal.SIGTERM)
+    # Return once the listener is gone, so its ports are free for whatever runs next. A double-forked listener
+    # is reaped by init, so it may linger a moment as a zombie: that state holds no sockets and counts as gone.
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        status = read_text(os.path.join(proc_root, str(pid), "stat"))
+        if status is None or status.rsplit(")", 1)[-1].split()[0] == "Z":
+            break
+        time.sleep(0.05)
     return True
 
 
