@@ -25,6 +25,12 @@ if ((${#need_apt[@]})); then
   rm -f /usr/sbin/policy-rc.d
 fi
 
+# Every island-lab host runs its own systemd, and each takes inotify instances from the machine's per-user
+# budget: Debian's default of 128 runs out at around 20 lab VMs (hosts then fail to boot). Raise it, never lower.
+if [ "$(sysctl -n fs.inotify.max_user_instances 2>/dev/null || echo 1024)" -lt 1024 ]; then
+  sysctl -q -w fs.inotify.max_user_instances=1024 || echo "install-deps: could not raise fs.inotify.max_user_instances"
+fi
+
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
