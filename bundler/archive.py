@@ -34,14 +34,12 @@ class _HashingWriter(io.RawIOBase):
     def __init__(self, inner: BinaryIO):
         self.inner = inner
         self.hash = hashlib.sha256()
-        self.count = 0
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:  # type: ignore[override]
         self.hash.update(data)
-        self.count += len(data)
         self.inner.write(data)
         return len(data)
 
@@ -188,7 +186,6 @@ class _CountingReader(io.RawIOBase):
     def __init__(self, inner: BinaryIO, on_bytes: Callable[[int], None] | None = None):
         self.inner = inner
         self.hash = hashlib.sha256()
-        self.count = 0
         self.on_bytes = on_bytes
 
     def readable(self) -> bool:
@@ -199,7 +196,6 @@ class _CountingReader(io.RawIOBase):
         n = len(data)
         b[:n] = data
         self.hash.update(data)
-        self.count += n
         if self.on_bytes:
             self.on_bytes(n)
         return n
@@ -216,7 +212,6 @@ class Member:
 @dataclass
 class StreamState:
     file_hash: hashlib._Hash = field(default_factory=hashlib.sha256)
-    compressed_bytes: int = 0
 
 
 def iter_members(path: Path, state: StreamState | None = None,
@@ -266,7 +261,6 @@ def iter_members(path: Path, state: StreamState | None = None,
     finally:
         raw.close()
     state.file_hash = file_reader.hash
-    state.compressed_bytes = file_reader.count
 
 
 def read_bundle_json(path: Path) -> dict:

@@ -44,10 +44,6 @@ class Reference:
     def with_digest(self, digest: str) -> Reference:
         return Reference(self.registry, self.repository, self.tag, digest)
 
-    @property
-    def pinned(self) -> bool:
-        return self.digest is not None
-
 
 def parse_reference(text: str) -> Reference:
     """Parse and normalise a reference; `redis` becomes `docker.io/library/redis:latest`."""
