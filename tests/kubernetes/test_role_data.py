@@ -17,7 +17,8 @@ SFT = yaml.safe_load((REPO / "roles/sft/defaults/main.yml").read_text())
 
 
 def test_node_file_checksums_are_those_of_the_reference_spec():
-    spec = {f["path"]: f["sha256"] for f in yaml.safe_load((REPO / "examples/wire.yaml").read_text())["files"]}
+    # Entries may pin sha512 instead (Cassandra's upstream publishes only that); the node binaries pin sha256.
+    spec = {f["path"]: f.get("sha256") for f in yaml.safe_load((REPO / "examples/wire.yaml").read_text())["files"]}
     for name, entry in K8S["kubernetes_files"].items():
         assert spec.get(entry["path"]) == entry["sha256"], name
     assert K8S["kubernetes_version"] in K8S["kubernetes_files"]["kubelet"]["path"]
