@@ -131,7 +131,10 @@ def server(args):
             if self.headers.get("X-Standin-Replica"):
                 return
             for peer in peers:
-                request(peer, root[0], root[1], self.command, path, body, {"X-Standin-Replica": "1"})
+                try:
+                    request(peer, root[0], root[1], self.command, path, body, {"X-Standin-Replica": "1"})
+                except OSError as exc:
+                    print(f"stand-in minio: replica {peer} {path}: {exc}", file=sys.stderr, flush=True)
 
         def do_GET(self):
             path = unquote(urlparse(self.path).path)
@@ -157,59 +160,64 @@ def server(args):
             user = self.auth(path)
             if user is None:
                 return self.send(403, {"Code": "SignatureDoesNotMatch"})
+            # The peers are told after the lock is released: two nodes replaying to each other while each held
+            # its own lock would deadlock until the replica requests timed out.
             with lock:
-                state = load()
-                if path.startswith(ADMIN):
-                    if user != root[0]:
-                        return self.send(403, {"Code": "AccessDenied"})
-                    kind, _, rest = path[len(ADMIN):].partition("/")
-                    if body is None:
-                        table = {"user": state["users"], "policy": state["policies"]}.get(kind, {})
-                        if rest not in table:
-                            return self.send(404, {"Code": "XMinioAdminNoSuch" + kind.title()})
-                        item = dict(table[rest])
-                        item.pop("secret", None)
-                        return self.send(200, item)
-                    if kind == "user":
-                        old = state["users"].get(rest, {}).get("policies", [])
-                        state["users"][rest] = {"secret": json.loads(body)["secret"], "policies": old}
-                    elif kind == "policy":
-                        state["policies"][rest] = json.loads(body)
-                    elif kind == "attach":
-                        pname, _, uname = rest.partition("/")
-                        if pname not in state["policies"] or uname not in state["users"]:
-                            return self.send(404, {"Code": "XMinioAdminNoSuchPolicyOrUser"})
-                        if pname not in state["users"][uname]["policies"]:
-                            state["users"][uname]["policies"].append(pname)
-                    save(state)
-                    self.replay(path, body)
-                    return self.send(200)
-                bucket, _, key = path.lstrip("/").partition("/")
-                if not re.match(r"^[a-z0-9][a-z0-9.-]{2,62}$", bucket):
-                    return self.send(400, {"Code": "InvalidBucketName"})
-                if user != root[0] and not allowed(user, bucket, state):
-                    return self.send(403, {"Code": "AccessDenied"})
-                bdir = os.path.join(data, bucket)
-                if not key:
-                    if body is None:
-                        if not os.path.isdir(bdir):
-                            return self.send(404, {"Code": "NoSuchBucket"})
-                        return self.send(200, sorted(os.listdir(bdir)))
-                    if os.path.isdir(bdir):
-                        return self.send(409, {"Code": "BucketAlreadyOwnedByYou"})
-                    os.makedirs(bdir)
-                    self.replay(path, body)
-                    return self.send(200)
-                if not os.path.isdir(bdir):
-                    return self.send(404, {"Code": "NoSuchBucket"})
-                obj = os.path.join(bdir, key.replace("/", "%2F"))
-                if body is None:
-                    if not os.path.exists(obj):
-                        return self.send(404, {"Code": "NoSuchKey"})
-                    return self.send(200, Path(obj).read_bytes(), "application/octet-stream")
-                Path(obj).write_bytes(body)
+                reply = self.apply(user, path, body)
+            if reply[0] == 200 and body is not None:
                 self.replay(path, body)
-                return self.send(200)
+            return self.send(*reply)
+
+        def apply(self, user, path, body):
+            state = load()
+            if path.startswith(ADMIN):
+                if user != root[0]:
+                    return (403, {"Code": "AccessDenied"})
+                kind, _, rest = path[len(ADMIN):].partition("/")
+                if body is None:
+                    table = {"user": state["users"], "policy": state["policies"]}.get(kind, {})
+                    if rest not in table:
+                        return (404, {"Code": "XMinioAdminNoSuch" + kind.title()})
+                    item = dict(table[rest])
+                    item.pop("secret", None)
+                    return (200, item)
+                if kind == "user":
+                    old = state["users"].get(rest, {}).get("policies", [])
+                    state["users"][rest] = {"secret": json.loads(body)["secret"], "policies": old}
+                elif kind == "policy":
+                    state["policies"][rest] = json.loads(body)
+                elif kind == "attach":
+                    pname, _, uname = rest.partition("/")
+                    if pname not in state["policies"] or uname not in state["users"]:
+                        return (404, {"Code": "XMinioAdminNoSuchPolicyOrUser"})
+                    if pname not in state["users"][uname]["policies"]:
+                        state["users"][uname]["policies"].append(pname)
+                save(state)
+                return (200,)
+            bucket, _, key = path.lstrip("/").partition("/")
+            if not re.match(r"^[a-z0-9][a-z0-9.-]{2,62}$", bucket):
+                return (400, {"Code": "InvalidBucketName"})
+            if user != root[0] and not allowed(user, bucket, state):
+                return (403, {"Code": "AccessDenied"})
+            bdir = os.path.join(data, bucket)
+            if not key:
+                if body is None:
+                    if not os.path.isdir(bdir):
+                        return (404, {"Code": "NoSuchBucket"})
+                    return (200, sorted(os.listdir(bdir)))
+                if os.path.isdir(bdir):
+                    return (409, {"Code": "BucketAlreadyOwnedByYou"})
+                os.makedirs(bdir)
+                return (200,)
+            if not os.path.isdir(bdir):
+                return (404, {"Code": "NoSuchBucket"})
+            obj = os.path.join(bdir, key.replace("/", "%2F"))
+            if body is None:
+                if not os.path.exists(obj):
+                    return (404, {"Code": "NoSuchKey"})
+                return (200, Path(obj).read_bytes(), "application/octet-stream")
+            Path(obj).write_bytes(body)
+            return (200,)
 
     ThreadingHTTPServer.allow_reuse_address = True
     print(f"stand-in minio: {address} data {data} peers {peers}", flush=True)
