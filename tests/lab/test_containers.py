@@ -20,7 +20,7 @@ def test_containerd_runs_a_container_inside_a_lab_host(make_lab):
     ref = "lab.local/stand-in/busybox:1"
     # containerd's content store can lose a just-written blob to a racing GC pass ("content digest ...: not
     # found", containerd#3937, nerdctl#3513); it hit CI once. That race is upstream's, so only it gets a retry.
-    for attempt in range(3):
+    for _attempt in range(3):
         imported = lab.run("node", f"ctr -n lab image import --index-name {ref} /tmp/standin.tar", timeout=120)
         if imported.returncode == 0 or "not found" not in imported.stderr:
             break
