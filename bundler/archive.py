@@ -1,13 +1,15 @@
 """The bundle archive: one deterministic tar, zstd-compressed, written and read in a single streaming pass.
 
 Members: `bundle.json` first (what the bundle holds, so `inspect` reads only the head), `checksums.sha256`
-second (checkable with `sha256sum -c` after extraction), its signature third, then every artifact sorted by
-path. Every member has
-the same mtime (the lock's), uid/gid 0 and mode 0644, so two builds from one lock give the same bytes.
+second (checkable with `sha256sum -c` after extraction), then every artifact sorted by path, and last the
+signature over checksums.sha256 (made while the artifacts are written). Every member has the same mtime (the
+lock's), uid/gid 0 and mode 0644, so two builds from one lock give the same bytes.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import errno
 import hashlib
 import io
 import json
@@ -22,52 +24,12 @@ import zstandard
 
 from bundler.artifacts import Artifact
 from bundler.errors import BundleError, IntegrityError, SpaceError
+from bundler.tarstream import CHUNK, HashingFileSink, TarWriter, fsync
 
 BUNDLE_JSON = "bundle.json"
 CHECKSUMS = "checksums.sha256"
 SIGNATURE = "checksums.sha256.asc"  # not listed in checksums.sha256: it signs that file
 FORMAT = "wire-bundle/1"
-CHUNK = 1 << 20
-
-
-class _HashingWriter(io.RawIOBase):
-    def __init__(self, inner: BinaryIO):
-        self.inner = inner
-        self.hash = hashlib.sha256()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:  # type: ignore[override]
-        self.hash.update(data)
-        self.inner.write(data)
-        return len(data)
-
-
-class _VerifyingReader(io.RawIOBase):
-    """Reads an artifact's source for the tar while checking it is still the content we verified."""
-
-    def __init__(self, artifact: Artifact, on_bytes: Callable[[int], None] | None, verify: bool = True):
-        self.artifact = artifact
-        self.f = open(artifact.source, "rb")  # noqa: SIM115 - closed by close()
-        self.hash = hashlib.sha256()
-        self.on_bytes = on_bytes
-        self.verify = verify
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        data = self.f.read(n)
-        if self.verify:
-            self.hash.update(data)
-        if self.on_bytes:
-            self.on_bytes(len(data))
-        return data
-
-    def close(self) -> None:
-        self.f.close()
-        super().close()
 
 
 @dataclass
@@ -82,16 +44,6 @@ class WriteResult:
 def content_digest(checksums: bytes) -> str:
     """What a bundle holds, independent of compression: checksums.sha256 names every member and its sha256."""
     return "sha256:" + hashlib.sha256(checksums).hexdigest()
-
-
-def _tarinfo(name: str, size: int, mtime: int) -> tarfile.TarInfo:
-    ti = tarfile.TarInfo(name)
-    ti.size = size
-    ti.mtime = mtime
-    ti.mode = 0o644
-    ti.uid = ti.gid = 0
-    ti.uname = ti.gname = ""
-    return ti
 
 
 def unique_artifacts(artifacts: list[Artifact]) -> list[Artifact]:
@@ -120,57 +72,71 @@ def write_archive(
 
     Artifacts whose path is in `fresh` were hashed by this process as they arrived moments ago; every other
     source (the cache from earlier builds, generated files) is hashed again as it streams into the tar.
-    `sign(checksums)` returns a detached signature, stored as the third member.
+    `sign(checksums)` returns a detached signature, stored as the last member; it runs on a thread of its own
+    while the artifacts are written.
     """
     artifacts = unique_artifacts(artifacts)
     bundle_json = (json.dumps(metadata, indent=1, sort_keys=True) + "\n").encode()
     lines = [f"{hashlib.sha256(bundle_json).hexdigest()}  {BUNDLE_JSON}"]
     lines += [f"{a.digest.split(':', 1)[1]}  {a.path}" for a in artifacts]
     checksums = ("\n".join(lines) + "\n").encode()
-    signature = sign(checksums) if sign else None
 
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
-    file_hash = hashlib.sha256()
-    try:
-        with open(partial, "wb") as raw:
-            file_writer = _HashingWriter(raw)
-            # Multi-threaded zstd output does not depend on the thread count, so the bytes stay reproducible.
-            cctx = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
-            with cctx.stream_writer(file_writer, closefd=False) as zw, \
-                    tarfile.open(fileobj=zw, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                tar.addfile(_tarinfo(BUNDLE_JSON, len(bundle_json), mtime), io.BytesIO(bundle_json))
-                tar.addfile(_tarinfo(CHECKSUMS, len(checksums), mtime), io.BytesIO(checksums))
-                if signature is not None:
-                    tar.addfile(_tarinfo(SIGNATURE, len(signature), mtime), io.BytesIO(signature))
-                for a in artifacts:
-                    if wait:
-                        wait(a)
-                    reader = _VerifyingReader(a, on_bytes, verify=a.path not in fresh)
-                    try:
-                        tar.addfile(_tarinfo(a.path, a.size, mtime), reader)
-                    finally:
-                        reader.close()
-                    if reader.verify and "sha256:" + reader.hash.hexdigest() != a.digest:
-                        raise IntegrityError(
-                            f"{a.source} changed since it was verified ({a.path}); remove it and build again"
-                        )
-            raw.flush()
-            os.fsync(raw.fileno())
-        file_hash = file_writer.hash
-        os.replace(partial, output)
-    except OSError as exc:
-        partial.unlink(missing_ok=True)
-        if exc.errno == 28:
-            raise SpaceError(f"disk full while writing {output}") from None
-        raise
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign") as signer:
+        signature = signer.submit(sign, checksums) if sign else None
+        try:
+            with open(partial, "wb") as raw:
+                sink = HashingFileSink(raw)
+                try:
+                    # Multi-threaded zstd output does not depend on the thread count: the bytes stay reproducible.
+                    cctx = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
+                    with cctx.stream_writer(sink, closefd=False, write_size=CHUNK) as zw:
+                        tar = TarWriter(zw)
+                        tar.add_bytes(BUNDLE_JSON, bundle_json, mtime)
+                        tar.add_bytes(CHECKSUMS, checksums, mtime)
+                        for a in artifacts:
+                            _add_artifact(tar, a, mtime, on_bytes, wait, verify=a.path not in fresh)
+                        if signature is not None:
+                            tar.add_bytes(SIGNATURE, signature.result(), mtime)
+                        tar.close()
+                finally:
+                    sink.finish()
+                fsync(raw)
+            os.replace(partial, output)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            if exc.errno == errno.ENOSPC:
+                raise SpaceError(f"disk full while writing {output}") from None
+            raise
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            if signature is not None:
+                signature.cancel()
+            raise
+    file_sha256 = sink.hash.hexdigest()
     sidecar = output.with_name(output.name + ".sha256")
-    sidecar.write_text(f"{file_hash.hexdigest()}  {output.name}\n")
-    return WriteResult(output, output.stat().st_size, file_hash.hexdigest(),
+    sidecar.write_text(f"{file_sha256}  {output.name}\n")
+    return WriteResult(output, output.stat().st_size, file_sha256,
                        content_digest(checksums), len(artifacts) + 2 + (signature is not None))
+
+
+def _add_artifact(tar: TarWriter, a: Artifact, mtime: int, on_bytes: Callable[[int], None] | None,
+                  wait: Callable[[Artifact], None] | None, verify: bool) -> None:
+    if wait:
+        wait(a)
+    h = hashlib.sha256() if verify else None
+
+    def seen(chunk: memoryview) -> None:
+        if h is not None:
+            h.update(chunk)
+        if on_bytes:
+            on_bytes(len(chunk))
+
+    with open(a.source, "rb") as f:
+        tar.add_file(a.path, f, a.size, mtime, seen)
+    if h is not None and "sha256:" + h.hexdigest() != a.digest:
+        raise IntegrityError(f"{a.source} changed since it was verified ({a.path}); remove it and build again")
 
 
 # --- reading ------------------------------------------------------------------------------------------------
