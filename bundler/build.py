@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,9 +48,13 @@ class Context:
         self.reporter.warn(message)
 
 
-def kinds() -> list[Any]:
+def kinds(only: Iterable[str] | None = None) -> list[Any]:
+    """The kind modules in pipeline order; `only` names the ones wanted (a build imports just those it locked)."""
     out = []
+    wanted = None if only is None else set(only)
     for name in KIND_MODULES:
+        if wanted is not None and name.rsplit(".", 1)[1] not in wanted:
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -146,18 +151,20 @@ class BuildResult:
 def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 1) -> BuildResult:
     if output.exists() and output.is_dir():
         raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
-    lock = lock_for_build(loaded, ctx, locked)
-    key = bundle_key(ctx.cache_dir, ctx.sign_key, log=ctx.log)
+    # Reading the signing key runs gpg several times: it overlaps the lock and the fetches.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="key") as key_loader:
+        key_future = key_loader.submit(bundle_key, ctx.cache_dir, ctx.sign_key, log=ctx.log)
+        lock = lock_for_build(loaded, ctx, locked)
+        key = key_future.result()
     key_file = ctx.work_dir / PUBLIC_KEY
     key_file.write_bytes(key.public_armored)
     results: list[KindResult] = []
     try:
         summaries: dict[str, Any] = {}
-        for kind in kinds():
-            if kind.name in lock:
-                result = kind.fetch(loaded, lock[kind.name], ctx)
-                results.append(result)
-                summaries[kind.name] = result.summary
+        for kind in kinds(only=lock):
+            result = kind.fetch(loaded, lock[kind.name], ctx)
+            results.append(result)
+            summaries[kind.name] = result.summary
         artifacts = unique_artifacts([a for r in results for a in r.artifacts]
                                      + [file_artifact(PUBLIC_KEY, key_file, "meta")])
         metadata = _metadata(loaded, lock, summaries, artifacts)
