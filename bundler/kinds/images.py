@@ -117,20 +117,27 @@ class ImagesKind:
         total = sum(b["size"] for b in blobs.values())
         ctx.log(f"images: {len(images)} images, {len(blobs)} unique blobs ({human(total)}),"
                 f" {len(missing)} to fetch ({human(missing_bytes)})")
-        # Configs are small and say each single-platform image's platform, which the layout records.
-        configs = {image["config"]["digest"] for image in images} & set(missing)
-        with ThreadPoolExecutor(max_workers=ctx.jobs) as pool:
-            list(pool.map(lambda d: client.fetch_blob(missing[d]["ref"], d, missing[d]["size"], store.path(d)),
-                          sorted(configs)))
-        result = self._layout(store, images, blobs, ctx)
-        layers = {d: b for d, b in missing.items() if d not in configs}
-        if layers:
-            result.pending, result.close = self._fetch_in_background(client, store, layers, ctx)
+        # Configs say each single-platform image's platform, which the layout records: they are queued first and
+        # waited for, while the layers behind them are already downloading.
+        configs = sorted({image["config"]["digest"] for image in images} & set(missing))
+        order = configs + sorted(d for d in missing if d not in configs)
+        if not order:
+            return self._layout(store, images, blobs, ctx)
+        pending, close = self._fetch_in_background(client, store, {d: missing[d] for d in order}, ctx)
+        try:
+            for d in configs:
+                pending[f"images/blobs/sha256/{d.split(':', 1)[1]}"].result()
+            result = self._layout(store, images, blobs, ctx)
+        except BaseException:
+            close()
+            raise
+        result.pending, result.close = pending, close
         return result
 
-    def _fetch_in_background(self, client: RegistryClient, store: BlobStore, layers: dict[str, dict], ctx):
-        """Download in archive order, so the archive writer can follow right behind the downloads."""
-        task = ctx.progress("images", sum(b["size"] for b in layers.values()))
+    def _fetch_in_background(self, client: RegistryClient, store: BlobStore, blobs: dict[str, dict], ctx):
+        """Download in the order given (configs, then layers in archive order, so the archive writer can follow
+        right behind the downloads)."""
+        task = ctx.progress("images", sum(b["size"] for b in blobs.values()))
         task.__enter__()
         cancelled = threading.Event()
 
@@ -143,7 +150,7 @@ class ImagesKind:
         pending = {
             f"images/blobs/sha256/{d.split(':', 1)[1]}":
                 pool.submit(client.fetch_blob, b["ref"], d, b["size"], store.path(d), count)
-            for d, b in sorted(layers.items())
+            for d, b in blobs.items()
         }
 
         def close() -> None:
