@@ -24,7 +24,7 @@ import zstandard
 
 from bundler.artifacts import Artifact
 from bundler.errors import BundleError, IntegrityError, SpaceError
-from bundler.tarstream import CHUNK, HashingFileSink, TarWriter, fsync
+from bundler.tarstream import CHUNK, OUT_CHUNK, HashingFileSink, TarWriter, fsync
 
 BUNDLE_JSON = "bundle.json"
 CHECKSUMS = "checksums.sha256"
@@ -91,7 +91,7 @@ def write_archive(
                 try:
                     # Multi-threaded zstd output does not depend on the thread count: the bytes stay reproducible.
                     cctx = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
-                    with cctx.stream_writer(sink, closefd=False, write_size=CHUNK) as zw:
+                    with cctx.stream_writer(sink, closefd=False, write_size=OUT_CHUNK) as zw:
                         tar = TarWriter(zw)
                         tar.add_bytes(BUNDLE_JSON, bundle_json, mtime)
                         tar.add_bytes(CHECKSUMS, checksums, mtime)
