@@ -11,20 +11,18 @@ from __future__ import annotations
 import concurrent.futures
 import errno
 import hashlib
-import io
 import json
 import os
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 import zstandard
 
 from bundler.artifacts import Artifact
 from bundler.errors import BundleError, IntegrityError, SpaceError
-from bundler.tarstream import CHUNK, OUT_CHUNK, HashingFileSink, TarWriter, fsync
+from bundler.tarstream import CHUNK, OUT_CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, fsync
 
 BUNDLE_JSON = "bundle.json"
 CHECKSUMS = "checksums.sha256"
@@ -148,25 +146,6 @@ def _check_member_name(name: str) -> None:
         raise IntegrityError(f"unsafe member path {name!r}")
 
 
-class _CountingReader(io.RawIOBase):
-    def __init__(self, inner: BinaryIO, on_bytes: Callable[[int], None] | None = None):
-        self.inner = inner
-        self.hash = hashlib.sha256()
-        self.on_bytes = on_bytes
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:  # type: ignore[override]
-        data = self.inner.read(len(b))
-        n = len(data)
-        b[:n] = data
-        self.hash.update(data)
-        if self.on_bytes:
-            self.on_bytes(n)
-        return n
-
-
 @dataclass
 class Member:
     name: str
@@ -194,37 +173,24 @@ def iter_members(path: Path, state: StreamState | None = None,
     except OSError as exc:
         raise BundleError(f"{path}: cannot open: {exc.strerror}") from None
     last = "(start)"
+    file_reader = HashingReadAhead(raw, on_bytes)
     try:
-        file_reader = _CountingReader(raw, on_bytes)
         dctx = zstandard.ZstdDecompressor()
-        with dctx.stream_reader(file_reader, read_across_frames=True) as zr, tarfile.open(fileobj=zr, mode="r|") as tar:
-                for info in tar:
-                    last = info.name
-                    f = tar.extractfile(info) if info.isfile() else None
-
-                    def chunks(f=f, info=info) -> Iterator[bytes]:
-                        if f is None:
-                            return
-                        remaining = info.size
-                        while remaining > 0:
-                            data = f.read(min(CHUNK, remaining))
-                            if not data:
-                                raise EOFError
-                            remaining -= len(data)
-                            yield data
-
-                    yield Member(info.name, info.size, info, chunks())
-                # Drain the rest of the stream so the file hash covers every byte.
-                while zr.read(CHUNK):
-                    pass
-        while file_reader.read(CHUNK):
-            pass
+        with dctx.stream_reader(file_reader, read_across_frames=True, read_size=CHUNK) as zr:
+            for info, data in TarReader(zr).members():
+                last = info.name
+                yield Member(info.name, info.size, info, data if info.isfile() else iter(()))
+            # Drain the rest of the stream (end-of-archive records) so the file hash covers every byte.
+            while zr.read(CHUNK):
+                pass
+        file_reader.drain()
     except (zstandard.ZstdError, tarfile.TarError, EOFError, OSError) as exc:
         raise IntegrityError(
             f"{path}: archive is truncated or corrupt after member {last!r} ({type(exc).__name__}: "
             f"{str(exc)[:120] or 'unexpected end'})"
         ) from None
     finally:
+        file_reader.close()
         raw.close()
     state.file_hash = file_reader.hash
 

@@ -161,3 +161,165 @@ def _start_writeback(raw: BinaryIO, offset: int, length: int) -> None:
 def fsync(raw: BinaryIO) -> None:
     raw.flush()
     os.fsync(raw.fileno())
+
+
+class HashingReadAhead:
+    """The archive file read and hashed on a thread of its own, so the reader's thread only decompresses and
+    checks members. `readinto` hands out the chunks in order; `on_bytes` counts them as they are consumed.
+
+    `close()` stops the thread early (a reader that wanted only the head of the archive).
+    """
+
+    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None, depth: int = 4):
+        self.raw = raw
+        self.on_bytes = on_bytes
+        self.hash = hashlib.sha256()
+        self.error: BaseException | None = None
+        self._queue: queue.Queue[bytes | None] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+        self._thread = threading.Thread(target=self._run, name="archive-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set() and (chunk := self.raw.read(CHUNK)):
+                self.hash.update(chunk)
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(chunk, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
+            self.error = exc
+        finally:
+            if not self._stop.is_set():
+                self._queue.put(None)
+
+    def readable(self) -> bool:
+        return True
+
+    def _next(self) -> bool:
+        """Make the next chunk current; False at the end of the file."""
+        if self._eof:
+            return False
+        chunk = self._queue.get()
+        if chunk is None:
+            self._eof = True
+            if self.error is not None:
+                raise self.error
+            return False
+        if self.on_bytes:
+            self.on_bytes(len(chunk))
+        self._buf, self._pos = chunk, 0
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        if self._pos >= len(self._buf) and not self._next():
+            return b""
+        if self._pos == 0 and (n < 0 or n >= len(self._buf)):
+            out = self._buf  # the whole chunk: no copy
+        else:
+            out = self._buf[self._pos:self._pos + n] if n >= 0 else self._buf[self._pos:]
+        self._pos += len(out)
+        return out
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        """Consume the rest, so the hash covers every byte of the file."""
+        while self.read(CHUNK):
+            pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+class TarReader:
+    """Reads tar members from a stream in large chunks (tarfile's stream mode copies every byte three times).
+
+    Understands what a bundle may hold: ustar headers, pax extended headers ('x', whose path and size apply
+    to the next member; 'g' is skipped). Anything else is handed to the caller as a TarInfo to judge (links,
+    devices). A bad header checksum raises tarfile.HeaderError; a stream that ends early raises EOFError.
+    """
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+
+    def _exact(self, n: int) -> bytes:
+        parts, left = [], n
+        while left:
+            data = self.stream.read(left)
+            if not data:
+                raise EOFError(f"stream ended {left} bytes early")
+            parts.append(data)
+            left -= len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _header(self) -> tarfile.TarInfo | None:
+        block = self._exact(tarfile.BLOCKSIZE)
+        if block == _NUL_BLOCK:
+            return None
+        return tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
+
+    def members(self):
+        """Yields (TarInfo, chunks); chunks the caller leaves unread are skipped before the next member."""
+        pax: dict[str, str] = {}
+        while (info := self._header()) is not None:
+            if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE):
+                records = self._exact(_padded(info.size))[:info.size]
+                if info.type == tarfile.XHDTYPE:
+                    pax = _pax_records(records)
+                continue
+            if "path" in pax:
+                info.name = pax["path"]
+            if "linkpath" in pax:
+                info.linkname = pax["linkpath"]
+            if "size" in pax:
+                info.size = int(pax["size"])
+            pax = {}
+            data = self._chunks(info.size if info.type in tarfile.REGULAR_TYPES else 0)
+            yield info, data
+            for _ in data:
+                pass  # whatever the caller left unread
+
+    def _chunks(self, size: int):
+        left = size
+        while left:
+            data = self.stream.read(min(CHUNK, left))
+            if not data:
+                raise EOFError("member data ends early")
+            left -= len(data)
+            yield data
+        if size % tarfile.BLOCKSIZE:
+            self._exact(tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE)
+
+
+def _padded(size: int) -> int:
+    return -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+
+
+def _pax_records(data: bytes) -> dict[str, str]:
+    """'<length> <key>=<value>\\n' records; a malformed one raises tarfile.HeaderError."""
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.find(b" ", pos)
+        try:
+            length = int(data[pos:space])
+        except ValueError:
+            raise tarfile.HeaderError("malformed pax record") from None
+        record = data[space + 1:pos + length]
+        if length <= 0 or not record.endswith(b"\n") or b"=" not in record:
+            raise tarfile.HeaderError("malformed pax record")
+        key, _, value = record[:-1].partition(b"=")
+        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return out

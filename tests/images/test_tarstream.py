@@ -1,0 +1,78 @@
+"""The archive's own tar writer and reader against Python's tarfile: same bytes out, same members back."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+from bundler.tarstream import TarReader, TarWriter, header
+
+LONG = "debs/pool/main/" + "l" * 120 + "/libsomething_1.0-1_amd64.deb"  # > 100 characters: needs a pax header
+MEMBERS = [("bundle.json", b'{"a": 1}\n'), (LONG, b"x" * 1000), ("images/blobs/sha256/" + "a" * 64, b"y" * 512),
+           ("empty", b"")]
+
+
+def by_tarfile(members) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mtime, ti.mode, ti.uid, ti.gid, ti.uname, ti.gname = len(data), 1700000000, 0o644, 0, 0, "", ""
+            tar.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def by_writer(members) -> bytes:
+    buf = io.BytesIO()
+    tar = TarWriter(buf)
+    for i, (name, data) in enumerate(members):
+        if i % 2:
+            tar.add_file(name, io.BytesIO(data), len(data), 1700000000)
+        else:
+            tar.add_bytes(name, data, 1700000000)
+    tar.close()
+    return buf.getvalue()
+
+
+def read_all(data: bytes) -> list[tuple[str, str, bytes]]:
+    return [(info.name, info.type.decode(), b"".join(chunks)) for info, chunks in TarReader(io.BytesIO(data)).members()]
+
+
+def test_writer_gives_tarfiles_bytes():
+    assert by_writer(MEMBERS) == by_tarfile(MEMBERS)
+
+
+def test_reader_gives_back_every_member_with_pax_names():
+    assert read_all(by_writer(MEMBERS)) == [(n, "0", d) for n, d in MEMBERS]
+
+
+def test_reader_hands_links_and_directories_to_the_caller_to_judge():
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        d = tarfile.TarInfo("dir")
+        d.type = tarfile.DIRTYPE
+        tar.addfile(d)
+        s = tarfile.TarInfo("dir/escape")
+        s.type, s.linkname = tarfile.SYMTYPE, "../../etc/passwd"
+        tar.addfile(s)
+        f = tarfile.TarInfo("after")
+        f.size = 3
+        tar.addfile(f, io.BytesIO(b"abc"))
+    got = [(info.name, info.type, info.linkname) for info, _ in TarReader(io.BytesIO(buf.getvalue())).members()]
+    assert got == [("dir", tarfile.DIRTYPE, ""), ("dir/escape", tarfile.SYMTYPE, "../../etc/passwd"),
+                   ("after", tarfile.REGTYPE, "")]
+
+
+def test_a_damaged_header_is_refused():
+    data = bytearray(by_writer(MEMBERS))
+    data[10] ^= 0xFF  # inside the first member's name: the header checksum no longer matches
+    with pytest.raises(tarfile.HeaderError):
+        read_all(bytes(data))
+
+
+def test_a_truncated_stream_ends_with_eof_error():
+    data = by_writer(MEMBERS)
+    with pytest.raises(EOFError):
+        read_all(data[: len(header("bundle.json", 9, 0)) + 100])
