@@ -1,11 +1,10 @@
-"""The archive writer's plumbing: tar members written straight into a compressor, and a file sink that hashes and
-writes on a thread of its own.
+"""The archive's stream plumbing: tar members written straight into the compressor and read straight out of the
+decompressor, with the compressed file hashed, written and read on threads of their own.
 
-Why not tarfile's stream mode: it cuts every member into 10 KiB records through Python calls, and the
-compressor's output was hashed and written by the same thread that compressed. Here members go to the
-compressor in large chunks, and the compressed bytes are hashed and written on another thread (hashlib and file
-writes release the GIL), so compressing, hashing and writing run on different cores. The tar bytes are the
-ones tarfile writes (same headers, padding and end-of-archive records), so archives stay reproducible.
+Why not tarfile's stream mode: it cuts members into 10 KiB records through Python calls when writing and copies
+every byte three times when reading; and hashing the compressed file on the compressing (or decompressing)
+thread serialised work that can run on another core (hashlib and file I/O release the GIL). The tar bytes are
+the ones tarfile writes (same headers, padding and end-of-archive records), so archives stay reproducible.
 """
 
 from __future__ import annotations
