@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
-CHUNK = 4 << 20
+CHUNK = 1 << 20
 # The compressor hands its output over in pieces of at most this size; at most `depth` of them wait for the sink.
 OUT_CHUNK = 1 << 20
 # Dirty pages are pushed to the disk every WRITEBACK bytes while the archive is written, so the fsync that
