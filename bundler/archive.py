@@ -179,7 +179,7 @@ def iter_members(path: Path, state: StreamState | None = None,
         with dctx.stream_reader(file_reader, read_across_frames=True, read_size=CHUNK) as zr:
             for info, data in TarReader(zr).members():
                 last = info.name
-                yield Member(info.name, info.size, info, data if info.isfile() else iter(()))
+                yield Member(info.name, info.size, info, data)
             # Drain the rest of the stream (end-of-archive records) so the file hash covers every byte.
             while zr.read(CHUNK):
                 pass

@@ -164,7 +164,7 @@ def fsync(raw: BinaryIO) -> None:
 
 class HashingReadAhead:
     """The archive file read and hashed on a thread of its own, so the reader's thread only decompresses and
-    checks members. `readinto` hands out the chunks in order; `on_bytes` counts them as they are consumed.
+    checks members. `read` hands out the chunks in order; `on_bytes` counts them as they are consumed.
 
     `close()` stops the thread early (a reader that wanted only the head of the archive).
     """
@@ -186,20 +186,20 @@ class HashingReadAhead:
         try:
             while not self._stop.is_set() and (chunk := self.raw.read(CHUNK)):
                 self.hash.update(chunk)
-                while not self._stop.is_set():
-                    try:
-                        self._queue.put(chunk, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
+                self._put(chunk)
         except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
             self.error = exc
         finally:
-            if not self._stop.is_set():
-                self._queue.put(None)
+            self._put(None)
 
-    def readable(self) -> bool:
-        return True
+    def _put(self, item: bytes | None) -> None:
+        """Queue `item` unless close() was called: a reader that stopped early never empties a full queue."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
 
     def _next(self) -> bool:
         """Make the next chunk current; False at the end of the file."""
@@ -225,11 +225,6 @@ class HashingReadAhead:
             out = self._buf[self._pos:self._pos + n] if n >= 0 else self._buf[self._pos:]
         self._pos += len(out)
         return out
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[:len(data)] = data
-        return len(data)
 
     def drain(self) -> None:
         """Consume the rest, so the hash covers every byte of the file."""

@@ -76,3 +76,34 @@ def test_a_truncated_stream_ends_with_eof_error():
     data = by_writer(MEMBERS)
     with pytest.raises(EOFError):
         read_all(data[: len(header("bundle.json", 9, 0)) + 100])
+
+
+def test_read_ahead_closes_when_the_reader_stops_with_the_queue_full():
+    """`inspect` reads only the head: the read-ahead thread may already hold the whole file and the end marker
+    with nobody left to take them. close() must still return (it hung when the file was 5 chunks long)."""
+    import threading
+
+    from bundler.tarstream import CHUNK, HashingReadAhead
+
+    for chunks in (1, 4, 5, 6, 9):
+        reader = HashingReadAhead(io.BytesIO(b"x" * (chunks * CHUNK)))
+        assert reader.read(100) == b"x" * 100
+        reader._thread.join(timeout=1)  # let it fill the queue (and reach the end of a short file)
+        closer = threading.Thread(target=reader.close, daemon=True)
+        closer.start()
+        closer.join(timeout=5)
+        assert not closer.is_alive(), f"close() hung on a {chunks}-chunk file"
+
+
+def test_read_ahead_hashes_the_whole_file_when_drained():
+    import hashlib
+
+    from bundler.tarstream import CHUNK, HashingReadAhead
+
+    data = bytes(range(256)) * (3 * CHUNK // 256 + 7)
+    reader = HashingReadAhead(io.BytesIO(data))
+    got = reader.read(10) + reader.read(CHUNK)
+    reader.drain()
+    reader.close()
+    assert got == data[: len(got)]
+    assert reader.hash.hexdigest() == hashlib.sha256(data).hexdigest()
