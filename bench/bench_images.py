@@ -22,11 +22,11 @@ import json
 import os
 import platform
 import shutil
-import statistics
 import sys
 import textwrap
 import time
 from pathlib import Path
+from statistics import median
 
 import yaml
 
@@ -83,8 +83,8 @@ def bundle_build(host: str, images, work: Path, jobs: int, key_file: Path) -> di
 
 
 def durable_write(work: Path, size: int) -> float:
-    """Seconds to write `size` bytes to a new file on the workdir's disk and fsync it: the least any tool that
-    leaves a durable archive must spend beyond fetching, which the raw limit does not."""
+    """Seconds to write `size` bytes to a new file on the workdir's disk and fsync it: the disk's share of a
+    durable archive, work the raw limit never does (a tool may overlap it with fetching, not skip it)."""
     block = os.urandom(4 * MIB)
     path = work / "durable-write.probe"
     os.sync()
@@ -97,10 +97,6 @@ def durable_write(work: Path, size: int) -> float:
     took = time.monotonic() - t0
     path.unlink()
     return round(took, 2)
-
-
-def median(values: list[float]) -> float:
-    return statistics.median(values)
 
 
 def main(argv: list[str] | None = None) -> int:

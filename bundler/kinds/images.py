@@ -126,7 +126,7 @@ class ImagesKind:
         pending, close = self._fetch_in_background(client, store, {d: missing[d] for d in order}, ctx)
         try:
             for d in configs:
-                pending[f"images/blobs/sha256/{d.split(':', 1)[1]}"].result()
+                pending[blob_member(d)].result()
             result = self._layout(store, images, blobs, ctx)
         except BaseException:
             close()
@@ -148,8 +148,7 @@ class ImagesKind:
 
         pool = ThreadPoolExecutor(max_workers=ctx.jobs)
         pending = {
-            f"images/blobs/sha256/{d.split(':', 1)[1]}":
-                pool.submit(client.fetch_blob, b["ref"], d, b["size"], store.path(d), count)
+            blob_member(d): pool.submit(client.fetch_blob, b["ref"], d, b["size"], store.path(d), count)
             for d, b in blobs.items()
         }
 
@@ -262,7 +261,7 @@ class ImagesKind:
     def _blob_artifact(self, store: BlobStore, digest: str, media_type: str | None, origin: str,
                        size: int) -> Artifact:
         # The blob may still be downloading: its size comes from the descriptor, not the file.
-        return Artifact(path=f"images/blobs/sha256/{digest.split(':')[1]}", source=store.path(digest), digest=digest,
+        return Artifact(path=blob_member(digest), source=store.path(digest), digest=digest,
                         size=size, kind="image", media_type=media_type, origin=origin)
 
     # --- inspect --------------------------------------------------------------------------------------------
@@ -271,6 +270,11 @@ class ImagesKind:
         rows = [[i["ref"], i["digest"][:19], ", ".join(i["platforms"]), human(i["size"])]
                 for i in summary.get("images", [])]
         return "Images", ["image", "digest", "platforms", "size"], rows
+
+
+def blob_member(digest: str) -> str:
+    """A blob's path in the archive's OCI layout."""
+    return f"images/blobs/sha256/{digest.split(':', 1)[1]}"
 
 
 class _Cancelled(Exception):
