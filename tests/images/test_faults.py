@@ -32,6 +32,22 @@ def test_cut_connection_resumes_with_range(tmp_path, registry, fault_proxy, imag
     assert not _no_partials(cache)
 
 
+def test_resume_ignored_by_the_server_starts_the_blob_over(tmp_path, registry, fault_proxy, image_factory, cache):
+    """The cut blob's Range request comes back as a whole 200 body: the partial prefix must be dropped, not
+    appended to (which fails the size check and costs the blob a third download)."""
+    image_factory.push(registry, "norange/brig", image_factory.simple("brig", size=3 << 20), tag="1")
+    big = image_factory.layer("brig:amd64", 3 << 20)
+    fault_proxy.cut_after(1 << 20, path=rf"/blobs/{big.digest}")
+    fault_proxy.ignore_range(path=rf"/blobs/{big.digest}")
+    spec = _spec_via(tmp_path, fault_proxy.host, ["quay.io/norange/brig:1"])
+    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "-j", "1")
+    assert r.rc == 0, r.err
+    retried = fault_proxy.requests_to(f"/blobs/{big.digest}", "GET")
+    assert [(rec.fault, rec.status) for rec in retried] == [("cut", 200), ("ignore_range", 200)]
+    assert run_cli("verify", tmp_path / "b.tar.zst").rc == 0
+    assert not _no_partials(cache)
+
+
 def test_flipped_byte_is_caught_and_fetched_again(tmp_path, registry, fault_proxy, image_factory, cache):
     image_factory.push(registry, "flip/brig", image_factory.simple("brig", size=100_000), tag="1")
     layer = image_factory.layer("brig:amd64", 100_000)

@@ -54,7 +54,7 @@ def _is_loopback(host: str) -> bool:
 
 @dataclass
 class Fault:
-    kind: str  # "cut" | "flip" | "fail" | "delay"
+    kind: str  # "cut" | "flip" | "fail" | "delay" | "ignore_range"
     path_re: re.Pattern[str]
     method: str | None
     times: int
@@ -171,6 +171,11 @@ class FaultProxy:
         """Hold a matching request `seconds` before forwarding it (for timeouts and parallelism tests)."""
         return self._add("delay", path, method, times, delay=min(seconds, UPSTREAM_TIMEOUT))
 
+    def ignore_range(self, *, path: str = BLOB_GET, method: str | None = "GET", times: int = 1) -> Fault:
+        """Forward a matching request that asks for a Range without it, so the whole body comes back (200), as
+        from a server or cache in the path that does not do ranges."""
+        return self._add("ignore_range", path, method, times)
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -274,6 +279,9 @@ class FaultProxy:
                         return
                     if fault and fault.kind == "delay":
                         time.sleep(fault.delay)
+                    if "Range" in req_headers and proxy._take_fault(method, path, ("ignore_range",)):
+                        rec.fault = "ignore_range"
+                        del req_headers["Range"]
                     self._forward(target, method, path, body, req_headers, rec)
                 finally:
                     proxy._close_record(rec)
