@@ -10,7 +10,6 @@ the ones tarfile writes (same headers, padding and end-of-archive records), so a
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import hashlib
 import os
 import queue
@@ -136,9 +135,9 @@ class HashingFileSink:
 
 
 def _load_sync_file_range():
-    path = ctypes.util.find_library("c")
     try:
-        fn = ctypes.CDLL(path, use_errno=True).sync_file_range
+        # The process's own symbols include libc's; ctypes.util.find_library would run ldconfig for every command.
+        fn = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
         return None  # not Linux/glibc: the final fsync does all the work
     fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
