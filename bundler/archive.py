@@ -17,7 +17,6 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 import zstandard
 
@@ -63,12 +62,11 @@ def write_archive(
     mtime: int,
     level: int = 1,
     on_bytes: Callable[[int], None] | None = None,
-    open_source: Callable[[Artifact], BinaryIO] | None = None,
+    wait: Callable[[Artifact], None] | None = None,
     fresh: frozenset[str] = frozenset(),
     sign: Callable[[bytes], bytes] | None = None,
 ) -> WriteResult:
-    """`open_source(artifact)` gives a readable file of the artifact's bytes (default: its source file); one still
-    downloading blocks in its reads until the bytes are there (bundler.follow).
+    """`wait(artifact)` is called before each artifact is read: it blocks until a download has finished.
 
     Artifacts whose path is in `fresh` were hashed by this process as they arrived moments ago; every other
     source (the cache from earlier builds, generated files) is hashed again as it streams into the tar.
@@ -96,7 +94,7 @@ def write_archive(
                         tar.add_bytes(BUNDLE_JSON, bundle_json, mtime)
                         tar.add_bytes(CHECKSUMS, checksums, mtime)
                         for a in artifacts:
-                            _add_artifact(tar, a, mtime, on_bytes, open_source, verify=a.path not in fresh)
+                            _add_artifact(tar, a, mtime, on_bytes, wait, verify=a.path not in fresh)
                         if signature is not None:
                             tar.add_bytes(SIGNATURE, signature.result(), mtime)
                         tar.close()
@@ -122,7 +120,9 @@ def write_archive(
 
 
 def _add_artifact(tar: TarWriter, a: Artifact, mtime: int, on_bytes: Callable[[int], None] | None,
-                  open_source: Callable[[Artifact], BinaryIO] | None, verify: bool) -> None:
+                  wait: Callable[[Artifact], None] | None, verify: bool) -> None:
+    if wait:
+        wait(a)
     h = hashlib.sha256() if verify else None
 
     def seen(chunk: memoryview) -> None:
@@ -131,7 +131,7 @@ def _add_artifact(tar: TarWriter, a: Artifact, mtime: int, on_bytes: Callable[[i
         if on_bytes:
             on_bytes(len(chunk))
 
-    with open_source(a) if open_source else open(a.source, "rb") as f:
+    with open(a.source, "rb") as f:
         tar.add_file(a.path, f, a.size, mtime, seen)
     if h is not None and "sha256:" + h.hexdigest() != a.digest:
         raise IntegrityError(f"{a.source} changed since it was verified ({a.path}); remove it and build again")

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bundler.follow import Pending
 from bundler.spec import LoadedSpec
 
 
@@ -36,9 +36,9 @@ class KindResult:
     artifacts: list[Artifact]
     # What bundle.json says about this kind (JSON-able): e.g. the images with their digests and platforms.
     summary: Any
-    # Artifacts still downloading, by archive path: the archive writer follows each in turn as it is written,
-    # so writing overlaps fetching. A kind that fetches everything inside fetch() leaves this empty.
-    pending: dict[str, Pending] = field(default_factory=dict)
+    # Artifacts still downloading, by archive path: the archive writer waits for each in turn, so writing
+    # overlaps fetching. A kind that fetches everything inside fetch() leaves this empty.
+    pending: dict[str, Future] = field(default_factory=dict)
     # Called once the archive is written or the build failed (stops background downloads).
     close: Callable[[], None] | None = None
 

@@ -13,13 +13,12 @@ from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from bundler import __version__
 from bundler.archive import FORMAT, WriteResult, unique_artifacts, write_archive
 from bundler.artifacts import Artifact, KindResult, file_artifact
 from bundler.errors import BundleError, SpecError
-from bundler.follow import FollowReader, Pending, SourceChanged
 from bundler.kinds import KIND_MODULES
 from bundler.progress import Reporter
 from bundler.signing import PUBLIC_KEY, bundle_key, sign
@@ -173,21 +172,12 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         total = sum(a.size for a in artifacts)
         check_space([(output.parent, total, "the archive (at most)")])
         ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
-        pending = {path: p for r in results for path, p in r.pending.items()}
-
-        def write(follow: bool) -> WriteResult:
-            with ctx.progress("archive", total) as task:
-                return write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
-                                     on_bytes=task.advance, open_source=_sources(pending, follow),
-                                     fresh=frozenset(pending), sign=lambda data: sign(key, data, lock["locked_at"]))
-
-        try:
-            written = write(follow=True)
-        except SourceChanged as exc:
-            # Rare (a corrupted transfer, a server that ignores Range): the archive already holds bytes the
-            # download threw away, so it is written again, this time from finished, verified files only.
-            ctx.log(f"archive: {exc} while being archived; writing the archive again from the verified files")
-            written = write(follow=False)
+        pending = {path: fut for r in results for path, fut in r.pending.items()}
+        wait = _waiter(pending)
+        with ctx.progress("archive", total) as task:
+            written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
+                                    on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
+                                    sign=lambda data: sign(key, data, lock["locked_at"]))
     finally:
         for r in results:
             if r.close:
@@ -195,30 +185,22 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
     return BuildResult(written, metadata, artifacts, key.fingerprint)
 
 
-def _sources(pending: dict[str, Pending], follow: bool):
-    """Opens each artifact for the archive writer: one still downloading is followed as it grows (or, with
-    `follow` off, waited for). Any failed download stops the writer at its next wait, not at its turn."""
+def _waiter(pending: dict[str, Future]):
+    """Block until an artifact's download is done; fail fast when any download failed."""
     failed: list[Future] = []
-    for p in pending.values():
-        p.future.add_done_callback(lambda f: failed.append(f) if not f.cancelled() and f.exception() else None)
+    for fut in pending.values():
+        fut.add_done_callback(lambda f: failed.append(f) if not f.cancelled() and f.exception() else None)
 
-    def check() -> None:
+    def wait(artifact: Artifact) -> None:
+        fut = pending.get(artifact.path)
+        while fut is not None and not fut.done() and not failed:
+            concurrent.futures.wait([fut], timeout=0.2)
         if failed:
             failed[0].result()
+        if fut is not None:
+            fut.result()
 
-    def open_source(artifact: Artifact) -> BinaryIO:
-        check()
-        p = pending.get(artifact.path)
-        if p is not None and follow:
-            return FollowReader(p, artifact.source, artifact.size, check)
-        while p is not None and not p.future.done() and not failed:
-            concurrent.futures.wait([p.future], timeout=0.2)
-        check()
-        if p is not None:
-            p.future.result()
-        return open(artifact.source, "rb")  # noqa: SIM115 - the archive writer closes it
-
-    return open_source
+    return wait
 
 
 def _metadata(loaded: LoadedSpec, lock: dict, summaries: dict, artifacts: list[Artifact]) -> dict:

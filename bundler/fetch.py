@@ -19,7 +19,6 @@ from pathlib import Path
 import requests
 
 from bundler.errors import BundleError, IntegrityError, RegistryError, SpaceError
-from bundler.follow import LiveFile
 
 CHUNK = 1 << 20
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -75,13 +74,11 @@ class Downloader:
         headers: Callable[[], dict[str, str]] | None = None,
         on_unauthorized: Callable[[requests.Response], bool] | None = None,
         on_bytes: Callable[[int], None] | None = None,
-        live: LiveFile | None = None,
     ) -> Path:
         """Fetch `url` into `dest` unless it is already there. `digest` is "sha256:<hex>" or "sha512:<hex>".
 
         `headers` is called before every request (a bearer token may change between attempts);
-        `on_unauthorized` may refresh credentials on a 401 and return True to try again. `live` hears how much
-        of the partial file is written, for a reader that follows it (bundler.follow).
+        `on_unauthorized` may refresh credentials on a 401 and return True to try again.
         """
         if dest.exists():
             return dest
@@ -95,14 +92,13 @@ class Downloader:
                 if dest.exists():
                     return dest
                 return self._download_locked(
-                    url, dest, partial, algo, expected, size, what, headers, on_unauthorized, on_bytes,
-                    live or LiveFile(),
+                    url, dest, partial, algo, expected, size, what, headers, on_unauthorized, on_bytes
                 )
             finally:
                 fcntl.flock(lock_handle, fcntl.LOCK_UN)
 
     def _download_locked(self, url, dest, partial, algo, expected, size, what, headers, on_unauthorized,
-                         on_bytes, live: LiveFile) -> Path:
+                         on_bytes) -> Path:
         integrity_failures = 0
         auth_retries = 0
         last_error = ""
@@ -110,7 +106,7 @@ class Downloader:
         while attempt < self.attempts:
             attempt += 1
             try:
-                got = self._attempt(url, partial, algo, size, headers, on_bytes, live)
+                got = self._attempt(url, partial, algo, size, headers, on_bytes)
             except TransientError as exc:
                 last_error = str(exc)
                 self.sleep(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))
@@ -125,7 +121,6 @@ class Downloader:
             if got == expected and (size is None or actual_size == size):
                 os.replace(partial, dest)
                 return dest
-            live.restart()
             partial.unlink()
             integrity_failures += 1
             last_error = (f"digest mismatch (expected {algo}:{expected}, got {algo}:{got}, "
@@ -134,15 +129,13 @@ class Downloader:
                 raise IntegrityError(f"{what}: {last_error} from {_short(url)}")
         raise RegistryError(f"{what}: gave up after {self.attempts} attempts: {last_error}")
 
-    def _attempt(self, url, partial: Path, algo, size, headers, on_bytes, live: LiveFile) -> str:
+    def _attempt(self, url, partial: Path, algo, size, headers, on_bytes) -> str:
         """One request; returns the hex digest of the partial file when the body ended normally."""
         have = partial.stat().st_size if partial.exists() else 0
         if size is not None and have > size:
-            live.restart()
             partial.unlink()
             have = 0
         if size is not None and have == size:
-            live.grew(partial, have)
             return _hash_file(partial, algo)  # a previous attempt got every byte; only verification is left
         req_headers = dict(headers() if headers else {})
         if have:
@@ -175,15 +168,9 @@ class Downloader:
                 # closed (auto_da_alloc), which doubled the build's disk traffic and its final fsync's wait.
                 with open(partial, "ab") as out:
                     if have and not resuming:
-                        live.restart()
                         out.truncate(0)
-                    written = have if resuming else 0
-                    live.grew(partial, written)
                     for block in resp.iter_content(CHUNK):
                         out.write(block)
-                        out.flush()  # what a follower is told about must be in the file
-                        written += len(block)
-                        live.grew(partial, written)
                         hasher.update(block)
                         if on_bytes:
                             on_bytes(len(block))

@@ -23,7 +23,6 @@ import requests
 
 from bundler.errors import RegistryError
 from bundler.fetch import Downloader, describe_network_error
-from bundler.follow import LiveFile
 from bundler.reference import DEFAULT_REGISTRY, DOCKER_HUB_API, Reference
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -244,7 +243,6 @@ class RegistryClient:
         size: int | None,
         dest: Path,
         on_bytes: Callable[[int], None] | None = None,
-        live: LiveFile | None = None,
     ) -> Path:
         return self.downloader.download(
             f"{self.base_url(ref)}/blobs/{digest}",
@@ -255,7 +253,6 @@ class RegistryClient:
             headers=lambda: self._headers(ref),
             on_unauthorized=lambda resp: self._authenticate(ref, resp),
             on_bytes=on_bytes,
-            live=live,
         )
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from bundler.artifacts import Artifact, BuildContext, KindResult, file_artifact
 from bundler.errors import BundleError, RegistryError
-from bundler.follow import LiveFile, Pending
 from bundler.reference import Reference, parse_reference
 from bundler.registry import MANIFEST_TYPES, Manifest, RegistryClient, RegistrySettings
 from bundler.space import check_space, human
@@ -127,7 +126,7 @@ class ImagesKind:
         pending, close = self._fetch_in_background(client, store, {d: missing[d] for d in order}, ctx)
         try:
             for d in configs:
-                pending[blob_member(d)].future.result()
+                pending[blob_member(d)].result()
             result = self._layout(store, images, blobs, ctx)
         except BaseException:
             close()
@@ -148,15 +147,13 @@ class ImagesKind:
             task.advance(n)
 
         pool = ThreadPoolExecutor(max_workers=ctx.jobs)
-        pending = {}
-        for d, b in blobs.items():
-            live = LiveFile()
-            future = pool.submit(client.fetch_blob, b["ref"], d, b["size"], store.path(d), count, live)
-            pending[blob_member(d)] = Pending(future, live)
+        pending = {
+            blob_member(d): pool.submit(client.fetch_blob, b["ref"], d, b["size"], store.path(d), count)
+            for d, b in blobs.items()
+        }
 
         def close() -> None:
-            ok = all(p.future.done() and not p.future.cancelled() and p.future.exception() is None
-                     for p in pending.values())
+            ok = all(f.done() and not f.cancelled() and f.exception() is None for f in pending.values())
             if not ok:
                 cancelled.set()  # partial files stay in the cache; the next build resumes them
             pool.shutdown(wait=True, cancel_futures=True)

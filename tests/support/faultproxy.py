@@ -54,7 +54,7 @@ def _is_loopback(host: str) -> bool:
 
 @dataclass
 class Fault:
-    kind: str  # "cut" | "flip" | "fail" | "delay" | "ignore_range" | "slow"
+    kind: str  # "cut" | "flip" | "fail" | "delay" | "ignore_range"
     path_re: re.Pattern[str]
     method: str | None
     times: int
@@ -62,7 +62,6 @@ class Fault:
     flip_offset: int = 0
     status: int = 500
     delay: float = 0.0
-    rate: float = 0.0  # bytes per second, for "slow"
     fired: int = 0
 
     def matches(self, method: str, path: str, body_length: int | None = None) -> bool:
@@ -171,10 +170,6 @@ class FaultProxy:
               times: int = 1) -> Fault:
         """Hold a matching request `seconds` before forwarding it (for timeouts and parallelism tests)."""
         return self._add("delay", path, method, times, delay=min(seconds, UPSTREAM_TIMEOUT))
-
-    def slow(self, rate: float, *, path: str = BLOB_GET, method: str | None = "GET", times: int = 1) -> Fault:
-        """Send a matching response's body at `rate` bytes per second (combines with a cut or a flip)."""
-        return self._add("slow", path, method, times, rate=rate)
 
     def ignore_range(self, *, path: str = BLOB_GET, method: str | None = "GET", times: int = 1) -> Fault:
         """Forward a matching request that asks for a Range without it, so the whole body comes back (200), as
@@ -310,14 +305,13 @@ class FaultProxy:
                     resp = conn.getresponse()
                     rec.status = resp.status
                     # Body faults only hit real content, never a 401 challenge or a 404.
-                    fault = slow = None
+                    fault = None
                     if resp.status in (200, 206) and method != "HEAD":
                         length = resp.getheader("Content-Length")
                         fault = proxy._take_fault(method, path, ("cut", "flip"),
                                                   int(length) if length and length.isdigit() else None)
                         if fault:
                             rec.fault = fault.kind
-                        slow = proxy._take_fault(method, path, ("slow",))
                     has_length = resp.getheader("Content-Length") is not None
                     # Bodies without a length are small JSON errors: buffer them to send a length.
                     payload = None if has_length or method == "HEAD" else resp.read()
@@ -337,13 +331,12 @@ class FaultProxy:
                     if payload is not None:
                         self.wfile.write(payload)
                         return
-                    self._stream(resp, fault, slow.rate if slow else None)
+                    self._stream(resp, fault)
                 finally:
                     conn.close()
 
-            def _stream(self, resp: http.client.HTTPResponse, fault: Fault | None, rate: float | None) -> None:
+            def _stream(self, resp: http.client.HTTPResponse, fault: Fault | None) -> None:
                 sent = 0
-                started = time.monotonic()
                 limit = fault.cut_after if fault and fault.kind == "cut" else None
                 flip = fault.flip_offset if fault and fault.kind == "flip" else None
                 while True:
@@ -362,8 +355,5 @@ class FaultProxy:
                         return
                     self.wfile.write(chunk)
                     sent += len(chunk)
-                    if rate:
-                        self.wfile.flush()
-                        time.sleep(max(0.0, started + sent / rate - time.monotonic()))
 
         return Handler
