@@ -6,8 +6,7 @@ import os
 
 import pytest
 
-from bundler.lab.state import read_state
-from tests.lab.test_molecule import run_molecule
+from tests.support.molecule import assert_stages, molecule_test
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -16,10 +15,5 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 def test_scenario_converges_is_idempotent_and_verifies(role):
     if os.geteuid() != 0:
         pytest.skip("island lab needs root")
-    lab_name = f"m-{role.replace('_', '-')[:8]}-{os.getpid() % 10000}"
-    proc = run_molecule(role, lab_name)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-4000:]
-    for stage in ("prepare", "converge", "idempotence", "verify", "destroy"):
-        assert f"[default > {stage}] Executed: Successful" in out
-    assert read_state(lab_name) is None, "molecule destroy must tear the lab down"
+    out = molecule_test(role, lab_name=f"m-{role.replace('_', '-')[:8]}-{os.getpid() % 10000}", timeout=840)
+    assert_stages(out, ("prepare", "converge", "idempotence", "verify", "destroy"))

@@ -13,60 +13,22 @@ needs no lab (its platform is the admin host, see its molecule.yml) and renders 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from bundler.lab.state import read_state
 from tests.kubernetes.island import kubernetes_bundle, role_overrides
 from tests.services.island import AssetServer, IslandRegistry
 from tests.support.images import ImageFactory
+from tests.support.molecule import REPO, assert_stages, molecule_test
 from tests.support.netutil import free_port
 from tests.support.registry import Registry
 
-REPO = Path(__file__).resolve().parents[2]
 HELM = REPO / "tools" / "bin" / "helm"
-STAGES = ("destroy", "syntax", "create", "prepare", "converge", "idempotence", "verify")
+STAGES = ("destroy", "syntax", "create", "prepare", "converge", "idempotence", "verify", "destroy")
 # What the stand-in kubeadm hands out (standins/kubeadm): a bootstrap token and a certificate key.
 TOKEN = "abcdef.0123456789abcdef"
 CERT_KEY = "c0ffee" * 10 + "abcd"
-TIMINGS: dict[str, float] = {}
-
-
-def molecule_test(role: str, work: Path, env: dict[str, str], timeout: int) -> str:
-    """`molecule test` in roles/<role>; its whole output (also kept in work/molecule.log)."""
-    bindir = str(Path(sys.executable).parent)
-    full_env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "ANSIBLE_NOCOLOR": "1",
-                "PY_COLORS": "0", "ANSIBLE_FORCE_COLOR": "0",
-                # The scenario's state (inventory, instance config, the kubernetes scenario's Ansible log) in
-                # this test's directory, not in a cache another checkout's run could share.
-                "MOLECULE_EPHEMERAL_DIRECTORY": str(work / "ephemeral"), **env}
-    started = time.monotonic()
-    proc = subprocess.Popen([str(Path(bindir) / "molecule"), "test"], cwd=REPO / "roles" / role, env=full_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # molecule and the ansible-playbook it runs
-        out, _ = proc.communicate()
-        out += f"\n[test] molecule test killed after {timeout} s"
-    TIMINGS[role] = time.monotonic() - started
-    (work / "molecule.log").write_text(out)
-    print(f"\nmolecule test {role}: {TIMINGS[role]:.0f} s (rc {proc.returncode})")
-    assert proc.returncode == 0, out[-8000:]
-    return out
-
-
-def assert_every_stage(out: str) -> None:
-    # Each stage ran and passed; molecule's idempotence stage itself fails when the second converge changes
-    # anything, and verify is the scenario's own check.
-    for stage in (*STAGES, "destroy"):
-        assert f"default > {stage}: Executed: Successful" in out, (stage, out[-6000:])
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +36,7 @@ def island_vars(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("island lab needs root")
     work = tmp_path_factory.mktemp("k8s-molecule")
-    started = time.monotonic()
     server = AssetServer(kubernetes_bundle(work), "0.0.0.0")
-    TIMINGS["bundle"] = time.monotonic() - started
     pushed_to = Registry(work, name="push")
     factory = ImageFactory(seed="k8s-pause")
     factory.push(pushed_to, "registry.k8s.io/pause", factory.simple("pause", size=20_000), tag="3.9")
@@ -98,17 +58,9 @@ def island_vars(tmp_path_factory):
 @pytest.mark.timeout(3000)
 @pytest.mark.parametrize("role", ["kubernetes", "sft"])
 def test_molecule_scenario_on_the_island_lab(role, island_vars, tmp_path):
-    lab_name = f"m-{role[:8]}-{os.getpid() % 10000}"
-    env = {"MOLECULE_LAB_NAME": lab_name, "WIRE_TEST_VARS_FILE": str(island_vars)}
-    try:
-        out = molecule_test(role, tmp_path, env, timeout=2700)
-        gone = read_state(lab_name) is None
-    finally:
-        if read_state(lab_name) is not None:  # a failed or killed run: never leave the lab behind
-            subprocess.run([sys.executable, "-m", "bundler.cli", "lab", "down", "--missing-ok", lab_name],
-                           capture_output=True, timeout=600)
-    assert_every_stage(out)
-    assert gone, "molecule destroy must tear the lab down"
+    out = molecule_test(role, lab_name=f"m-{role[:8]}-{os.getpid() % 10000}", work=tmp_path, timeout=2700,
+                        env={"WIRE_TEST_VARS_FILE": str(island_vars)})
+    assert_stages(out, STAGES)
     # Join tokens and the certificate key never reach the output, whatever the stage.
     assert TOKEN not in out and CERT_KEY not in out
     if role == "kubernetes":
@@ -125,11 +77,10 @@ def test_molecule_scenario_on_the_island_lab(role, island_vars, tmp_path):
 @pytest.mark.timeout(1200)
 @pytest.mark.skipif(not HELM.exists(), reason="tools/bin/helm not installed: run make deps")
 def test_molecule_wire_releases_on_the_admin_host(tmp_path):
-    out = molecule_test("wire_releases", tmp_path, {}, timeout=1100)
-    assert_every_stage(out)
+    out = molecule_test("wire_releases", work=tmp_path, timeout=1100)
+    assert_stages(out, STAGES)
     assert not (tmp_path / "ephemeral" / "admin-host").exists(), "molecule destroy must remove the work directory"
     # The scenario's SMTP password reached brig's Secret (its verify checks that) and never the output.
     password = yaml.safe_load((REPO / "roles/wire_releases/molecule/default/inventory/island.yml").read_text())[
         "all"]["vars"]["wire_smtp_password"]
     assert password not in out
-    print("\nmolecule timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in TIMINGS.items()))

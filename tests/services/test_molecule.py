@@ -8,17 +8,13 @@ names the bridge's machine side so). The roles' artifact paths and checksums poi
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
-from bundler.lab.state import read_state
 from tests.services.island import AssetServer, role_overrides, services_bundle
+from tests.support.molecule import assert_stages, molecule_test
 
-REPO = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
@@ -39,17 +35,7 @@ def vars_file(tmp_path_factory):
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("role", ["cassandra", "elasticsearch", "minio", "restund"])
 def test_molecule_scenario(role, vars_file):
-    bindir = str(Path(sys.executable).parent)
-    lab_name = f"m-{role[:8]}-{os.getpid() % 10000}"
-    env = {**os.environ, "PATH": bindir + os.pathsep + os.environ.get("PATH", ""), "MOLECULE_LAB_NAME": lab_name,
-           "WIRE_TEST_VARS_FILE": str(vars_file), "ANSIBLE_NOCOLOR": "1", "PY_COLORS": "0",
-           "ANSIBLE_FORCE_COLOR": "0"}
-    proc = subprocess.run([str(Path(bindir) / "molecule"), "test"], cwd=REPO / "roles" / role, env=env,
-                          capture_output=True, text=True, timeout=1500)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-6000:]
-    # Each stage ran and passed; molecule's idempotence stage itself fails when the second converge changes
-    # anything, and verify is the role's own client-side check.
-    for stage in ("create", "prepare", "converge", "idempotence", "verify", "destroy"):
-        assert f"default > {stage}: Executed: Successful" in out, out[-6000:]
-    assert read_state(lab_name) is None, "molecule destroy must tear the lab down"
+    out = molecule_test(role, lab_name=f"m-{role[:8]}-{os.getpid() % 10000}", timeout=1500,
+                        env={"WIRE_TEST_VARS_FILE": str(vars_file)})
+    # verify is the role's own client-side check.
+    assert_stages(out, ("create", "prepare", "converge", "idempotence", "verify", "destroy"))
