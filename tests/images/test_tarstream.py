@@ -107,3 +107,40 @@ def test_read_ahead_hashes_the_whole_file_when_drained():
     reader.close()
     assert got == data[: len(got)]
     assert reader.hash.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_sink_syncs_early_and_writes_every_byte(tmp_path):
+    import hashlib
+    import os
+
+    from bundler.tarstream import HashingFileSink
+
+    data = os.urandom(5 << 20)
+    path = tmp_path / "out"
+    with open(path, "wb") as raw:
+        sink = HashingFileSink(raw, writeback=1 << 20, early_sync=1 << 20)
+        for i in range(0, len(data), 256 << 10):
+            sink.write(data[i:i + (256 << 10)])
+        sink.finish()
+    assert path.read_bytes() == data
+    assert sink.hash.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+def test_an_early_sync_error_reaches_finish():
+    """fdatasync of a pipe fails (EINVAL): a real error from the sync thread must not vanish."""
+    import os
+    import threading
+
+    from bundler.tarstream import HashingFileSink
+
+    r, w = os.pipe()
+    drain = threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(r, 1 << 20), b"")], daemon=True)
+    drain.start()
+    with os.fdopen(w, "wb") as raw:
+        sink = HashingFileSink(raw, writeback=1 << 20, early_sync=1 << 20)
+        for _ in range(3):
+            sink.write(bytes(1 << 20))
+        with pytest.raises(OSError):
+            sink.finish()
+    drain.join(5)
+    os.close(r)
