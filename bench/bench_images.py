@@ -86,7 +86,7 @@ def durable_write(work: Path, size: int) -> float:
     """Seconds to write `size` bytes to a new file on the workdir's disk and make them durable the way the build
     does (an fdatasync on another thread every EARLY_SYNC bytes, then fsync): the disk's share of a durable
     archive, work the raw limit never does (a tool may overlap it with fetching, not skip it)."""
-    from bundler.tarstream import EARLY_SYNC, EarlySync
+    from bundler.tarstream import EarlySync
 
     block = os.urandom(4 * MIB)
     path = work / "durable-write.probe"
@@ -94,13 +94,11 @@ def durable_write(work: Path, size: int) -> float:
     t0 = time.monotonic()
     with open(path, "wb", buffering=0) as f:
         syncer = EarlySync(f)
-        left, since_sync = size, 0
+        left = size
         while left > 0:
             n = f.write(block[:min(left, len(block))])
-            left, since_sync = left - n, since_sync + n
-            if since_sync >= EARLY_SYNC:
-                syncer.request()
-                since_sync = 0
+            syncer.wrote(n)
+            left -= n
         syncer.close()
         os.fsync(f.fileno())
     took = time.monotonic() - t0

@@ -101,11 +101,10 @@ class HashingFileSink:
         self.hash = hashlib.sha256()
         self.error: BaseException | None = None
         self._queue: queue.Queue[bytes | None] = queue.Queue(depth)
-        self._writeback, self._early_sync = writeback, early_sync
+        self._writeback = writeback
         self._written = 0
         self._flushed = 0
-        self._synced = 0
-        self._syncer = EarlySync(raw)
+        self._syncer = EarlySync(raw, every=early_sync)
         self._thread = threading.Thread(target=self._run, name="archive-sink", daemon=True)
         self._thread.start()
 
@@ -140,10 +139,7 @@ class HashingFileSink:
                 if self._written - self._flushed >= self._writeback:
                     _start_writeback(self.raw, self._flushed, self._written - self._flushed)
                     self._flushed = self._written
-                if self._written - self._synced >= self._early_sync:
-                    self.raw.flush()
-                    self._syncer.request()
-                    self._synced = self._written
+                self._syncer.wrote(len(chunk))
             except BaseException as exc:  # noqa: BLE001 - handed to the producer thread
                 self.error = exc
 
@@ -171,18 +167,27 @@ def _start_writeback(raw: BinaryIO, offset: int, length: int) -> None:
 
 
 class EarlySync:
-    """fdatasync of a file on a thread of its own, whenever asked; requests made while one runs are merged."""
+    """fdatasync of a file on a thread of its own after every `every` bytes the writer reports; a sync asked for
+    while one runs is merged into the next."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: BinaryIO, every: int = EARLY_SYNC):
+        self._raw = raw
         self._fd = raw.fileno()
+        self._every = every
+        self._since = 0
         self._wanted = threading.Event()
         self._closing = False
         self.error: OSError | None = None
         self._thread = threading.Thread(target=self._run, name="archive-sync", daemon=True)
         self._thread.start()
 
-    def request(self) -> None:
-        self._wanted.set()
+    def wrote(self, n: int) -> None:
+        """Called by the writing thread after each write of `n` bytes."""
+        self._since += n
+        if self._since >= self._every:
+            self._raw.flush()  # what the sync is to cover must have left the Python buffer
+            self._wanted.set()
+            self._since = 0
 
     def close(self) -> None:
         """Wait for a sync under way; the file's own fsync does the rest."""

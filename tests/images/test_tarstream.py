@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 import tarfile
+import threading
 
 import pytest
 
-from bundler.tarstream import TarReader, TarWriter, header
+from bundler.tarstream import CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, header
 
 LONG = "debs/pool/main/" + "l" * 120 + "/libsomething_1.0-1_amd64.deb"  # > 100 characters: needs a pax header
 MEMBERS = [("bundle.json", b'{"a": 1}\n'), (LONG, b"x" * 1000), ("images/blobs/sha256/" + "a" * 64, b"y" * 512),
@@ -81,10 +84,6 @@ def test_a_truncated_stream_ends_with_eof_error():
 def test_read_ahead_closes_when_the_reader_stops_with_the_queue_full():
     """`inspect` reads only the head: the read-ahead thread may already hold the whole file and the end marker
     with nobody left to take them. close() must still return (it hung when the file was 5 chunks long)."""
-    import threading
-
-    from bundler.tarstream import CHUNK, HashingReadAhead
-
     for chunks in (1, 4, 5, 6, 9):
         reader = HashingReadAhead(io.BytesIO(b"x" * (chunks * CHUNK)))
         assert reader.read(100) == b"x" * 100
@@ -96,10 +95,6 @@ def test_read_ahead_closes_when_the_reader_stops_with_the_queue_full():
 
 
 def test_read_ahead_hashes_the_whole_file_when_drained():
-    import hashlib
-
-    from bundler.tarstream import CHUNK, HashingReadAhead
-
     data = bytes(range(256)) * (3 * CHUNK // 256 + 7)
     reader = HashingReadAhead(io.BytesIO(data))
     got = reader.read(10) + reader.read(CHUNK)
@@ -110,11 +105,6 @@ def test_read_ahead_hashes_the_whole_file_when_drained():
 
 
 def test_sink_syncs_early_and_writes_every_byte(tmp_path):
-    import hashlib
-    import os
-
-    from bundler.tarstream import HashingFileSink
-
     data = os.urandom(5 << 20)
     path = tmp_path / "out"
     with open(path, "wb") as raw:
@@ -128,11 +118,6 @@ def test_sink_syncs_early_and_writes_every_byte(tmp_path):
 
 def test_an_early_sync_error_reaches_finish():
     """fdatasync of a pipe fails (EINVAL): a real error from the sync thread must not vanish."""
-    import os
-    import threading
-
-    from bundler.tarstream import HashingFileSink
-
     r, w = os.pipe()
     drain = threading.Thread(target=lambda: [None for _ in iter(lambda: os.read(r, 1 << 20), b"")], daemon=True)
     drain.start()
