@@ -294,7 +294,11 @@ def _spec_dict(h: dict) -> dict:
 def _du(path: Path) -> int:
     # -x: stay off the mounted overlay root (it would count the shared base again).
     proc = subprocess.run(["du", "-sbx", str(path)], capture_output=True, text=True)
-    return int(proc.stdout.split()[0]) if proc.returncode == 0 and proc.stdout else 0
+    # A running host removes files while du walks (a container's snapshot going away): du then exits 1 but still
+    # prints the total of what it found, which is the answer. No total at all is a real failure.
+    if not proc.stdout.strip():
+        raise LabError(f"lab: cannot measure the disk use of {path}: {proc.stderr.strip() or 'du printed nothing'}")
+    return int(proc.stdout.split()[0])
 
 
 def teardown(state: dict, log=print) -> None:

@@ -160,3 +160,12 @@ def test_unknown_package_fails_the_base_build_cleanly(tmp_path):
     # No half-built base is left for a later lab to pick up, and no lab state was written.
     assert not [p for p in cache.iterdir() if p.is_dir()]
     assert lab.leftovers() == []
+
+
+def test_disk_use_counts_what_is_there_and_a_missing_host_directory_is_an_error(tmp_path):
+    from bundler.lab.lab import _du
+    (tmp_path / "host").mkdir()
+    (tmp_path / "host" / "blob").write_bytes(b"x" * 100_000)
+    assert _du(tmp_path / "host") >= 100_000
+    with pytest.raises(LabError, match=r"cannot measure the disk use of .*gone"):
+        _du(tmp_path / "gone")
