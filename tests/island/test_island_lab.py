@@ -243,3 +243,20 @@ def test_tls_when_the_operator_gives_a_certificate(island, bundle, tmp_path):
                            f"c=http.client.HTTPConnection('{asset}');c.request('GET','/files/{FILE_PATH}')\n"
                            "x=c.getresponse();print(x.status,x.getheader('Location'))")
     assert r.stdout.split() == ["301", f"https://{asset}:443/files/{FILE_PATH}"], r.stdout + r.stderr
+    # The registry speaks https with the same certificate, and only https; containerd trusts the operator's CA.
+    toml = island.run("vm1", "cat /etc/containerd/certs.d/quay.io/hosts.toml", check=True).stdout
+    assert f'[host."https://{asset}:5000/v2/quay.io"]' in toml
+    assert 'ca = "/etc/containerd/certs.d/wire-bundle-ca.crt"' in toml
+    island.run("vm1", "systemctl start containerd", check=True)
+    ref = f"quay.io/wire/island-lab-brig@{bundle['digests'][BRIG]}"
+    r = island.run("vm1", f"ctr -n tls images pull --hosts-dir /etc/containerd/certs.d {ref}", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = _py(island, "vm1", "import ssl,urllib.request\n"
+                           "def get(url, ctx=None):\n"
+                           " try: return urllib.request.urlopen(url, context=ctx).status\n"
+                           " except Exception as e: return type(e).__name__ + ':' + str(getattr(e, 'code', ''))\n"
+                           f"print(get('http://{asset}:5000/v2/'))\n"
+                           f"print(get('https://{asset}:5000/v2/'))\n"
+                           f"print(get('https://{asset}:5000/v2/',"
+                           " ssl.create_default_context(cafile='/etc/containerd/certs.d/wire-bundle-ca.crt')))")
+    assert r.stdout.split() == ["HTTPError:400", "URLError:", "200"], r.stdout + r.stderr
