@@ -230,11 +230,15 @@ def _self_signed(address: str, out_dir):
 def test_tls_when_the_operator_gives_a_certificate(island, bundle, tmp_path):
     asset = island.host("asset").address
     cert, key = _self_signed(asset, tmp_path)
-    r = run_cli("deploy", "-i", island.inventory_path, "bootstrap.yml", *EXTRA,
-                "-e", f"asset_host_tls_certificate={cert}", "-e", f"asset_host_tls_key={key}",
-                "-e", f"wire_asset_url=https://{asset}", "-e", f"offline_sources_tls_ca={cert}",
+    tls = ["-e", f"asset_host_tls_certificate={cert}", "-e", f"asset_host_tls_key={key}",
+           "-e", f"wire_asset_url=https://{asset}", "-e", f"offline_sources_tls_ca={cert}"]
+    r = run_cli("deploy", "-i", island.inventory_path, "bootstrap.yml", *EXTRA, *tls,
                 "--run-dir", tmp_path / "run-tls", timeout=1500)
     assert r.rc == 0, r.out + r.err
+    r = run_cli("deploy", "-i", island.inventory_path, "bootstrap.yml", *EXTRA, *tls,
+                "--run-dir", tmp_path / "run-tls-again", timeout=1500)
+    recap = [ln for ln in r.out.splitlines() if "ok=" in ln]
+    assert r.rc == 0 and len(recap) == 2 and all("changed=0 " in ln for ln in recap), r.out + r.err
     assert island.run("vm1", "grep -h ^URIs /etc/apt/sources.list.d/*.sources").stdout.split() == \
         ["URIs:", f"https://{asset}/debs"]
     r = island.run("vm1", "apt-get update && apt-get install -y --reinstall --no-install-recommends chrony")
