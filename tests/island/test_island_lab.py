@@ -93,6 +93,11 @@ def island(make_lab, bundle):
     return lab
 
 
+def _assert_nothing_changed(deploy):
+    recap = [ln for ln in deploy.out.splitlines() if "ok=" in ln]
+    assert len(recap) == 2 and all("changed=0 " in ln for ln in recap), deploy.out
+
+
 def _py(lab, host, code):
     return lab.run(host, f"python3 -c {shlex.quote(code)}")
 
@@ -167,8 +172,7 @@ def test_second_bootstrap_changes_nothing(island, bundle):
     r = run_cli("deploy", "-i", island.inventory_path, "bootstrap.yml", *EXTRA, "--run-dir", bundle["tmp"] / "run2",
                 timeout=1500)
     assert r.rc == 0, r.out + r.err
-    recap = [ln for ln in r.out.splitlines() if "ok=" in ln]
-    assert len(recap) == 2 and all("changed=0 " in ln for ln in recap), r.out
+    _assert_nothing_changed(r)
 
 
 def test_a_tampered_bundle_is_refused_and_nothing_is_served_from_it(island, bundle, tmp_path):
@@ -237,8 +241,8 @@ def test_tls_when_the_operator_gives_a_certificate(island, bundle, tmp_path):
     assert r.rc == 0, r.out + r.err
     r = run_cli("deploy", "-i", island.inventory_path, "bootstrap.yml", *EXTRA, *tls,
                 "--run-dir", tmp_path / "run-tls-again", timeout=1500)
-    recap = [ln for ln in r.out.splitlines() if "ok=" in ln]
-    assert r.rc == 0 and len(recap) == 2 and all("changed=0 " in ln for ln in recap), r.out + r.err
+    assert r.rc == 0, r.out + r.err
+    _assert_nothing_changed(r)
     assert island.run("vm1", "grep -h ^URIs /etc/apt/sources.list.d/*.sources").stdout.split() == \
         ["URIs:", f"https://{asset}/debs"]
     r = island.run("vm1", "apt-get update && apt-get install -y --reinstall --no-install-recommends chrony")

@@ -12,6 +12,7 @@ import pytest
 
 from bundler.lab import HostSpec, Lab, LabError, load_spec
 from bundler.lab.base import base_key, mirror_for_suite
+from bundler.lab.lab import _du
 from bundler.lab.network import choose_subnet, networks_in_use
 
 REPO = Path(__file__).resolve().parents[2]
@@ -163,7 +164,6 @@ def test_unknown_package_fails_the_base_build_cleanly(tmp_path):
 
 
 def test_disk_use_counts_what_is_there_and_a_missing_host_directory_is_an_error(tmp_path):
-    from bundler.lab.lab import _du
     (tmp_path / "host").mkdir()
     (tmp_path / "host" / "blob").write_bytes(b"x" * 100_000)
     assert _du(tmp_path / "host") >= 100_000
