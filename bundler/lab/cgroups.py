@@ -89,13 +89,18 @@ def join(cg_id: str) -> None:
         (d / "cgroup.procs").write_text(pid)
 
 
+def _tree_bottom_up(d: Path) -> list[Path]:
+    """d and every cgroup below it, deepest first. A running host's systemd adds and removes cgroups while this
+    walks: os.walk skips a directory that vanished, where Path.rglob raised FileNotFoundError."""
+    return [Path(root) for root, _, _ in os.walk(d, topdown=False)]
+
+
 def procs(cg_id: str) -> set[int]:
     pids: set[int] = set()
     for d in host_dirs(cg_id):
-        if d.is_dir():
-            for f in d.rglob("cgroup.procs"):
-                with contextlib.suppress(OSError, ValueError):
-                    pids.update(int(p) for p in f.read_text().split())
+        for sub in _tree_bottom_up(d):
+            with contextlib.suppress(OSError, ValueError):
+                pids.update(int(p) for p in (sub / "cgroup.procs").read_text().split())
     return pids
 
 
@@ -103,13 +108,9 @@ def remove(cg_id: str) -> list[Path]:
     """Remove the host's cgroup dirs bottom-up; returns those still present (busy)."""
     left = []
     for d in host_dirs(cg_id):
-        if not d.is_dir():
-            continue
-        for sub in sorted((p for p in d.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+        for sub in _tree_bottom_up(d):
             with contextlib.suppress(OSError):
                 sub.rmdir()
-        try:
-            d.rmdir()
-        except OSError:
+        if d.is_dir():
             left.append(d)
     return left
