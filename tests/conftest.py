@@ -3,4 +3,5 @@
 pytest_plugins: list[str] = [
     "tests.fixtures.registry",
     "tests.fixtures.lab",
+    "tests.fixtures.wire_release",
 ]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from tests.files.fileserver import FileServer
+from tests.support.fileserver import FileServer
 
 STAND_IN = os.urandom(700_000)  # stand-in payload, never shipped
 

@@ -13,7 +13,7 @@ from bundler.errors import BundleError, IntegrityError, RegistryError, SpecError
 from bundler.kinds.files import KIND
 from bundler.spec import load_spec, loads_spec
 from tests.files.context import build_context
-from tests.files.fileserver import FileServer
+from tests.support.fileserver import FileServer
 
 # Stand-in payloads: random bytes, never shipped. Big enough that a cut leaves a real prefix behind.
 STAND_IN_TGZ = os.urandom(3 * 1024 * 1024 + 17)

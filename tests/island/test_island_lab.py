@@ -39,7 +39,7 @@ def bundle(tmp_path_factory, registry):
     import yaml
 
     from tests.debs.conftest import BOOKWORM_SOURCES
-    from tests.files.fileserver import FileServer
+    from tests.support.fileserver import FileServer
 
     factory = ImageFactory(seed="island-lab")
     factory.push(registry, "wire/island-lab-brig", factory.simple("brig", size=2_000_000), tag="5.0.0")

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.files.fileserver import FileServer
 from tests.services.island import CACHE, SOURCES
+from tests.support.fileserver import FileServer
 
 STANDINS = Path(__file__).resolve().parent / "standins"
 CNI_PLUGIN = Path("/usr/lib/cni/loopback")

@@ -40,7 +40,7 @@ TIMINGS: dict[str, float] = {}
 
 @pytest.fixture(scope="module")
 def island(make_lab, registry, tmp_path_factory):
-    from tests.files.fileserver import FileServer
+    from tests.support.fileserver import FileServer
 
     tmp = tmp_path_factory.mktemp("site")
     started = time.monotonic()

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.files.fileserver import FileServer
 from tests.services.standins import build as standins
+from tests.support.fileserver import FileServer
 
 CACHE = Path(os.environ.get("WIRE_BUNDLE_TEST_CACHE", "/var/cache/wire-bundle-tests"))
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
