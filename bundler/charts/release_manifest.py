@@ -70,6 +70,8 @@ def parse(source: str, data: bytes, digest: str) -> Manifest:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ManifestError(f"not JSON ({exc})") from None
+    except RecursionError:
+        raise ManifestError("not a release manifest: nested too deeply") from None
     if not isinstance(doc, dict):
         raise ManifestError("not a release manifest: expected a JSON object with `version` and `helmCharts`")
     version, charts = doc.get("version"), doc.get("helmCharts")
