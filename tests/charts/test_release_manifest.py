@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 
 from bundler.build import write_lock
+from bundler.charts import release_manifest
 from bundler.errors import BundleError, SpecError
 from bundler.kinds.charts import KIND
 from bundler.spec import load_spec
@@ -199,3 +202,55 @@ def test_bad_manifests_on_the_command_line_give_one_line(tmp_path):
             assert "Traceback" not in r.err and not (case / "spec.lock.json").exists()
     finally:
         server.close()
+
+
+class FlakyServer:
+    """Loopback HTTP: answers 503 to the first `failures` requests, then the manifest; counts requests."""
+
+    def __init__(self, body: bytes, failures: int):
+        self.hits = 0
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                outer.hits += 1
+                status, data = (503, b"busy") if outer.hits <= failures else (200, body)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/build.json"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize(("failures", "ok"), [(2, True), (10, False)])
+def test_url_manifest_retries_a_busy_server_a_bounded_number_of_times(tmp_path, monkeypatch, failures, ok):
+    monkeypatch.setattr(release_manifest.time, "sleep", lambda _s: None)  # the backoff's waiting, not its count
+    server = FlakyServer(json.dumps(manifest("https://charts.example")).encode(), failures)
+    try:
+        path = write(tmp_path, {"manifest": server.url, "exclude": {"demo": "demo"}})
+        if ok:
+            assert sorted(c.name for c in load_spec(path).spec.charts) == ["lib", "tiny", "valued"]
+            assert server.hits == failures + 1
+        else:
+            with pytest.raises(SpecError, match=r"release.manifest: .*: gave up after 4 attempts: HTTP 503$"):
+                load_spec(path)
+            assert server.hits == release_manifest.ATTEMPTS
+    finally:
+        server.close()
+
+
+def test_oversized_manifest_is_refused_unread(tmp_path):
+    with open(tmp_path / "build.json", "wb") as f:
+        f.truncate(release_manifest.MAX_BYTES + 1)  # sparse: nothing is written, nothing must be read
+    with pytest.raises(SpecError, match=r"release.manifest: build.json: larger than 16 MiB: not a release manifest"):
+        load_spec(write(tmp_path, {"manifest": "build.json"}))
