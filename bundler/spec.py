@@ -6,17 +6,21 @@ errors that name the file, the line and the key path. The pipeline reads only th
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from bundler.errors import SpecError
 from bundler.reference import Reference, parse_reference
 from bundler.yamlsrc import Located, load_located, loads_located
+
+if TYPE_CHECKING:
+    from bundler.charts.release_manifest import Manifest
 
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 DEFAULT_PLATFORMS = ["linux/amd64"]
@@ -111,11 +115,44 @@ class ImagesSection(Strict):
 # --- charts -------------------------------------------------------------------------------------------------
 
 
+def _chart_repo(v: str) -> str:
+    if not v.startswith(("http://", "https://", "oci://")):
+        raise ValueError("repo must start with https://, http:// or oci://")
+    return v.rstrip("/")
+
+
+def _chart_name(v: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", v):
+        raise ValueError(f"invalid chart name {v!r}: letters, digits, '.', '_' and '-'")
+    return v
+
+
+def _chart_version(v: str) -> str:
+    from bundler.charts.semver import Constraint, ConstraintError
+
+    try:
+        Constraint(v)
+    except ConstraintError as exc:
+        raise ValueError(str(exc)) from None
+    return v
+
+
+def _chart_values(v: list[list[str] | str]) -> list[list[str] | str]:
+    for item in v:
+        for name in [item] if isinstance(item, str) else item:
+            if not name.strip():
+                raise ValueError("empty values file name")
+    return v
+
+
+ValueSets = list[list[str] | str]
+
+
 class ChartEntry(Strict):
     name: str
     repo: str = Field(description="https://... chart repository (index.yaml) or oci://host/path")
     version: str = Field(description="exact version or a constraint such as ^4.40 or >=1.2,<2")
-    values: list[list[str] | str] = Field(
+    values: ValueSets = Field(
         default_factory=list,
         description="value sets to render for image discovery; each item is one file or a list of files",
     )
@@ -123,36 +160,22 @@ class ChartEntry(Strict):
     @field_validator("repo")
     @classmethod
     def _repo(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://", "oci://")):
-            raise ValueError("repo must start with https://, http:// or oci://")
-        return v.rstrip("/")
+        return _chart_repo(v)
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", v):
-            raise ValueError(f"invalid chart name {v!r}: letters, digits, '.', '_' and '-'")
-        return v
+        return _chart_name(v)
 
     @field_validator("version")
     @classmethod
     def _version(cls, v: str) -> str:
-        from bundler.charts.semver import Constraint, ConstraintError
-
-        try:
-            Constraint(v)
-        except ConstraintError as exc:
-            raise ValueError(str(exc)) from None
-        return v
+        return _chart_version(v)
 
     @field_validator("values")
     @classmethod
-    def _values(cls, v: list[list[str] | str]) -> list[list[str] | str]:
-        for item in v:
-            for name in [item] if isinstance(item, str) else item:
-                if not name.strip():
-                    raise ValueError("empty values file name")
-        return v
+    def _values(cls, v: ValueSets) -> ValueSets:
+        return _chart_values(v)
 
 
 class ChartsSection(Strict):
@@ -162,6 +185,55 @@ class ChartsSection(Strict):
     @classmethod
     def _unique(cls, v: list[ChartEntry]) -> list[ChartEntry]:
         _no_duplicates(v, "chart", key=lambda c: (c.repo, c.name))
+        return v
+
+
+# --- a Wire release manifest -------------------------------------------------------------------------------
+
+
+class ReleaseChart(Strict):
+    """What the spec changes about one chart of the manifest; anything not given is the manifest's."""
+
+    repo: str | None = Field(None, description="take the chart from this repository instead")
+    version: str | None = Field(None, description="this version or constraint instead of the manifest's")
+    values: ValueSets = Field(default_factory=list, description="value sets for image discovery, as charts[].values")
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, v: str | None) -> str | None:
+        return None if v is None else _chart_repo(v)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str | None) -> str | None:
+        return None if v is None else _chart_version(v)
+
+    @field_validator("values")
+    @classmethod
+    def _values(cls, v: ValueSets) -> ValueSets:
+        return _chart_values(v)
+
+
+class ReleaseSection(Strict):
+    manifest: str = Field(description="wire-builds build.json: a path relative to the spec, or an http(s) URL")
+    sha256: str | None = Field(None, description="the manifest's sha256 (hex): any other manifest is refused")
+    exclude: dict[str, str] = Field(default_factory=dict, description="chart -> why it is left out")
+    charts: dict[str, ReleaseChart] = Field(default_factory=dict, description="chart -> overrides")
+
+    @field_validator("manifest")
+    @classmethod
+    def _manifest(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("empty manifest: give a path relative to the spec or an http(s):// URL")
+        if "://" in v and not v.startswith(("http://", "https://")):
+            raise ValueError("manifest URL must be http(s)://; anything else is a path relative to the spec")
+        return v
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"[a-f0-9]{64}", v):
+            raise ValueError("sha256 must be 64 lowercase hex digits (sha256sum of the manifest)")
         return v
 
 
@@ -294,10 +366,13 @@ class BundleSpec(Strict):
     name: str = "bundle"
     registries: dict[str, RegistrySettings] = Field(default_factory=dict)
     images: ImagesSection = Field(default_factory=ImagesSection)
+    release: ReleaseSection | None = None
     charts: list[ChartEntry] = Field(default_factory=list)
     debs: DebsSection = Field(default_factory=DebsSection)
     files: list[FileEntry] = Field(default_factory=list)
     toolchain: ToolchainSection | None = None
+    # Names of the charts that came from release.manifest (appended to `charts` when the spec was loaded).
+    _release_charts: frozenset[str] = PrivateAttr(default=frozenset())
 
     @field_validator("charts")
     @classmethod
@@ -311,8 +386,15 @@ class BundleSpec(Strict):
         FilesSection(files=v)
         return v
 
+    @property
+    def release_charts(self) -> frozenset[str]:
+        return self._release_charts
+
     def canonical_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        data = self.model_dump(mode="json")
+        # The spec as written: a changed manifest is the lock's to notice (with its own message), not the digest's.
+        data["charts"] = [c for c in data["charts"] if c["name"] not in self._release_charts]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     def digest(self) -> str:
         """Identifies the spec's meaning (not its formatting): the lock records it."""
@@ -320,10 +402,11 @@ class BundleSpec(Strict):
 
 
 class LoadedSpec:
-    def __init__(self, path: Path, spec: BundleSpec, located: Located):
+    def __init__(self, path: Path, spec: BundleSpec, located: Located, manifest: Manifest | None = None):
         self.path = path
         self.spec = spec
         self.located = located
+        self.manifest = manifest  # the release manifest the spec's release section named, as read at load
 
     @property
     def base_dir(self) -> Path:
@@ -338,28 +421,86 @@ def lock_path_for(spec_path: Path) -> Path:
     return spec_path.with_name(spec_path.name.rsplit(".", 1)[0] + ".lock.json")
 
 
-def validate(located: Located) -> BundleSpec:
+def _pydantic_error(located: Located, exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> SpecError:
+    err = exc.errors()[0]
+    loc = prefix + tuple(err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key missing"
+    more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+    return located.error(loc, msg + more)
+
+
+def validate(located: Located, base_dir: Path | None = None) -> tuple[BundleSpec, Manifest | None]:
+    """The spec, with the charts of its release manifest (if any) appended to `charts`."""
     if not isinstance(located.data, dict):
         raise SpecError(f"{located.source}:1: the spec must be a mapping with a `version` key")
     try:
-        return BundleSpec.model_validate(located.data)
+        spec = BundleSpec.model_validate(located.data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key missing"
-        more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-        raise located.error(loc, msg + more) from None
+        raise _pydantic_error(located, exc) from None
+    if spec.release is None:
+        return spec, None
+    return expand_release(spec, located, base_dir if base_dir is not None else Path.cwd())
+
+
+def expand_release(spec: BundleSpec, located: Located, base_dir: Path) -> tuple[BundleSpec, Manifest]:
+    """Read the manifest and turn each chart of it that is not excluded into a ChartEntry, the same entries
+    `charts:` gives, so that lock, fetch and build see no difference."""
+    from bundler.charts.release_manifest import ManifestError, PinMismatch, load_manifest
+
+    release = spec.release
+    assert release is not None
+    try:
+        manifest = load_manifest(release.manifest, base_dir, release.sha256)
+    except PinMismatch as exc:
+        raise located.error(("release", "sha256"), f"release manifest {release.manifest} {exc}") from None
+    except ManifestError as exc:
+        raise located.error(("release", "manifest"), f"{release.manifest}: {exc}") from None
+    where = f"release manifest {release.manifest} (version {manifest.version})"
+    for key, names in (("exclude", release.exclude), ("charts", release.charts)):
+        for name in names:
+            if name not in manifest.charts:
+                close = difflib.get_close_matches(name, list(manifest.charts), n=2)
+                hint = f" (did you mean {', '.join(close)}?)" if close else ""
+                raise located.error(("release", key, name), f"chart {name} is not in the {where}{hint}")
+    for name, reason in release.exclude.items():
+        if name in release.charts:
+            raise located.error(("release", "charts", name), f"chart {name} is excluded under release.exclude: "
+                                                             "exclude it or override it, not both")
+        if not reason.strip():
+            raise located.error(("release", "exclude", name), f"chart {name}: say why it is left out")
+    for i, entry in enumerate(spec.charts):
+        if entry.name in manifest.charts:
+            raise located.error(("charts", i, "name"), f"chart {entry.name} comes from the {where}: change it "
+                                f"under release.charts.{entry.name} (or leave it out under release.exclude)")
+    added = []
+    for name in sorted(manifest.charts):
+        if name in release.exclude:
+            continue
+        chart, override = manifest.charts[name], release.charts.get(name) or ReleaseChart()
+        try:
+            added.append(ChartEntry(name=name, repo=override.repo or chart.repo,
+                                    version=override.version or chart.version, values=override.values))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            msg = err["msg"].removeprefix("Value error, ")
+            raise located.error(("release", "manifest"), f"{release.manifest}: helmCharts.{name}: {msg}") from None
+    expanded = spec.model_copy(update={"charts": [*spec.charts, *added]})
+    expanded._release_charts = frozenset(c.name for c in added)
+    return expanded, manifest
 
 
 def load_spec(path: str | Path) -> LoadedSpec:
     path = Path(path)
     located = load_located(path)
-    return LoadedSpec(path, validate(located), located)
+    spec, manifest = validate(located, path.parent)
+    return LoadedSpec(path, spec, located, manifest)
 
 
-def loads_spec(text: str, source: str = "<spec>") -> BundleSpec:
-    return validate(loads_located(text, source))
+def loads_spec(text: str, source: str = "<spec>", base_dir: Path | None = None) -> BundleSpec:
+    """Parse a spec from text; a release manifest given by path is read relative to `base_dir` (default: the
+    working directory)."""
+    return validate(loads_located(text, source), base_dir)[0]

@@ -7,6 +7,7 @@ and stores them like the ones the spec lists.
 
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -51,6 +52,14 @@ class ChartsKind:
         return bool(spec.spec.charts)
 
     def lock(self, spec: LoadedSpec, ctx: Any) -> list[dict[str, Any]]:
+        if spec.manifest is not None:
+            m = spec.manifest
+            before = _locked_release(spec)
+            if before is not None and before.get("sha256") != m.sha256:
+                ctx.log(f"release manifest {m.source} changed since {spec.lock_path.name} was written (version "
+                        f"{before.get('version')} -> {m.version}): its charts are locked again")
+            ctx.log(f"release manifest {m.source}: version {m.version}, sha256 {m.sha256}, "
+                    f"{len(spec.spec.release_charts)} of its {len(m.charts)} charts")
         return self.discover(spec, ctx)
 
     def discover(self, spec: LoadedSpec, ctx: Any, pinned: list[dict[str, Any]] | None = None
@@ -75,6 +84,8 @@ class ChartsKind:
                 {"set": vs.label, "digests": [sha256_file(p) for p in vs.files]} for vs in sets
             ]
             section["images"] = render_records(node, sets, helm, work)
+            if entry.name in spec.spec.release_charts and spec.manifest is not None:
+                section["release"] = spec.manifest.lock_record()
             return section
 
         # helm template is CPU-bound: more renders at once than cores only adds waiting.
@@ -99,6 +110,7 @@ class ChartsKind:
         artifacts: dict[str, Artifact] = {}
         summary = []
         for section in locked:
+            _check_release(spec, section)
             _check_values(spec, section)
             root = from_lock(sources, section)
             for node in root.walk():
@@ -123,6 +135,31 @@ class ChartsKind:
             for d in c["dependencies"]:
                 rows.append([f"  └ {d['name']}", d["version"], d["repo"], d["digest"][:19], _size(d["size"]), ""])
         return "Helm charts", ["chart", "version", "repository", "digest", "size", "images"], rows
+
+
+def _locked_release(spec: LoadedSpec) -> dict[str, Any] | None:
+    """The release manifest the existing lock file records, if any (a damaged lock records none)."""
+    try:
+        sections = json.loads(spec.lock_path.read_text()).get("charts") or []
+    except (OSError, ValueError, AttributeError):
+        return None
+    return next((c["release"] for c in sections if isinstance(c, dict) and isinstance(c.get("release"), dict)),
+                None)
+
+
+def _check_release(spec: LoadedSpec, section: dict[str, Any]) -> None:
+    """The chart came from a release manifest: the one read now must be the one the lock was made from."""
+    was = section.get("release")
+    if was is None:
+        return
+    now = spec.manifest
+    if now is None or now.source != was.get("manifest"):
+        raise BundleError(f"chart {section['name']}: locked from release manifest {was.get('manifest')}, which "
+                          f"the spec no longer names: run `wire-bundle lock {spec.path}`")
+    if now.sha256 != was.get("sha256"):
+        raise BundleError(f"release manifest {now.source} changed since {spec.lock_path.name} was written (version "
+                          f"{was.get('version')}, sha256 {str(was.get('sha256'))[:12]}... -> version {now.version}, "
+                          f"sha256 {now.sha256[:12]}...), so its charts may differ: run `wire-bundle lock {spec.path}`")
 
 
 def _check_values(spec: LoadedSpec, section: dict[str, Any]) -> None:
