@@ -24,7 +24,8 @@ def test_node_file_checksums_are_those_of_the_reference_spec():
     assert K8S["kubernetes_version"] in K8S["kubernetes_files"]["kubelet"]["path"]
     images = yaml.safe_load((REPO / "examples/wire.yaml").read_text())["images"]["refs"]
     assert f"registry.k8s.io/kube-apiserver:{K8S['kubernetes_version']}" in images
-    assert K8S["kubernetes_pause_image"] in images
+    for key in ("kubernetes_pause_image", "kubernetes_etcd_image", "kubernetes_coredns_image"):
+        assert K8S[key] in images, key
 
 
 def test_kernel_settings_cover_the_preflight_rules():
