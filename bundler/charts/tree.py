@@ -59,13 +59,16 @@ def _open(sources: ChartSources, name: str, repo: str, constraint: str, version:
     return ChartNode(name, repo, constraint, version, url, digest, size, path, pkg, manifest)
 
 
-def lock_chart(sources: ChartSources, repo: str, name: str, constraint: str, _chain: tuple[str, ...] = ()
-               ) -> ChartNode:
+def lock_chart(sources: ChartSources, repo: str, name: str, constraint: str, _chain: tuple[str, ...] = (),
+               _seen: frozenset[tuple[str, str]] = frozenset()) -> ChartNode:
     """Resolve `constraint`, fetch the chart, then do the same for each dependency that it or one of its
     vendored subcharts declares and the package does not vendor."""
     r = sources.resolve(repo, name, constraint)
     node = _open(sources, name, repo, constraint, r.version, r.url, r.digest, r.size, r.oci_manifest)
     chain = (*_chain, f"{name} {r.version}")
+    # A wrapper chart may depend on a chart of its own name from another repository (Wire's rabbitmq on
+    # Bitnami's): a cycle is the same name from the same repository.
+    seen = _seen | {(name, repo.rstrip("/"))}
     where = " -> ".join(chain)
     for dep in node.package.missing:
         what = f"dependency {dep.name} {dep.version} of {dep.declared_by(name)}"
@@ -74,12 +77,12 @@ def lock_chart(sources: ChartSources, repo: str, name: str, constraint: str, _ch
                 f"chart {where}: {what} ({dep.repository or 'no repository'}) is missing from the package and "
                 "has no http(s):// or oci:// repository to fetch it from: vendor it in charts/ (helm dependency "
                 "build) before publishing, or list the chart without it")
-        if len(chain) >= MAX_DEPTH or any(c.split(" ")[0] == dep.name for c in chain):
+        if len(chain) >= MAX_DEPTH or (dep.name, dep.repository.rstrip("/")) in seen:
             raise BundleError(f"chart {where}: dependency cycle or depth over {MAX_DEPTH} at {dep.name}")
         # Chart.lock pins what the chart's author tested; fall back to the constraint in Chart.yaml.
         wanted = node.package.locked_versions.get(dep.name, dep.version) if not dep.within else dep.version
         try:
-            child = lock_chart(sources, dep.repository.rstrip("/"), dep.name, wanted, chain)
+            child = lock_chart(sources, dep.repository.rstrip("/"), dep.name, wanted, chain, seen)
         except BundleError as exc:
             if str(exc).startswith("chart ") and " is missing from the package" in str(exc):
                 raise
