@@ -16,8 +16,8 @@ from bundler.progress import Reporter
 from bundler.spec import load_spec
 
 
-def collect(spec_path: Path, cache_dir: Path, tmpdir: Path | None, helm: str | None, quiet: bool
-            ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+def collect(spec_path: Path, cache_dir: Path, tmpdir: Path | None, helm: str | None, quiet: bool,
+            jobs: int = 1) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
     """(images kept, images excluded), normalised ref -> why-records; charts rendered afresh."""
     from bundler.kinds.charts import KIND, chart_images
 
@@ -29,7 +29,7 @@ def collect(spec_path: Path, cache_dir: Path, tmpdir: Path | None, helm: str | N
     if loaded.spec.charts:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with WorkDir(tmpdir) as work:
-            ctx = Context(cache_dir=cache_dir, work_dir=work, reporter=Reporter(quiet=quiet), helm=helm)
+            ctx = Context(cache_dir=cache_dir, work_dir=work, reporter=Reporter(quiet=quiet), helm=helm, jobs=jobs)
             locked = KIND.discover(loaded, ctx, pinned)
         kept, dropped = chart_images(locked, section.exclude, lambda _m: None)
     else:
@@ -57,10 +57,11 @@ def _origin(rec: dict[str, Any]) -> list[str]:
 @click.option("--why", is_flag=True, help="For every image: the chart, value set, template, object and container.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable: {images: {ref: [why...]}, excluded: ...}.")
 @options.helm
+@options.jobs
 @options.cache_dir
 @options.tmpdir
 @options.quiet
-def images(spec: Path, why: bool, as_json: bool, helm: str | None, cache_dir: Path, tmpdir: Path | None,
+def images(spec: Path, why: bool, as_json: bool, helm: str | None, jobs: int, cache_dir: Path, tmpdir: Path | None,
            quiet: bool) -> None:
     """List every image SPEC's bundle will hold: `images.refs` plus all images its charts use.
 
@@ -69,13 +70,18 @@ def images(spec: Path, why: bool, as_json: bool, helm: str | None, cache_dir: Pa
     its `helm.sh/images` annotation. `images.exclude` patterns are applied. Uses the chart versions of SPEC's
     lock file when it matches the spec, else resolves them afresh (without writing a lock).
 
+    Every chart is resolved and every rendering tried, --jobs at a time (at most one per CPU), before any
+    failure is reported: then each chart that cannot be had and each rendering helm refuses is named, with
+    helm's own message, and the command exits non-zero.
+
     \b
     Examples:
       wire-bundle images wire.yaml               one line per image, with the charts that use it
       wire-bundle images wire.yaml --why         where each image comes from, down to the container
       wire-bundle images wire.yaml --json | jq '.images | keys'
+      wire-bundle images wire.yaml -j 2          two renderings at a time
     """
-    kept, dropped = collect(spec, cache_dir, tmpdir, helm, quiet or as_json)
+    kept, dropped = collect(spec, cache_dir, tmpdir, helm, quiet or as_json, jobs)
     if as_json:
         click.echo(json.dumps({"images": kept, "excluded": dropped}, indent=2, sort_keys=True))
         return

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bundler.charts.discover import images_in_manifests
+from bundler.charts.discover import FoundImage, images_in_manifests
 from bundler.charts.render import template
 from bundler.charts.tree import ChartNode, assemble
 from bundler.errors import BundleError
@@ -44,8 +44,8 @@ def value_sets(chart_name: str, values: list[list[str] | str], base_dir: Path) -
     return sets
 
 
-def render_records(node: ChartNode, sets: list[ValueSet], helm: str, work: Path) -> list[dict[str, Any]]:
-    """Why-records for every image in every rendering of the chart, merged over value sets."""
+def chart_dir(node: ChartNode, work: Path) -> Path:
+    """The chart unpacked with its fetched dependencies in place, once per chart digest under `work`."""
     # Two spec charts may share name and version (from different repositories): the digest tells them apart.
     final = work / "render" / f"{node.name}-{node.version}-{node.digest.split(':')[1][:12]}"
     if not final.exists():
@@ -53,12 +53,20 @@ def render_records(node: ChartNode, sets: list[ValueSet], helm: str, work: Path)
         shutil.rmtree(tmp, ignore_errors=True)
         assemble(node, tmp)
         tmp.rename(final)
-    chart_dir = final / node.package.top
+    return final / node.package.top
+
+
+def render_set(node: ChartNode, directory: Path, vs: ValueSet, helm: str, work: Path) -> list[FoundImage]:
+    """The images of one rendering; RenderFailed (helm's whole message) when helm refuses."""
+    what = f"chart {node.name} {node.version} with values {vs.label}"
+    return images_in_manifests(template(helm, directory, list(vs.files), what=what, home=work / "helm-home"), what)
+
+
+def merge_records(node: ChartNode, rendered: list[tuple[ValueSet, list[FoundImage]]]) -> list[dict[str, Any]]:
+    """Why-records for every image in every rendering of the chart, merged over value sets."""
     merged: dict[tuple, dict[str, Any]] = {}
-    for vs in sets:
-        what = f"chart {node.name} {node.version} with values {vs.label}"
-        manifests = template(helm, chart_dir, list(vs.files), what=what, home=work / "helm-home")
-        for f in images_in_manifests(manifests, what):
+    for vs, found in rendered:
+        for f in found:
             key = (f.image, f.template, f.kind, f.name, f.container, f.field)
             rec = merged.setdefault(key, {
                 "image": f.image, "chart": node.name, "version": node.version, "source": "template",
@@ -76,6 +84,12 @@ def render_records(node: ChartNode, sets: list[ValueSet], helm: str, work: Path)
                 "container": a.name, "field": a.key, "values": [],
             })
     return sorted(merged.values(), key=lambda r: (r["image"], r["template"], r["object"], r["container"]))
+
+
+def render_records(node: ChartNode, sets: list[ValueSet], helm: str, work: Path) -> list[dict[str, Any]]:
+    """Why-records over every value set, rendered one after the other; the first failure is raised."""
+    directory = chart_dir(node, work)
+    return merge_records(node, [(vs, render_set(node, directory, vs, helm, work)) for vs in sets])
 
 
 def _where(rec: dict[str, Any]) -> str:

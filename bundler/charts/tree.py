@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bundler.charts.package import ChartPackage, read_chart, unpack
+from bundler.charts.package import ChartPackage, read_chart, subchart_dir, unpack
 from bundler.charts.sources import ChartSources
 from bundler.errors import BundleError
 
@@ -27,6 +27,9 @@ class ChartNode:
     package: ChartPackage
     manifest: str | None = None  # OCI: the manifest digest the version's tag pointed to when locked
     dependencies: list[ChartNode] = field(default_factory=list)
+    # The vendored subchart of the parent (names from the parent down) whose charts/ this one goes into;
+    # () for the parent's own charts/.
+    within: tuple[str, ...] = ()
 
     def walk(self):
         yield self
@@ -40,7 +43,10 @@ class ChartNode:
         }
         if self.manifest:
             out["manifest"] = self.manifest
-        out["dependencies"] = [d.to_lock() for d in sorted(self.dependencies, key=lambda d: (d.name, d.repo))]
+        if self.within:
+            out["within"] = list(self.within)
+        out["dependencies"] = [d.to_lock() for d in sorted(self.dependencies,
+                                                            key=lambda d: (d.within, d.name, d.repo))]
         return out
 
 
@@ -53,28 +59,36 @@ def _open(sources: ChartSources, name: str, repo: str, constraint: str, version:
     return ChartNode(name, repo, constraint, version, url, digest, size, path, pkg, manifest)
 
 
-def lock_chart(sources: ChartSources, repo: str, name: str, constraint: str, _chain: tuple[str, ...] = ()
-               ) -> ChartNode:
-    """Resolve `constraint`, fetch the chart, then do the same for each dependency it does not vendor."""
+def lock_chart(sources: ChartSources, repo: str, name: str, constraint: str, _chain: tuple[str, ...] = (),
+               _seen: frozenset[tuple[str, str]] = frozenset()) -> ChartNode:
+    """Resolve `constraint`, fetch the chart, then do the same for each dependency that it or one of its
+    vendored subcharts declares and the package does not vendor."""
     r = sources.resolve(repo, name, constraint)
     node = _open(sources, name, repo, constraint, r.version, r.url, r.digest, r.size, r.oci_manifest)
     chain = (*_chain, f"{name} {r.version}")
+    # A wrapper chart may depend on a chart of its own name from another repository (Wire's rabbitmq on
+    # Bitnami's): a cycle is the same name from the same repository.
+    seen = _seen | {(name, repo.rstrip("/"))}
+    where = " -> ".join(chain)
     for dep in node.package.missing:
-        where = " -> ".join(chain)
+        what = f"dependency {dep.name} {dep.version} of {dep.declared_by(name)}"
         if not dep.fetchable:
             raise BundleError(
-                f"chart {where}: dependency {dep.name} ({dep.repository or 'no repository'}) is not vendored in "
-                "charts/ and has no http(s):// or oci:// repository to fetch it from")
-        if len(chain) >= MAX_DEPTH or any(c.split(" ")[0] == dep.name for c in chain):
+                f"chart {where}: {what} ({dep.repository or 'no repository'}) is missing from the package and "
+                "has no http(s):// or oci:// repository to fetch it from: vendor it in charts/ (helm dependency "
+                "build) before publishing, or list the chart without it")
+        if len(chain) >= MAX_DEPTH or (dep.name, dep.repository.rstrip("/")) in seen:
             raise BundleError(f"chart {where}: dependency cycle or depth over {MAX_DEPTH} at {dep.name}")
         # Chart.lock pins what the chart's author tested; fall back to the constraint in Chart.yaml.
-        wanted = node.package.locked_versions.get(dep.name, dep.version)
+        wanted = node.package.locked_versions.get(dep.name, dep.version) if not dep.within else dep.version
         try:
-            child = lock_chart(sources, dep.repository.rstrip("/"), dep.name, wanted, chain)
+            child = lock_chart(sources, dep.repository.rstrip("/"), dep.name, wanted, chain, seen)
         except BundleError as exc:
-            if str(exc).startswith("dependency of "):
+            if str(exc).startswith("chart ") and " is missing from the package" in str(exc):
                 raise
-            raise type(exc)(f"dependency of chart {where}: {exc}") from None
+            raise type(exc)(f"chart {where}: {what} is missing from the package and could not be fetched: "
+                            f"{exc}") from None
+        child.within = dep.within
         node.dependencies.append(child)
     return node
 
@@ -84,12 +98,14 @@ def from_lock(sources: ChartSources, locked: dict[str, Any]) -> ChartNode:
     node = _open(sources, locked["name"], locked["repo"], locked["constraint"], locked["version"], locked["url"],
                  locked["digest"], locked.get("size"), locked.get("manifest"))
     node.dependencies = [from_lock(sources, d) for d in locked.get("dependencies", [])]
+    node.within = tuple(locked.get("within", ()))
     return node
 
 
 def assemble(node: ChartNode, dest: Path) -> Path:
-    """Unpack the chart under `dest` with each fetched dependency unpacked into its charts/ directory."""
+    """Unpack the chart under `dest` with each fetched dependency unpacked into the charts/ directory of the
+    chart (or vendored subchart) that declares it."""
     chart_dir = unpack(node.package, dest)
     for dep in node.dependencies:
-        assemble(dep, chart_dir / "charts")
+        assemble(dep, subchart_dir(chart_dir, dep.within) / "charts")
     return chart_dir

@@ -19,7 +19,7 @@ tmpdir = click.option(
 )
 jobs = click.option(
     "-j", "--jobs", type=click.IntRange(1, 64), default=min(8, (os.cpu_count() or 2) * 2), show_default=True,
-    help="Parallel downloads.",
+    help="Parallel downloads, and chart renderings (at most one per CPU).",
 )
 quiet = click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 helm = click.option(

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bundler.artifacts import Artifact, KindResult, sha256_file
-from bundler.charts.images import classify, render_records, value_sets
-from bundler.charts.render import find_helm
+from bundler.charts.images import chart_dir, classify, merge_records, render_set, value_sets
+from bundler.charts.render import HelmMissing, RenderFailed, find_helm
 from bundler.charts.sources import ChartSources
 from bundler.charts.tree import ChartNode, from_lock, lock_chart
 from bundler.errors import BundleError
@@ -39,6 +39,44 @@ def publish(ctx: Any, images: dict[str, list[dict[str, Any]]]) -> None:
         for r in recs:
             if r not in have:
                 have.append(r)
+
+
+class DiscoveryFailed(BundleError):
+    """Some charts could not be had or rendered: every one of them, after a summary line."""
+
+    def __init__(self, charts: int, sets: list[list], failures: list[tuple[int, BaseException]]):
+        """`failures`: (index of the spec chart, its error), chart errors first, then renderings."""
+        total = sum(len(s) for s in sets)
+        unresolved = [i for i, exc in failures if not isinstance(exc, RenderFailed)]
+        failed = sum(len(sets[i]) for i in unresolved) + len(failures) - len(unresolved)
+        head = f"{failed} of {total} renderings failed"
+        if unresolved:
+            head += f" ({len(unresolved)} of {charts} charts could not be had, so none of their value sets " \
+                    "was rendered)"
+        lines = [f"{exc.what}: {exc.message}" if isinstance(exc, RenderFailed) else str(exc)
+                 for _e, exc in failures]
+        super().__init__("\n  ".join([head + ":", *lines]))
+        self.failures = failures
+
+
+def _gather(pool: ThreadPoolExecutor, calls: list[tuple]) -> list[Any]:
+    """Run every call; each result is its value or the BundleError it raised (in call order). Anything else,
+    and a missing helm, stops everything at once."""
+    futures = [pool.submit(fn, *args) for fn, *args in calls]
+    out: list[Any] = []
+    try:
+        for f in futures:
+            try:
+                out.append(f.result())
+            except HelmMissing:
+                raise
+            except BundleError as exc:
+                out.append(exc)
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
+    return out
 
 
 def chart_images(locked: list[dict[str, Any]], exclude: list[str], warn) -> tuple[dict, dict]:
@@ -65,41 +103,54 @@ class ChartsKind:
     def discover(self, spec: LoadedSpec, ctx: Any, pinned: list[dict[str, Any]] | None = None
                  ) -> list[dict[str, Any]]:
         """Lock every chart (or take the versions `pinned` by an existing lock), render it with each of its
-        value sets, and publish the images found to ctx.discovered_images."""
+        value sets, and publish the images found to ctx.discovered_images.
+
+        Every chart is resolved and every rendering attempted before failing, so that one run reports every
+        chart that cannot be had and every rendering helm refuses (DiscoveryFailed, one line each)."""
         helm = find_helm(ctx.helm)  # before any download: without helm the lock cannot be complete
         sources = sources_for(spec, ctx)
         work = Path(ctx.work_dir) / "charts"
         by_key = {(c["repo"], c["name"]): c for c in pinned or []}
+        charts = spec.spec.charts
+        sets = [value_sets(entry.name, entry.values, spec.base_dir) for entry in charts]
 
-        def one(entry) -> dict[str, Any]:
-            sets = value_sets(entry.name, entry.values, spec.base_dir)
+        def resolve(entry) -> tuple[ChartNode, Path]:
             previous = by_key.get((entry.repo, entry.name))
             if previous is not None and previous.get("constraint") == entry.version:
                 node = from_lock(sources, previous)
             else:
                 ctx.log(f"chart {entry.name} {entry.version} from {entry.repo}")
                 node = lock_chart(sources, entry.repo, entry.name, entry.version)
-            section = node.to_lock()
-            section["values"] = [
-                {"set": vs.label, "digests": [sha256_file(p) for p in vs.files]} for vs in sets
-            ]
-            section["images"] = render_records(node, sets, helm, work)
-            if entry.name in spec.spec.release_charts and spec.manifest is not None:
-                section["release"] = spec.manifest.lock_record()
-            return section
+            return node, chart_dir(node, work)
 
         # helm template is CPU-bound: more renders at once than cores only adds waiting.
-        charts = spec.spec.charts
-        workers = max(1, min(int(getattr(ctx, "jobs", 1)), os.cpu_count() or 1, len(charts)))
+        workers = max(1, min(int(getattr(ctx, "jobs", 1)), os.cpu_count() or 1))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(one, entry) for entry in charts]
-            try:
-                # In spec order, so that of several bad charts the first one is reported, every time.
-                locked = [f.result() for f in futures]
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+            resolved = _gather(pool, [(resolve, entry) for entry in charts])
+            renders = [(i, vs) for i, got in enumerate(resolved) if not isinstance(got, BaseException)
+                       for vs in sets[i]]
+            results = _gather(pool, [(render_set, resolved[i][0], resolved[i][1], vs, helm, work)
+                                     for i, vs in renders])
+        failures = [(i, got) for i, got in enumerate(resolved) if isinstance(got, BaseException)]
+        failures += [(i, got) for (i, _), got in zip(renders, results, strict=True)
+                     if isinstance(got, BaseException)]
+        if len(failures) == 1 and not isinstance(failures[0][1], RenderFailed):
+            raise failures[0][1]  # one chart that cannot be had: its own one-line error
+        if failures:
+            raise DiscoveryFailed(len(charts), sets, failures)
+        locked = []
+        rendered: dict[int, list] = {}
+        for (i, vs), found in zip(renders, results, strict=True):
+            rendered.setdefault(i, []).append((vs, found))
+        for i, (node, _dir) in enumerate(resolved):
+            section = node.to_lock()
+            section["values"] = [
+                {"set": vs.label, "digests": [sha256_file(p) for p in vs.files]} for vs in sets[i]
+            ]
+            section["images"] = merge_records(node, rendered.get(i, []))
+            if charts[i].name in spec.spec.release_charts and spec.manifest is not None:
+                section["release"] = spec.manifest.lock_record()
+            locked.append(section)
         locked.sort(key=lambda c: (c["name"], c["repo"]))
         kept, _ = chart_images(locked, spec.spec.images.exclude, ctx.warn)
         publish(ctx, kept)
@@ -193,9 +244,12 @@ def _add(artifacts: dict[str, Artifact], node: ChartNode) -> None:
 
 def _dep_summary(node: ChartNode, parent: ChartNode) -> dict[str, Any]:
     # The island installer unpacks `path` into the charts/ directory of `parent` before installing.
-    return {"name": node.name, "version": node.version, "repo": node.repo, "digest": node.digest,
-            "size": node.size, "path": member_path(node.name, node.version),
-            "parent": member_path(parent.name, parent.version)}
+    out = {"name": node.name, "version": node.version, "repo": node.repo, "digest": node.digest,
+           "size": node.size, "path": member_path(node.name, node.version),
+           "parent": member_path(parent.name, parent.version)}
+    if node.within:  # it belongs in the charts/ of this vendored subchart of `parent`
+        out["within"] = list(node.within)
+    return out
 
 
 def _size(n: int) -> str:

@@ -252,3 +252,36 @@ def with_dependency(src: Path, name: str, version: str, dep: str, dep_version: s
             version: 0.0.0-placeholder
             """,
     })
+
+
+def with_nested_dependency(src: Path, name: str, version: str, dep: str, dep_version: str, dep_repo: str) -> Path:
+    """An apiVersion v1 chart (dependencies in requirements.yaml, as most of Wire's) vendoring a subchart `mid`
+    that lists `dep` without vendoring it: the test strips the placeholder of `dep` out of the package, as
+    wire-server vendors legalhold but not legalhold's postgresql."""
+    return _write(src / f"{name}-{version}", {
+        "Chart.yaml": f"""
+            apiVersion: v1
+            name: {name}
+            version: {version}
+            """,
+        "requirements.yaml": """
+            dependencies:
+              - name: mid
+                version: 1.0.0
+                repository: file://../mid
+            """,
+        "charts/mid/Chart.yaml": f"""
+            apiVersion: v2
+            name: mid
+            version: 1.0.0
+            dependencies:
+              - name: {dep}
+                version: "{dep_version}"
+                repository: {dep_repo}
+            """,
+        f"charts/mid/charts/{dep}/Chart.yaml": f"""
+            apiVersion: v2
+            name: {dep}
+            version: 0.0.0-placeholder
+            """,
+    })

@@ -14,6 +14,7 @@ VALUES = {
     "untagged.yaml": {"brig": {"tag": ""}},
     "latest.yaml": {"brig": {"tag": "latest"}},
     "boom.yaml": {"boom": True},
+    "nobrig.yaml": {"brig": None},
 }
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
+from bundler.charts.island import installable_chart
+from bundler.charts.render import template
 from bundler.errors import BundleError
 from bundler.kinds.charts import KIND
 from tests.charts import chartsrc
@@ -34,16 +37,56 @@ def test_missing_dependency_version_names_the_parent(tmp_path, small_repo, chart
     spec = write_spec(tmp_path, [{"name": "umbrella", "repo": small_repo.url, "version": "3.0.0"}])
     with pytest.raises(BundleError) as err:
         KIND.lock(spec, ctx)
-    assert str(err.value) == (f"dependency of chart umbrella 3.0.0: chart lib has no version matching '^7' in "
+    assert str(err.value) == (f"chart umbrella 3.0.0: dependency lib ^7 of umbrella is missing from the package "
+                              f"and could not be fetched: chart lib has no version matching '^7' in "
                               f"{chart_repo.url} (nearest available: 0.2.0, 0.1.5, 0.1.0)")
+
+
+def test_a_vendored_subcharts_missing_dependency_is_fetched_and_placed_inside_it(tmp_path, small_repo, chart_repo,
+                                                                                 ctx, helm_bin):
+    chart = chartsrc.with_nested_dependency(small_repo.src, "umbrella", "3.0.0", "lib", "^0.1.0", chart_repo.url)
+    small_repo.publish(chart, strip="umbrella/charts/mid/charts/lib/")
+    spec = write_spec(tmp_path, [{"name": "umbrella", "repo": small_repo.url, "version": "3.0.0"}])
+    (locked,) = KIND.lock(spec, ctx)
+    (dep,) = locked["dependencies"]
+    assert (dep["name"], dep["version"], dep["within"]) == ("lib", "0.1.5", ["mid"])
+    (why,) = ctx.discovered_images[f"{chart_repo.reg}/wire/lib-migrate:0.1.5"]
+    assert why["template"] == "umbrella/charts/mid/charts/lib/templates/job.yaml"
+    # The bundle says where it goes, and the island puts it there: rendered from the bundle's files alone.
+    result = KIND.fetch(spec, [locked], ctx)
+    (summary_dep,) = result.summary[0]["dependencies"]
+    assert summary_dep["parent"] == "charts/umbrella-3.0.0.tgz" and summary_dep["within"] == ["mid"]
+    bundle = tmp_path / "bundle"
+    for a in result.artifacts:
+        (bundle / a.path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(a.source, bundle / a.path)
+    chart_dir = installable_chart(bundle, result.summary[0], tmp_path / "island")
+    assert (chart_dir / "charts" / "mid" / "charts" / "lib" / "Chart.yaml").is_file()
+    text = template(helm_bin, chart_dir, [], what="umbrella", home=tmp_path / "island-helm")
+    assert f"image: {chart_repo.reg}/wire/lib-migrate:0.1.5" in text
+
+
+def test_a_missing_nested_dependency_that_cannot_be_fetched_names_chart_subchart_and_dependency(
+        tmp_path, small_repo, ctx):
+    from tests.support.netutil import free_port
+
+    gone = f"http://127.0.0.1:{free_port()}"
+    chart = chartsrc.with_nested_dependency(small_repo.src, "umbrella", "3.0.0", "lib", "^0.1.0", gone)
+    small_repo.publish(chart, strip="umbrella/charts/mid/charts/lib/")
+    spec = write_spec(tmp_path, [{"name": "umbrella", "repo": small_repo.url, "version": "3.0.0"}])
+    with pytest.raises(BundleError) as err:
+        KIND.lock(spec, ctx)
+    assert str(err.value) == ("chart umbrella 3.0.0: dependency lib ^0.1.0 of umbrella/mid is missing from the "
+                              f"package and could not be fetched: chart repository {gone}: connection refused")
 
 
 def test_unvendored_dependency_without_repository(tmp_path, small_repo, ctx):
     chart = chartsrc.with_dependency(small_repo.src, "umbrella", "3.0.0", "gone", "1.0.0", "file://../gone")
     small_repo.publish(chart, strip="umbrella/charts/gone/")
     spec = write_spec(tmp_path, [{"name": "umbrella", "repo": small_repo.url, "version": "3.0.0"}])
-    with pytest.raises(BundleError, match=r"^chart umbrella 3.0.0: dependency gone \(file://../gone\) is not "
-                                          r"vendored in charts/ and has no http\(s\):// or oci:// repository"):
+    with pytest.raises(BundleError, match=r"^chart umbrella 3.0.0: dependency gone 1.0.0 of umbrella "
+                                          r"\(file://../gone\) is missing from the package and has no "
+                                          r"http\(s\):// or oci:// repository"):
         KIND.lock(spec, ctx)
 
 

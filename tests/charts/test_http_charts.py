@@ -197,13 +197,23 @@ def test_helm_missing_says_how_to_get_it(tmp_path, chart_repo, ctx):
     assert not (ctx.cache_dir / "charts").exists()  # failed before downloading anything
 
 
-def test_helm_template_failure_names_chart_values_and_message(tmp_path, chart_repo, ctx):
-    spec = write_spec(tmp_path, [parent_entry(chart_repo, ["values/defaults.yaml", "values/boom.yaml"])])
+def test_every_failure_is_reported_with_helms_whole_message(tmp_path, chart_repo, ctx):
+    sets = ["values/defaults.yaml", "values/boom.yaml", "values/nobrig.yaml"]
+    spec = write_spec(tmp_path, [parent_entry(chart_repo, sets),
+                                 {"name": "tiny", "repo": chart_repo.url, "version": "^9"}])
     with pytest.raises(BundleError) as err:
         KIND.lock(spec, ctx)
-    msg = str(err.value)
-    assert msg.startswith("helm template chart parent 1.0.0 with values values/boom.yaml failed: ")
-    assert "boom was asked for" in msg and "\n" not in msg
+    lines = str(err.value).splitlines()
+    assert lines[0] == "3 of 4 renderings failed (1 of 2 charts could not be had, so none of their value sets " \
+                       "was rendered):"
+    assert lines[1] == f"  chart tiny has no version matching '^9' in {chart_repo.url} " \
+                       "(nearest available: 2.0.0, 1.10.0, 1.3.4, 1.2.0)"
+    assert lines[2] == "  chart parent 1.0.0 with values values/boom.yaml: execution error at " \
+                       "(parent/templates/deployment.yaml:1:25): boom was asked for"
+    # helm spreads this one over three lines; the cause is on the last one.
+    assert lines[3].startswith("  chart parent 1.0.0 with values values/nobrig.yaml: parent/templates/")
+    assert lines[3].endswith("nil pointer evaluating interface {}.image")
+    assert len(lines) == 4 and "--debug" not in str(err.value)
 
 
 def test_untagged_image_fails_naming_chart_template_container(tmp_path, chart_repo, ctx):

@@ -6,6 +6,8 @@ both before `helm package` (wire-server `hack/bin/set-helm-chart-version.sh` and
 - every chart of build.json found in shared/ gets the manifest's version, and so do its `file://` dependencies
   (recursively, as the upstream script walks them);
 - every `tag: do-not-use` of a Wire-built chart becomes that version (the images Wire's CI tags with it);
+- where build.json names an appVersion (sftd, the web apps), it becomes the chart's appVersion and the tag of
+  its top-level `image:` (the charts of those repositories take their image tag from it);
 - dependencies are vendored into charts/ as published packages carry them: `file://` ones from shared/charts,
   ingress-nginx and redis from shared/dependency-charts. Dependencies from other repositories (bitnami,
   fluent-bit, ...) cannot be had here: the chart is packaged without them and `missing` names them, or, with
@@ -50,6 +52,7 @@ class ManifestChart:
     name: str
     repo: str
     version: str
+    app_version: str | None = None
 
 
 @dataclass
@@ -69,7 +72,8 @@ class PackagedRelease:
 
 def read_manifest(src: Path) -> tuple[str, dict[str, ManifestChart]]:
     doc = json.loads((src / "build.json").read_text())
-    charts = {n: ManifestChart(n, c["repo"], c["version"]) for n, c in doc["helmCharts"].items()}
+    charts = {n: ManifestChart(n, c["repo"], c["version"], (c.get("meta") or {}).get("appVersion"))
+              for n, c in doc["helmCharts"].items()}
     return doc["version"], charts
 
 
@@ -101,6 +105,19 @@ def _set_version(chart: Path, version: str) -> None:
         req.write_text("".join(
             re.sub(r"(?m)^(\s+)version: .*$", rf'\1version: "{version}"', b) if "file://" in b else b
             for b in blocks))
+
+
+def _set_app_version(chart: Path, app_version: str) -> None:
+    text = (chart / "Chart.yaml").read_text()
+    text = re.sub(r"(?m)^appVersion: .*$", f"appVersion: {app_version}", text)
+    if not re.search(r"(?m)^appVersion:", text):
+        text += f"\nappVersion: {app_version}\n"
+    (chart / "Chart.yaml").write_text(text)
+    values = chart / "values.yaml"
+    if values.is_file():
+        # The top-level image block's tag only (two-space indented, before the next top-level key).
+        values.write_text(re.sub(r"(?m)^(image:\n(?:  .*\n)*?  tag: ).*$", rf'\g<1>"{app_version}"',
+                                 values.read_text(), count=1))
 
 
 def _set_image_tags(chart: Path, version: str) -> None:
@@ -136,7 +153,8 @@ class _Packager:
             tar.add(chart_dir, arcname=meta["name"])
         return path
 
-    def prepare(self, name: str, source: Path, version: str, parents: tuple[str, ...] = ()) -> Path:
+    def prepare(self, name: str, source: Path, version: str, parents: tuple[str, ...] = (),
+                app_version: str | None = None) -> Path:
         """A copy of `source` at `version`, its dependencies vendored into charts/."""
         chain = (*parents, name)
         top, where = chain[0], "/".join(chain)
@@ -145,6 +163,8 @@ class _Packager:
         shutil.copytree(source, tree)
         _set_version(tree, version)
         _set_image_tags(tree, version)
+        if app_version:
+            _set_app_version(tree, app_version)
         for dep in _deps(tree):
             repo, dname, dver = str(dep.get("repository", "")), dep["name"], str(dep.get("version", ""))
             (tree / "charts").mkdir(exist_ok=True)
@@ -187,7 +207,7 @@ def package_release(dest: Path, helm: str, *, src: Path | None = None, standins:
             result.unavailable[name] = (f"{name} {mc.version} ({mc.repo}) is not in shared/wire-release "
                                         "and its repository cannot be reached here")
             continue
-        tree = packager.prepare(name, source, mc.version)
+        tree = packager.prepare(name, source, mc.version, app_version=mc.app_version)
         result.packages[name] = packager.package(tree, result.repo_dir, incomplete=tree in packager.incomplete)
     result.missing, result.standins = packager.missing, packager.used_standins
     subprocess.run([helm, "repo", "index", str(result.repo_dir)], env=packager.env, check=True,

@@ -34,6 +34,12 @@ def test_versions_and_image_tags_are_the_releases(wire_release):
     assert "do-not-use" not in _member(tgz, "wire-server/charts/nginz/values.yaml")
     reqs = yaml.safe_load(_member(tgz, "wire-server/requirements.yaml"))["dependencies"]
     assert {d["version"] for d in reqs} == {"5.29.0"}
+    # build.json's appVersion, where it names one, is the chart's and its image's.
+    sftd = wire_release.packages["sftd"]
+    assert yaml.safe_load(_member(sftd, "sftd/Chart.yaml"))["appVersion"] == "5.0.65"
+    webapp = yaml.safe_load(_member(wire_release.packages["webapp"], "webapp/values.yaml"))
+    assert webapp["image"]["tag"] == wire_release.charts["webapp"].app_version == \
+        "2026-03-25-production.0-v0.34.9-0-8d7c1b7"
 
 
 def test_unobtainable_dependencies_are_named(wire_release, wire_release_incomplete):
