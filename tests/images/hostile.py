@@ -34,14 +34,17 @@ def cli(*args: object) -> Run:
     """`wire-bundle ARGS` in this process: what the operator would see, without a Python start per case.
 
     Anything but SystemExit escaping main() is a traceback the operator would have seen: it fails the test."""
-    out, err = io.StringIO(), io.StringIO()
+    # Encoded as a real process's streams are (stdout strict UTF-8, stderr backslash-escaped): text that a
+    # terminal could not take fails here too.
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace", write_through=True)
     with redirect_stdout(out), redirect_stderr(err):
         try:
             main([str(a) for a in args])
             rc = 0
         except SystemExit as exc:
             rc = exc.code if isinstance(exc.code, int) else 1
-    return Run(rc, out.getvalue(), err.getvalue())
+    return Run(rc, out.buffer.getvalue().decode(), err.buffer.getvalue().decode())
 
 
 def error_lines(r: Run) -> list[str]:
