@@ -121,12 +121,16 @@ def _clean_stale(target: Path, log) -> None:
             pid = path.name[len(prefix):]
             if not path.name.startswith(prefix) or not pid.isdigit() or _alive(int(pid)):
                 continue
-            if kind == "previous" and not target.exists():
-                os.replace(path, target)
-                log(f"restored {target} from {path.name}, moved aside by an unpack (process {pid}) that was "
-                    "killed")
+            try:
+                if kind == "previous" and not target.exists():
+                    os.replace(path, target)
+                    log(f"restored {target} from {path.name}, moved aside by an unpack (process {pid}) that was "
+                        "killed")
+                    continue
+                shutil.rmtree(path)
+            except OSError as exc:
+                log(f"could not clean up {path}, left by an unpack (process {pid}) that was killed: {exc.strerror}")
                 continue
-            shutil.rmtree(path, ignore_errors=True)
             log(f"removed {path}, left by an unpack (process {pid}) that was killed")
 
 
@@ -163,8 +167,10 @@ def _reuse(archive: Path, target: Path, meta: dict, marker: dict | None, fingerp
             return None
         signer, trusted = report.signer, report.trusted
         how = "other archive bytes (recompressed?), verified in full"
-    at = marker.get("unpacked_at")
-    when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(at)) + " UTC" if isinstance(at, int) else "earlier"
+    try:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(marker["unpacked_at"]))
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        when = "earlier"
     log(f"{target} already holds this bundle ({meta['name']}, unpacked and verified {when}; {how}); nothing to do")
     return UnpackResult(target, True, len(meta["artifacts"]), 0, meta["name"], signer, trusted)
 

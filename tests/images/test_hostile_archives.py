@@ -371,3 +371,18 @@ def test_a_killed_unpack_leaves_nothing_the_next_run_keeps(tmp_path, tmp_path_fa
     finally:
         live.kill()
         live.wait()
+
+
+def test_a_bundle_moved_aside_by_a_killed_replace_is_put_back(tmp_path, archive):
+    """Killed between moving the old tree aside and renaming the new one in: the next run restores the old tree
+    (and finds it already holds the bundle) instead of deleting the only copy."""
+    dest = tmp_path / "bundle"
+    assert cli("unpack", archive, "--to", dest).rc == 0
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    aside = tmp_path / f".bundle.previous-{dead.pid}"
+    dest.rename(aside)
+    r = cli("unpack", archive, "--to", dest)
+    assert r.rc == 0, r.err
+    assert f"restored {dest} from {aside.name}" in r.out and "already holds this bundle" in r.out
+    assert not aside.exists() and not _leftovers(tmp_path)
