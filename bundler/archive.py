@@ -17,12 +17,24 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Annotated
 
 import zstandard
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+)
 
 from bundler.artifacts import Artifact
 from bundler.errors import BundleError, IntegrityError, SpaceError
 from bundler.tarstream import CHUNK, OUT_CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, fsync
+from bundler.zstdframe import FrameCheck
 
 BUNDLE_JSON = "bundle.json"
 CHECKSUMS = "checksums.sha256"
@@ -47,7 +59,7 @@ def content_digest(checksums: bytes) -> str:
 def unique_artifacts(artifacts: list[Artifact]) -> list[Artifact]:
     by_path: dict[str, Artifact] = {}
     for a in artifacts:
-        _check_member_name(a.path)
+        check_member_name(a.path)
         old = by_path.get(a.path)
         if old is not None and old.digest != a.digest:
             raise BundleError(f"two different artifacts want the archive path {a.path} ({old.origin}, {a.origin})")
@@ -140,10 +152,11 @@ def _add_artifact(tar: TarWriter, a: Artifact, mtime: int, on_bytes: Callable[[i
 # --- reading ------------------------------------------------------------------------------------------------
 
 
-def _check_member_name(name: str) -> None:
+def check_member_name(name: str) -> None:
     p = PurePosixPath(name)
-    if not name or p.is_absolute() or ".." in p.parts or name != p.as_posix() or "\\" in name:
-        raise IntegrityError(f"unsafe member path {name!r}")
+    if (not name or p.is_absolute() or ".." in p.parts or name != p.as_posix() or "\\" in name or "\0" in name
+            or len(os.fsencode(name)) > 4096 or any(len(os.fsencode(part)) > 255 for part in p.parts)):
+        raise IntegrityError(f"unsafe member path {name[:120]!r}")
 
 
 @dataclass
@@ -157,6 +170,58 @@ class Member:
 @dataclass
 class StreamState:
     file_hash: hashlib._Hash = field(default_factory=hashlib.sha256)
+    file_bytes: int = 0
+
+
+# What a reader holds in memory from an archive it has not yet verified: a hostile one gets one line, not gigabytes.
+BUNDLE_JSON_MAX = 16 << 20  # Wire's full bundle.json is a few MiB (spec, lock, every artifact)
+CHECKSUMS_MAX = 64 << 20  # ~90 bytes a member
+SMALL_MAX = 1 << 20  # the signature, the public key
+JSON_DEPTH_MAX = 64  # bundle.json nests about 8 deep
+
+
+class _Stream:
+    """Turns whatever the layers below raise while the archive streams into one IntegrityError naming the file,
+    the member and the cause (truncated, corrupt, trailing data)."""
+
+    def __init__(self, path: Path, reader: HashingReadAhead, frames: FrameCheck):
+        self.path = path
+        self.reader = reader
+        self.frames = frames
+        self.last = "(start)"
+
+    def error(self, exc: BaseException) -> IntegrityError:
+        p = self.path
+        if isinstance(exc, EOFError):
+            return IntegrityError(f"{p}: archive is truncated ({self.reader.consumed} bytes read): {exc}")
+        if isinstance(exc, zstandard.ZstdError):
+            return IntegrityError(f"{p}: archive is corrupt after member {self.last!r} ({str(exc)[:160]})")
+        if isinstance(exc, tarfile.TarError | ValueError):
+            return IntegrityError(f"{p}: archive is corrupt after member {self.last!r} (tar: {str(exc)[:160]})")
+        if isinstance(exc, OSError):
+            return IntegrityError(f"{p}: cannot read the archive: {exc.strerror or exc}")
+        raise exc
+
+    def guard(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        """A member's chunks are read by the caller, outside iter_members' own frame: errors are turned here."""
+        try:
+            yield from chunks
+        except _STREAM_ERRORS as exc:
+            raise self.error(exc) from None
+
+    def check_frame(self) -> None:
+        problem = self.frames.problem()
+        if problem is None:
+            return
+        kind, what = problem
+        if kind == "truncated":
+            raise IntegrityError(f"{self.path}: archive is truncated ({self.frames.seen} bytes read): {what}")
+        if kind == "trailing":
+            raise IntegrityError(f"{self.path}: {what}")
+        raise IntegrityError(f"{self.path}: archive is corrupt: {what}")
+
+
+_STREAM_ERRORS = (zstandard.ZstdError, tarfile.TarError, EOFError, OSError, ValueError)
 
 
 def iter_members(path: Path, state: StreamState | None = None,
@@ -165,34 +230,50 @@ def iter_members(path: Path, state: StreamState | None = None,
 
     `on_bytes` counts compressed bytes read from the file, so progress can be shown against its size.
 
-    Raises IntegrityError when the stream is not a readable tar.zst (truncated, corrupt, not ours).
+    Raises IntegrityError when the file is not exactly one readable tar.zst: truncated, corrupt, not ours, or
+    with data after the archive's end (checked once the last member has been read).
     """
     state = state or StreamState()
     try:
         raw = open(path, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         raise BundleError(f"{path}: cannot open: {exc.strerror}") from None
-    last = "(start)"
-    file_reader = HashingReadAhead(raw, on_bytes)
+    frames = FrameCheck()
+    file_reader = HashingReadAhead(raw, on_bytes, watch=frames.feed)
+    stream = _Stream(path, file_reader, frames)
     try:
         dctx = zstandard.ZstdDecompressor()
-        with dctx.stream_reader(file_reader, read_across_frames=True, read_size=CHUNK) as zr:
-            for info, data in TarReader(zr).members():
-                last = info.name
-                yield Member(info.name, info.size, info, data)
-            # Drain the rest of the stream (end-of-archive records) so the file hash covers every byte.
-            while zr.read(CHUNK):
-                pass
+        # One frame only: what follows it is trailing data, reported by the frame check, never decompressed.
+        with dctx.stream_reader(file_reader, read_across_frames=False, read_size=CHUNK) as zr:
+            tar = TarReader(zr)
+            for info, data in tar.members():
+                stream.last = info.name
+                yield Member(info.name, info.size, info, stream.guard(data))
+            try:
+                tar.check_end()
+            except (tarfile.ReadError, zstandard.ZstdError) as exc:
+                # Something follows the tar's end: inside its frame (corrupt) or after it (trailing data,
+                # which the decompressor reads as the start of a next frame). The frame walk tells which.
+                file_reader.drain()
+                stream.check_frame()
+                raise stream.error(exc) from None
         file_reader.drain()
-    except (zstandard.ZstdError, tarfile.TarError, EOFError, OSError) as exc:
-        raise IntegrityError(
-            f"{path}: archive is truncated or corrupt after member {last!r} ({type(exc).__name__}: "
-            f"{str(exc)[:120] or 'unexpected end'})"
-        ) from None
+    except _STREAM_ERRORS as exc:
+        raise stream.error(exc) from None
     finally:
         file_reader.close()
         raw.close()
+    stream.check_frame()
     state.file_hash = file_reader.hash
+    state.file_bytes = frames.seen
+
+
+def read_member(path: Path, member: Member, limit: int) -> bytes:
+    """A member the reader needs whole, refused before it is read when larger than `limit`."""
+    if member.size > limit:
+        raise IntegrityError(f"{path}: {member.name} is {member.size} bytes, more than the {limit} a bundle's "
+                             f"{member.name} may have")
+    return b"".join(member.chunks)
 
 
 def read_bundle_json(path: Path) -> dict:
@@ -200,15 +281,92 @@ def read_bundle_json(path: Path) -> dict:
     for member in iter_members(path):
         if member.name != BUNDLE_JSON:
             raise IntegrityError(f"{path}: first member is {member.name!r}, not {BUNDLE_JSON}: not a wire-bundle")
-        data = b"".join(member.chunks)
-        try:
-            meta = json.loads(data)
-        except ValueError:
-            raise IntegrityError(f"{path}: {BUNDLE_JSON} is not valid JSON") from None
-        if meta.get("format") != FORMAT:
-            raise IntegrityError(f"{path}: unknown bundle format {meta.get('format')!r} (this tool reads {FORMAT})")
-        return meta
+        if not member.info.isfile():
+            raise IntegrityError(f"{path}: {BUNDLE_JSON} is not a regular file: not a wire-bundle")
+        return parse_bundle_json(read_member(path, member, BUNDLE_JSON_MAX), path)
     raise IntegrityError(f"{path}: empty archive")
+
+
+def parse_bundle_json(data: bytes, path: Path | None = None) -> dict:
+    """bundle.json parsed and checked for what readers rely on; IntegrityError names the first thing wrong
+    (prefixed with `path: bundle.json:` when a path is given)."""
+
+    def bad(cause: str) -> IntegrityError:
+        return IntegrityError(f"{path}: {BUNDLE_JSON}: {cause}" if path is not None else cause)
+
+    try:
+        meta = json.loads(data)
+    except RecursionError:
+        raise bad(f"nests more than {JSON_DEPTH_MAX} levels deep") from None
+    except ValueError as exc:
+        raise bad(f"not valid JSON ({str(exc)[:120]})") from None
+    try:
+        too_deep = _depth(meta) > JSON_DEPTH_MAX
+    except UnicodeEncodeError:
+        raise bad("holds a string that is not valid Unicode (a lone surrogate)") from None
+    if too_deep:
+        raise bad(f"nests more than {JSON_DEPTH_MAX} levels deep")
+    if not isinstance(meta, dict):
+        raise bad("not a JSON object")
+    if meta.get("format") != FORMAT:
+        raise bad(f"unknown bundle format {str(meta.get('format'))[:80]!r} (this tool reads {FORMAT}): "
+                  "not a wire-bundle")
+    try:
+        BundleHead.model_validate(meta)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        at = ".".join(str(p) for p in err["loc"]) or "(top)"
+        raise bad(f"{at[:120]}: {err['msg'][:200]}") from None
+    return meta
+
+
+def _depth(value: object) -> int:
+    """How deep containers nest, without recursion (a parsed document may be deeper than Python's stack).
+
+    Raises ValueError for a string that is not text (a lone surrogate from a \\u escape): it could not be
+    printed or written as UTF-8."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, str):
+            v.encode("utf-8")
+        elif isinstance(v, dict | list):
+            deepest = max(deepest, d)
+            if d <= JSON_DEPTH_MAX:
+                if isinstance(v, dict):
+                    todo.extend((k, d) for k in v)
+                    todo.extend((c, d + 1) for c in v.values())
+                else:
+                    todo.extend((c, d + 1) for c in v)
+    return deepest
+
+
+def _member_name(name: str) -> str:
+    try:
+        check_member_name(name)
+    except IntegrityError as exc:
+        raise ValueError(str(exc)) from None  # what pydantic reports as a validation error
+    return name
+
+
+class HeadArtifact(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    path: Annotated[StrictStr, AfterValidator(_member_name)]
+    digest: Annotated[StrictStr, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
+    size: Annotated[StrictInt, Field(ge=0)]
+    kind: StrictStr
+
+
+class BundleHead(BaseModel):
+    """What readers (inspect, verify, unpack) take from bundle.json; the rest is carried along unchecked."""
+
+    model_config = ConfigDict(extra="allow")
+    format: StrictStr
+    name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
+    tool: StrictStr | None = None
+    created: StrictInt | None = None
+    kinds: dict[str, dict] = {}
+    artifacts: list[HeadArtifact]
 
 
 def parse_checksums(data: bytes) -> dict[str, str]:

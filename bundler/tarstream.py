@@ -220,9 +220,12 @@ class HashingReadAhead:
     `close()` stops the thread early (a reader that wanted only the head of the archive).
     """
 
-    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None, depth: int = 4):
+    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None, depth: int = 4,
+                 watch: Callable[[bytes], None] | None = None):
         self.raw = raw
         self.on_bytes = on_bytes
+        self.watch = watch  # sees every chunk of the file in order, on the read-ahead thread (the frame check)
+        self.consumed = 0  # bytes handed to the reader so far
         self.hash = hashlib.sha256()
         self.error: BaseException | None = None
         self._queue: queue.Queue[bytes | None] = queue.Queue(depth)
@@ -237,6 +240,8 @@ class HashingReadAhead:
         try:
             while not self._stop.is_set() and (chunk := self.raw.read(CHUNK)):
                 self.hash.update(chunk)
+                if self.watch is not None:
+                    self.watch(chunk)
                 self._put(chunk)
         except BaseException as exc:  # noqa: BLE001 - handed to the reading thread
             self.error = exc
@@ -264,6 +269,7 @@ class HashingReadAhead:
             return False
         if self.on_bytes:
             self.on_bytes(len(chunk))
+        self.consumed += len(chunk)
         self._buf, self._pos = chunk, 0
         return True
 
@@ -287,29 +293,40 @@ class HashingReadAhead:
         self._thread.join()
 
 
+# A pax header carries a few names and numbers; anything larger is not one of ours (and is not read into memory).
+PAX_MAX = 1 << 20
+
+
 class TarReader:
     """Reads tar members from a stream in large chunks (tarfile's stream mode copies every byte three times).
 
     Understands what a bundle may hold: ustar headers, pax extended headers ('x', whose path and size apply
     to the next member; 'g' is skipped). Anything else is handed to the caller as a TarInfo to judge (links,
-    devices). A bad header checksum raises tarfile.HeaderError; a stream that ends early raises EOFError.
+    devices). A bad header raises tarfile.HeaderError; a stream that ends early raises EOFError; `check_end`
+    raises tarfile.ReadError for anything after the end-of-archive marker and its padding.
     """
 
     def __init__(self, stream: BinaryIO):
         self.stream = stream
+        self.offset = 0  # bytes of the tar stream read so far
 
-    def _exact(self, n: int) -> bytes:
+    def _read(self, n: int) -> bytes:
+        data = self.stream.read(n)
+        self.offset += len(data)
+        return data
+
+    def _exact(self, n: int, what: str) -> bytes:
         parts, left = [], n
         while left:
-            data = self.stream.read(left)
+            data = self._read(left)
             if not data:
-                raise EOFError(f"stream ended {left} bytes early")
+                raise EOFError(f"the tar stream ends {left} bytes early, {what}")
             parts.append(data)
             left -= len(data)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _header(self) -> tarfile.TarInfo | None:
-        block = self._exact(tarfile.BLOCKSIZE)
+        block = self._exact(tarfile.BLOCKSIZE, "inside a member header or before the end-of-archive marker")
         if block == _NUL_BLOCK:
             return None
         return tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")
@@ -318,8 +335,12 @@ class TarReader:
         """Yields (TarInfo, chunks); chunks the caller leaves unread are skipped before the next member."""
         pax: dict[str, str] = {}
         while (info := self._header()) is not None:
+            if info.size < 0:
+                raise tarfile.HeaderError(f"member {info.name!r} has a negative size")
             if info.type in (tarfile.XHDTYPE, tarfile.XGLTYPE):
-                records = self._exact(_padded(info.size))[:info.size]
+                if info.size > PAX_MAX:
+                    raise tarfile.HeaderError(f"a pax header of {info.size} bytes (at most {PAX_MAX} are read)")
+                records = self._exact(_padded(info.size), "inside a pax header")[:info.size]
                 if info.type == tarfile.XHDTYPE:
                     pax = _pax_records(records)
                 continue
@@ -328,27 +349,47 @@ class TarReader:
             if "linkpath" in pax:
                 info.linkname = pax["linkpath"]
             if "size" in pax:
-                info.size = int(pax["size"])
+                info.size = _pax_size(pax["size"])
             pax = {}
-            data = self._chunks(info.size if info.type in tarfile.REGULAR_TYPES else 0)
+            data = self._chunks(info.name, info.size if info.type in tarfile.REGULAR_TYPES else 0)
             yield info, data
             for _ in data:
                 pass  # whatever the caller left unread
 
-    def _chunks(self, size: int):
+    def _chunks(self, name: str, size: int):
         left = size
         while left:
-            data = self.stream.read(min(CHUNK, left))
+            data = self._read(min(CHUNK, left))
             if not data:
-                raise EOFError("member data ends early")
+                raise EOFError(f"the tar stream ends {left} bytes early, inside member {name!r}")
             left -= len(data)
             yield data
         if size % tarfile.BLOCKSIZE:
-            self._exact(tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE)
+            self._exact(tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE, f"inside member {name!r}'s padding")
+
+    def check_end(self) -> None:
+        """After members() ended at the first zero block: the rest must be what tar writes there (a second zero
+        block, zeros up to a whole record) and then the end of the stream. Reads at most one record."""
+        end = _padded_to(self.offset + tarfile.BLOCKSIZE, tarfile.RECORDSIZE)
+        rest = self._exact(end - self.offset, "inside the end-of-archive padding")
+        if rest.count(0) != len(rest):
+            raise tarfile.ReadError(f"data after the tar end-of-archive marker (byte {self.offset - len(rest)})")
+        if self._read(1):
+            raise tarfile.ReadError(f"data after the tar archive's last record (byte {self.offset - 1})")
 
 
 def _padded(size: int) -> int:
-    return -(-size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+    return _padded_to(size, tarfile.BLOCKSIZE)
+
+
+def _padded_to(size: int, unit: int) -> int:
+    return -(-size // unit) * unit
+
+
+def _pax_size(value: str) -> int:
+    if not value.isascii() or not value.isdigit():
+        raise tarfile.HeaderError(f"pax size {value[:40]!r} is not a number")
+    return int(value)
 
 
 def _pax_records(data: bytes) -> dict[str, str]:
@@ -356,13 +397,13 @@ def _pax_records(data: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
     pos = 0
     while pos < len(data):
-        space = data.find(b" ", pos)
-        try:
-            length = int(data[pos:space])
-        except ValueError:
-            raise tarfile.HeaderError("malformed pax record") from None
+        space = data.find(b" ", pos, pos + 20)
+        length_field = data[pos:space]
+        if space < 0 or not length_field.isdigit():
+            raise tarfile.HeaderError("malformed pax record")
+        length = int(length_field)
         record = data[space + 1:pos + length]
-        if length <= 0 or not record.endswith(b"\n") or b"=" not in record:
+        if length <= space - pos + 1 or not record.endswith(b"\n") or b"=" not in record:
             raise tarfile.HeaderError("malformed pax record")
         key, _, value = record[:-1].partition(b"=")
         out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from bundler.archive import read_bundle_json
+from bundler.archive import BUNDLE_JSON, read_bundle_json
 from bundler.build import kinds
-from bundler.errors import BundleError
+from bundler.errors import BundleError, IntegrityError
 from bundler.progress import Reporter
 from bundler.space import human
 from bundler.verify import verify_archive
@@ -75,6 +77,15 @@ def inspect(archive: Path, as_json: bool) -> None:
     Reads only the archive's head (bundle.json); use `verify` to check the content.
     """
     meta = read_bundle_json(archive)
+    try:
+        _show(archive, meta, as_json)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        # The head is checked for what every reader needs; each kind's summary is its own, read only here.
+        raise IntegrityError(f"{archive}: {BUNDLE_JSON}: a kind's summary is malformed "
+                             f"({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def _show(archive: Path, meta: dict, as_json: bool) -> None:
     naive, stored = dedup_figures(meta)
     totals = {
         "archive_bytes": archive.stat().st_size,
@@ -85,13 +96,14 @@ def inspect(archive: Path, as_json: bool) -> None:
         "dedup_saved_bytes": naive - stored,
     }
     if as_json:
-        out = {k: meta[k] for k in ("format", "name", "created", "tool", "kinds")}
+        out = {k: meta.get(k) for k in ("format", "name", "created", "tool", "kinds")}
         out["totals"] = totals
         click.echo(json.dumps(out, indent=2, sort_keys=True))
         return
     # Piped output (logs, scripts, grep) keeps whole references on one line instead of folding at 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 200)
-    console.print(f"[bold]{meta['name']}[/bold]  {archive}  ({meta['tool']}, format {meta['format']})")
+    console.print(f"[bold]{escape(meta['name'])}[/bold]  {escape(str(archive))}  "
+                  f"({escape(str(meta.get('tool')))}, format {meta['format']})")
     for kind in kinds():
         summary = meta.get("kinds", {}).get(kind.name)
         if summary is None or not hasattr(kind, "inspect_rows"):
@@ -103,7 +115,7 @@ def inspect(archive: Path, as_json: bool) -> None:
         for c in columns:
             table.add_column(c, overflow="fold")
         for r in rows:
-            table.add_row(*r)
+            table.add_row(*(Text(str(cell)) for cell in r))  # text from the archive, never read as markup
         console.print(table)
     console.print(
         f"artifacts: {totals['artifacts']}, {human(totals['artifact_bytes'])} uncompressed; "
@@ -135,14 +147,15 @@ def unpack(archive: Path, target: Path, replace: bool, fingerprint: str | None, 
     Every member is checked against checksums.sha256 as it streams; paths that leave the directory, links,
     devices and duplicate members are refused. The content lands in a hidden sibling directory and is renamed
     into place only when every check passed, so the target never holds a half-unpacked bundle. Unpacking the
-    same bundle again reads only the archive's head.
+    same archive again hashes the file against the one unpacked there and checks the signer again; an archive
+    with other bytes is verified in full.
     """
     from bundler.unpack import unpack as run_unpack
 
     result = run_unpack(archive, target, replace=replace, log=click.echo, fingerprint=fingerprint, keyring=keyring)
     if not result.reused:
         click.echo(f"unpacked {result.bundle_name}: {result.members} members, {human(result.bytes)} into {target}")
-        click.echo(_signer_line(result.signer, result.trusted))
+    click.echo(_signer_line(result.signer, result.trusted))
     if toolchain_venv is not None:
         from bundler.deploy.toolchain import install_toolchain
 
