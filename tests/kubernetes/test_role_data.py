@@ -26,6 +26,8 @@ def test_node_file_checksums_are_those_of_the_reference_spec():
     assert f"registry.k8s.io/kube-apiserver:{K8S['kubernetes_version']}" in images
     for key in ("kubernetes_pause_image", "kubernetes_etcd_image", "kubernetes_coredns_image"):
         assert K8S[key] in images, key
+    restund = yaml.safe_load((REPO / "roles/restund/defaults/main.yml").read_text())
+    assert restund["restund_image"] in images
 
 
 def test_kernel_settings_cover_the_preflight_rules():

@@ -1,0 +1,65 @@
+"""examples/wire.yaml, as shipped, against Wire's real release 5.29.0: its release section, exclusions and value
+sets discover every image of its charts, with the only changes the test needs to run offline.
+
+The example's build.json copy names Wire's chart repositories; the test writes a copy of the manifest whose
+`repo` is the loopback repository of the packaged release, and excludes (with the fixture's reason) the charts
+the example includes that cannot be had here. Nothing else of the example is changed: its `exclude` list, its
+`release.charts` value sets and `images` section are the shipped ones.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import yaml
+
+from tests.images.conftest import run_cli
+from tests.support.wire_release import ROOT
+
+EXAMPLE = ROOT / "examples" / "wire.yaml"
+
+
+def _offline_example(tmp_path, wire_release, repo_url):
+    spec = yaml.safe_load(EXAMPLE.read_text())
+    manifest = json.loads((EXAMPLE.parent / spec["release"]["manifest"]).read_text())
+    for entry in manifest["helmCharts"].values():
+        entry["repo"] = repo_url
+    (tmp_path / "build.json").write_text(json.dumps(manifest))
+    release = spec["release"]
+    release["manifest"] = "build.json"
+    release.pop("sha256")
+    included = set(manifest["helmCharts"]) - set(release["exclude"])
+    unobtainable = {n: wire_release.unavailable[n] for n in sorted(included & set(wire_release.unavailable))}
+    release["exclude"].update({n: f"test: {why}" for n, why in unobtainable.items()})
+    for n in unobtainable:
+        release.get("charts", {}).pop(n, None)
+    (tmp_path / "wire-values").symlink_to(EXAMPLE.parent / "wire-values")
+    # Debian packages, files and the toolchain play no part in discovery; they need the network to lock.
+    for key in ("debs", "files", "toolchain"):
+        spec.pop(key, None)
+    path = tmp_path / "wire.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path, included - set(unobtainable), unobtainable
+
+
+def test_the_example_spec_discovers_every_image_of_its_charts(tmp_path, wire_release, wire_release_repo):
+    path, charts, unobtainable = _offline_example(tmp_path, wire_release, wire_release_repo)
+    if unobtainable:
+        warnings.warn("charts of examples/wire.yaml not obtainable here, left out: "
+                      + "; ".join(f"{n}: {why}" for n, why in unobtainable.items()), stacklevel=1)
+    run = run_cli("images", path, "--json", "-j", "2", "--cache-dir", tmp_path / "cache", timeout=600)
+    assert run.rc == 0, run.err
+    out = json.loads(run.out)
+    users = {r["chart"] for recs in out["images"].values() for r in recs if r.get("source") != "spec"}
+    # Every included chart that names an image was rendered (the *-external charts name none).
+    imageless = {"cassandra-external", "elasticsearch-external", "minio-external", "rabbitmq-external",
+                 "nginx-ingress-services", "fake-aws"}
+    assert charts - imageless <= users, charts - imageless - users
+    images = set(out["images"])
+    for svc in ("brig", "galley", "cannon", "cargohold", "gundeck", "spar", "background-worker", "nginz",
+                "federator"):
+        assert f"quay.io/wire/{svc}:5.29.0" in images, svc
+    assert not [i for i in images if "integration" in i]
+    assert "quay.io/wire/restund:v0.6.0-rc.2" in images
+    assert set(out["excluded"]) and all("integration" in e or "nwtesttool" in e for e in out["excluded"])
