@@ -77,9 +77,6 @@ def wire_server(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certif
             "proxy": "proxy" in opts.extra_upstreams,
             "spar": True,
             "federation": opts.federation,
-            "team-settings": opts.team_settings,
-            "account-pages": opts.account_pages,
-            "sftd": False,  # its own release: hostNetwork nodes are chosen by node selector
         },
         "brig": {
             "config": {
@@ -149,22 +146,8 @@ def wire_server(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certif
                 }, "title": opts.domain},
             },
         },
-        "webapp": {"config": {"externalUrls": {
-            "backendRest": opts.dns["nginz_https"], "backendWebsocket": opts.dns["nginz_ssl"],
-            "backendDomain": opts.federation_domain, "appHost": opts.dns["webapp"],
-        }}},
     }
-    for chart, host_key, enabled in (("team-settings", "teams", opts.team_settings),
-                                     ("account-pages", "account", opts.account_pages)):
-        if enabled:
-            v[chart] = {
-                # A string: the frontends read it from the environment.
-                "envVars": {"IS_SELF_HOSTED": "true" if opts.self_hosted else "false"},
-                "config": {"externalUrls": {
-                    "backendRest": opts.dns["nginz_https"], "backendWebsocket": opts.dns["nginz_ssl"],
-                    "backendDomain": opts.federation_domain, "appHost": opts.dns[host_key],
-                }},
-            }
+    # webapp, team-settings, account-pages and sftd are releases of their own (bundler/values/frontends.py).
     if opts.federation:
         v["federator"] = {"config": {"optSettings": {"federationStrategy": "allowDynamic"}}}
     if opts.websocket_lb:
@@ -222,15 +205,6 @@ def fake_aws(opts: Options) -> Release:
     })
 
 
-def ingress_controller(opts: Options) -> Release:
-    return Release("ingress-nginx-controller", "ingress-nginx", {"controller": {
-        "kind": "DaemonSet",
-        "service": {"type": "NodePort", "externalTrafficPolicy": "Local",
-                    "nodePorts": dict(opts.ingress_node_ports)},
-        "admissionWebhooks": {"enabled": False},
-    }})
-
-
 def ingress_services(opts: Options, cert: Certificate) -> Release:
     d = opts.dns
     return Release("nginx-ingress-services", "nginx-ingress-services", {
@@ -250,31 +224,26 @@ def ingress_services(opts: Options, cert: Certificate) -> Release:
     }, {"secrets": {"tlsWildcardCert": cert.cert_pem, "tlsWildcardKey": cert.key_pem}})
 
 
-def sftd(opts: Options, inv: Inventory, cert: Certificate) -> Release:
-    return Release("sftd", "sftd", {
-        "host": opts.dns["sftd"],
-        "allowOrigin": urls(opts)["webapp"],
-        # One SFT per node (hostNetwork): as many replicas as labelled nodes.
-        "replicaCount": len(inv.group("sft")),
-        "nodeSelector": dict(data()["sft"]["node_label"]),
-        "joinCall": {"replicaCount": opts.sft_join_call_replicas},
-        "turnDiscoveryEnabled": opts.sft_turn_discovery,
-    }, {"tls": {"crt": cert.cert_pem, "key": cert.key_pem}})
-
-
 def releases(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certificate) -> list[Release]:
     """Every release, in install order (data file), skipping those whose feature is off."""
+    from bundler.values import frontends  # it builds on Release and urls from here
+
     built = {
         "cassandra-external": lambda: external("cassandra-external", inv.addresses("cassandra")),
         "elasticsearch-external": lambda: external("elasticsearch-external", inv.addresses("elasticsearch")),
         "minio-external": lambda: external("minio-external", inv.addresses("minio")),
         "fake-aws": lambda: fake_aws(opts),
-        "ingress-nginx-controller": lambda: ingress_controller(opts),
+        "ingress-nginx-controller": lambda: frontends.ingress_controller(opts),
         "nginx-ingress-services": lambda: ingress_services(opts, cert),
         "wire-server": lambda: wire_server(opts, inv, gen, cert),
-        "sftd": lambda: sftd(opts, inv, cert),
+        "redis-ephemeral": frontends.redis_ephemeral,
+        "webapp": lambda: frontends.webapp(opts),
+        "team-settings": lambda: frontends.team_settings(opts),
+        "account-pages": lambda: frontends.account_pages(opts),
+        "sftd": lambda: frontends.sftd(opts, inv, gen, cert),
     }
-    enabled = {"minio": opts.s3_backend == "minio", "sft": opts.sft_enabled}
+    enabled = {"minio": opts.s3_backend == "minio", "sft": opts.sft_enabled, "fake_aws": opts.push == "websocket",
+               "team_settings": opts.team_settings, "account_pages": opts.account_pages}
     out = []
     for entry in data()["releases"]:
         if entry.get("when") and not enabled[entry["when"]]:

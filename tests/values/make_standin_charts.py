@@ -262,19 +262,18 @@ for _svc, _key in (("webapp", None), ("team-settings", "IS_SELF_HOSTED"), ("acco
            ".config.externalUrls.backendRest\" .Values.config.externalUrls.backendRest | quote }}\n"
            "          - name: APP_BASE\n            value: {{ printf \"https://%s\" "
            ".Values.config.externalUrls.appHost | quote }}\n")
-    CHARTS[f"wire-server/charts/{_svc}"] = {
+    # Since 5.x the web apps are charts (and releases) of their own, not subcharts of wire-server.
+    CHARTS[_svc] = {
         "values.yaml": (f"replicaCount: 1\nimage:\n  repository: quay.io/wire/{_svc}\n  tag: \"{APP}\"\n"
                         "envVars: {}\nconfig:\n  externalUrls: {}\n  proxy: {}\n"),
         "templates/deployment.yaml": workload(_svc, volumes=False, extra_env=env),
     }
 
 _SUBS = [("brig", ""), ("galley", ""), ("gundeck", ""), ("cannon", ""), ("cargohold", ""), ("spar", "spar"),
-         ("nginz", ""), ("federator", "federation"), ("proxy", "proxy"), ("webapp", ""),
-         ("team-settings", "team-settings"), ("account-pages", "account-pages")]
+         ("nginz", ""), ("federator", "federation"), ("proxy", "proxy")]
 CHARTS["wire-server"] = {
     "Chart.yaml": chart_yaml("wire-server", _SUBS),
-    "values.yaml": "tags:\n  proxy: false\n  spar: true\n  federation: false\n  team-settings: false\n"
-                   "  account-pages: false\n  sftd: false\n",
+    "values.yaml": "tags:\n  proxy: false\n  spar: true\n  federation: false\n",
 }
 
 CHARTS["sftd"] = {
@@ -341,20 +340,37 @@ CHARTS["fake-aws"] = {
         "{{- end }}\n{{- end }}\n"),
 }
 
-CHARTS["ingress-nginx"] = {
-    "values.yaml": ("controller:\n  kind: Deployment\n  image: registry.k8s.io/ingress-nginx/controller:v1.10.1\n"
-                    "  service:\n    type: LoadBalancer\n    nodePorts: {}\n"),
+# Wire's chart wraps upstream ingress-nginx: its values sit under the `ingress-nginx` key.
+CHARTS["ingress-nginx-controller"] = {
+    "values.yaml": ("ingress-nginx:\n  controller:\n    kind: Deployment\n"
+                    "    image: registry.k8s.io/ingress-nginx/controller:v1.10.1\n"
+                    "    service:\n      type: LoadBalancer\n      nodePorts: {}\n"),
     "templates/controller.yaml": (
-        "apiVersion: apps/v1\nkind: {{ .Values.controller.kind }}\nmetadata:\n  name: ingress-nginx-controller\n"
+        "{{- $c := (index .Values \"ingress-nginx\").controller }}\n"
+        "apiVersion: apps/v1\nkind: {{ $c.kind }}\nmetadata:\n  name: ingress-nginx-controller\n"
         "spec:\n  selector:\n    matchLabels:\n      app: ingress-nginx\n  template:\n    metadata:\n"
         "      labels:\n        app: ingress-nginx\n    spec:\n      containers:\n        - name: controller\n"
-        "          image: {{ .Values.controller.image }}\n---\n"
+        "          image: {{ $c.image }}\n---\n"
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: ingress-nginx-controller\nspec:\n"
-        "  type: {{ .Values.controller.service.type }}\n  selector:\n    app: ingress-nginx\n  ports:\n"
+        "  type: {{ $c.service.type }}\n  selector:\n    app: ingress-nginx\n  ports:\n"
         "    - name: http\n      port: 80\n"
-        "      {{- with .Values.controller.service.nodePorts.http }}\n      nodePort: {{ . }}\n      {{- end }}\n"
+        "      {{- with $c.service.nodePorts.http }}\n      nodePort: {{ . }}\n      {{- end }}\n"
         "    - name: https\n      port: 443\n"
-        "      {{- with .Values.controller.service.nodePorts.https }}\n      nodePort: {{ . }}\n      {{- end }}\n"),
+        "      {{- with $c.service.nodePorts.https }}\n      nodePort: {{ . }}\n      {{- end }}\n"),
+}
+
+# groundhog2k's redis under the alias redis-ephemeral: the Service gundeck reads.
+CHARTS["redis-ephemeral"] = {
+    "values.yaml": ("redis-ephemeral:\n  image:\n    repository: redis\n    tag: \"7.4.6\"\n  resources: {}\n"),
+    "templates/redis.yaml": (
+        "{{- $r := index .Values \"redis-ephemeral\" }}\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: redis-ephemeral\nspec:\n  selector:\n"
+        "    app: redis-ephemeral\n  ports:\n    - port: 6379\n---\n"
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: redis-ephemeral\nspec:\n  replicas: 1\n"
+        "  selector:\n    matchLabels:\n      app: redis-ephemeral\n  template:\n    metadata:\n      labels:\n"
+        "        app: redis-ephemeral\n    spec:\n      containers:\n        - name: redis\n"
+        "          image: \"{{ $r.image.repository }}:{{ $r.image.tag }}\"\n"
+        "          resources:\n{{ toYaml $r.resources | indent 12 }}\n"),
 }
 
 CHARTS["nginx-ingress-services"] = {

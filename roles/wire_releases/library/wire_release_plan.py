@@ -23,7 +23,11 @@ description:
 options:
   values_dir: {description: Output directory of `wire-bundle values`., type: path, required: true}
   bundle_dir: {description: An unpacked bundle (has bundle.json and charts/)., type: path}
-  charts_dir: {description: Instead of bundle_dir, ready chart directories named after the charts., type: path}
+  charts_dir:
+    description:
+      - Instead of bundle_dir, a directory of charts, each either a packaged chart NAME-VERSION.tgz (a bundle's
+        charts/, a chart repository's files) or a chart directory named after the chart. One version per chart.
+    type: path
   work_dir: {description: Private scratch directory (charts and secret values files)., type: path, required: true}
   secrets: {description: Per release secret values (the decrypted secrets file's releases)., type: dict}
   helm: {description: The helm binary., type: str, default: helm}
@@ -35,7 +39,8 @@ author: wire-bundle
 RETURN = r"""
 namespace: {description: The releases' namespace., type: str, returned: always}
 releases:
-  description: name, chart, chart_dir, fingerprint, install_argv, template_argv; in install order.
+  description: name, chart, version (the chart's), chart_dir, fingerprint, install_argv, template_argv; in install
+    order.
   type: list
   returned: always
 """
@@ -64,8 +69,36 @@ def bundle_charts(bundle_dir: Path, work: Path) -> dict[str, Path]:
     return out
 
 
+def dir_charts(charts_dir: Path, work: Path) -> dict[str, Path]:
+    """Chart directories by chart name: packages are unpacked into work/charts/NAME (their Chart.yaml, not the
+    file name, gives name and version); two versions of one chart are an error, never a silent pick."""
+    from bundler.charts.package import read_chart, unpack
+
+    if not charts_dir.is_dir():
+        raise ValueError(f"charts_dir {charts_dir}: not a directory")
+    out: dict[str, Path] = {}
+    versions: dict[str, list[str]] = {}
+    for entry in sorted(charts_dir.iterdir()):
+        if entry.suffix == ".tgz" and entry.is_file():
+            pkg = read_chart(entry)
+            versions.setdefault(pkg.name, []).append(pkg.version)
+            dest = work / "charts" / pkg.name
+            shutil.rmtree(dest, ignore_errors=True)
+            out[pkg.name] = unpack(pkg, dest)
+        elif (entry / "Chart.yaml").is_file():
+            versions.setdefault(entry.name, []).append("(directory)")
+            out[entry.name] = entry
+    for name, vs in versions.items():
+        if len(vs) > 1:
+            raise ValueError(f"charts_dir {charts_dir}: chart {name} is there {len(vs)} times ({', '.join(vs)}); "
+                             "keep one, or install from the bundle (bundle_dir), whose bundle.json pins one")
+    return out
+
+
 def plan(p: dict) -> dict:
     import yaml
+
+    from bundler.errors import BundleError
 
     values_dir, work = Path(p["values_dir"]), Path(p["work_dir"])
     manifest_path = values_dir / "releases.yaml"
@@ -75,16 +108,19 @@ def plan(p: dict) -> dict:
     manifest = yaml.safe_load(manifest_path.read_text())
     work.mkdir(parents=True, exist_ok=True)
     os.chmod(work, 0o700)
-    if p.get("bundle_dir"):
-        bundle = Path(p["bundle_dir"])
-        if not (bundle / "bundle.json").is_file():
-            raise ValueError(f"bundle_dir {bundle}: no bundle.json; unpack the bundle there "
-                             "(wire-bundle unpack BUNDLE --to DIR)")
-        charts = bundle_charts(bundle, work)
-    elif p.get("charts_dir"):
-        charts = {d.name: d for d in Path(p["charts_dir"]).iterdir() if (d / "Chart.yaml").is_file()}
-    else:
-        raise ValueError("give bundle_dir (an unpacked bundle) or charts_dir")
+    try:
+        if p.get("bundle_dir"):
+            bundle = Path(p["bundle_dir"])
+            if not (bundle / "bundle.json").is_file():
+                raise ValueError(f"bundle_dir {bundle}: no bundle.json; unpack the bundle there "
+                                 "(wire-bundle unpack BUNDLE --to DIR)")
+            charts = bundle_charts(bundle, work)
+        elif p.get("charts_dir"):
+            charts = dir_charts(Path(p["charts_dir"]), work)
+        else:
+            raise ValueError("give bundle_dir (an unpacked bundle) or charts_dir")
+    except BundleError as exc:  # a damaged or unsafe package: one line naming it
+        raise ValueError(str(exc)) from None
     secrets = p.get("secrets") or {}
     ns = manifest["namespace"]
     releases = []
@@ -111,6 +147,7 @@ def plan(p: dict) -> dict:
         kube = ["--kubeconfig", p["kubeconfig"]] if p.get("kubeconfig") else []
         releases.append({
             "name": name, "chart": rel["chart"], "chart_dir": str(chart_dir), "fingerprint": fp,
+            "version": yaml.safe_load((chart_dir / "Chart.yaml").read_text()).get("version"),
             "install_argv": [p["helm"], "upgrade", "--install", name, *common, "--create-namespace", *kube,
                              "--description", f"wire-bundle:{fp}", "--wait", "--timeout", p["timeout"]],
             "template_argv": [p["helm"], "template", name, *common],
