@@ -65,9 +65,11 @@ def test_push_through_sns_sqs(site, mode):
                  "snsEndpoint": "https://sns.eu-central-1.amazonaws.com",
                  "sqsEndpoint": "https://sqs.eu-central-1.amazonaws.com", "arnEnv": "staging"}
     fa = site.values("fake-aws")
-    assert fa["fake-aws-sns"]["enabled"] is False and fa["fake-aws-sqs"]["enabled"] is False
+    # No fake SNS and no gundeck queue in fake SQS; brig's internal queue stays there.
+    assert fa["fake-aws-sns"]["enabled"] is False
+    assert fa["fake-aws-sqs"] == {"enabled": True, "queueNames": ["wire-brig-events-internal"]}
     sec = site.secrets()["releases"]["wire-server"]["gundeck"]["secrets"]
-    assert sec == {"awsKeyId": "AKIDSTANDIN", "awsSecretKey": "push-secret-standin"}
+    assert sec["awsKeyId"] == "AKIDSTANDIN" and sec["awsSecretKey"] == "push-secret-standin"
     assert "push-secret-standin" not in (site.out / "wire-server.yaml").read_text()
 
 
@@ -77,9 +79,10 @@ def test_push_websocket_only_uses_fake_aws(site):
     assert g["sqsEndpoint"] == "http://fake-aws-sqs:4568" and g["snsEndpoint"] == "http://fake-aws-sns:4575"
     fa = site.values("fake-aws")
     assert fa["fake-aws-sns"]["enabled"] is True and fa["fake-aws-sqs"]["enabled"] is True
-    assert fa["fake-aws-sqs"]["queueNames"] == [g["queueName"]]
+    assert fa["fake-aws-sqs"]["queueNames"] == ["wire-brig-events-internal", g["queueName"]]
     assert fa["fake-aws-s3"]["enabled"] is False
-    assert "gundeck" not in site.secrets()["releases"]["wire-server"]
+    assert "awsKeyId" not in site.secrets()["releases"]["wire-server"]["gundeck"]["secrets"]
+    assert site.values("wire-server")["brig"]["config"]["aws"]["internalQueue"] == "wire-brig-events-internal"
 
 
 def test_cannon_drain_options(site):
@@ -100,8 +103,9 @@ def test_nginz_upstreams(site):
     conf = site.values("wire-server")["nginz"]["nginx_conf"]
     assert conf["ignored_upstreams"] == ["spar"]
     assert conf["enabled_extra_upstreams"] == ["proxy", "ibis"]
-    # The proxy upstream needs the proxy service deployed.
-    assert site.values("wire-server")["tags"]["proxy"] is True
+    # wire-server 5.x deploys the proxy service always (no tag); its API keys file is in the secrets.
+    assert "proxy" not in site.values("wire-server")["tags"]
+    assert 'giphy = ""' in site.secrets()["releases"]["wire-server"]["proxy"]["secrets"]["proxy_config"]
 
 
 def test_separate_websocket_load_balancer(site):
@@ -111,7 +115,9 @@ def test_separate_websocket_load_balancer(site):
     assert ws["nginz"]["nginx_conf"]["ignored_upstreams"] == ["cannon"]
     nginz_svc = ws["cannon"]["service"]["nginz"]
     assert nginz_svc["enabled"] is True and nginz_svc["hostname"] == f"nginz-ssl.{DOMAIN}"
-    assert nginz_svc["annotations"] == {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+    # One annotation of ours always: the chart renders an empty map as invalid YAML.
+    assert nginz_svc["annotations"] == {"wire-bundle/role": "websocket-load-balancer",
+                                        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
     assert site.values("nginx-ingress-services")["websockets"]["enabled"] is False
     sec = site.secrets()["releases"]["wire-server"]
     assert sec["cannon"]["secrets"]["nginz"]["zAuth"]["publicKeys"] == sec["nginz"]["secrets"]["zAuth"]["publicKeys"]
