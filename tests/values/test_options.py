@@ -286,3 +286,67 @@ def test_proxy_with_password_goes_to_the_secrets(site):
     sec = site.secrets()["releases"]["wire-server"]
     assert sec["brig"]["config"]["proxy"]["httpsProxy"] == "http://wire:pr0xy-pw@proxy.corp.example:3128"
     assert sec["brig"]["secrets"]["zAuth"]  # merged beside the generated secrets, not instead of them
+
+
+def test_rabbitmq_and_postgresql_from_their_groups(site):
+    site.generate()
+    assert site.values("rabbitmq-external") == {"IPs": ["192.0.2.81", "192.0.2.82", "192.0.2.83"]}
+    assert site.values("postgresql-external") == {"portPostgresql": 5432, "RWIPs": ["192.0.2.91"],
+                                                  "ROIPs": ["192.0.2.92", "192.0.2.93"]}
+    ws = site.values("wire-server")
+    for svc in ("brig", "galley", "background-worker"):
+        assert ws[svc]["config"]["postgresql"] == {"host": "postgresql-external-rw", "port": "5432",
+                                                   "user": "wire-server", "dbname": "wire-server"}, svc
+    for svc in ("brig", "galley", "gundeck", "cannon", "background-worker"):
+        assert ws[svc]["config"]["rabbitmq"] == {"host": "rabbitmq-external", "port": 5672, "vHost": "/"}, svc
+    for svc in ("cannon", "background-worker"):  # the chart's default would be aws-cassandra
+        assert ws[svc]["config"]["cassandra"] == {"host": "cassandra-external"}, svc
+    sec = site.secrets()
+    pw = sec["generated"]["rabbitmq_password"]
+    for svc in ("brig", "galley", "gundeck", "cannon", "background-worker"):
+        assert sec["releases"]["wire-server"][svc]["secrets"]["rabbitmq"] == {"username": "wire-server",
+                                                                              "password": pw}, svc
+    assert sec["releases"]["wire-server"]["brig"]["secrets"]["pgPassword"] == sec["generated"]["postgresql_password"]
+    # The VM roles get the same accounts.
+    assert sec["ansible"]["rabbitmq_wire_password"] == pw
+    assert sec["ansible"]["postgresql_wire_password"] == sec["generated"]["postgresql_password"]
+    assert sec["ansible"]["postgresql_wire_user"] == "wire-server"
+
+
+def test_postgresql_roles_default_to_first_host_primary(site):
+    for name in ("postgresql1", "postgresql2", "postgresql3"):
+        site.hosts[name]["groups"] = ["postgresql"]
+    site.generate()
+    assert site.values("postgresql-external") == {"portPostgresql": 5432, "RWIPs": ["192.0.2.91"],
+                                                  "ROIPs": ["192.0.2.92", "192.0.2.93"]}
+
+
+def test_federation(site):
+    from tests.values.conftest import make_cert
+
+    ca, _ = make_cert(site.root, ["remote-ca.example"], stem="remote-ca")
+    site.generate(wire_federation_enabled=True, wire_federation_ca_file="remote-ca.crt",
+                  wire_federation_domain="example.org")
+    ws = site.values("wire-server")
+    assert ws["tags"]["federation"] is True
+    assert ws["federator"] == {"tls": {"useSharedFederatorSecret": True}, "remoteCAContents": ca.read_text()}
+    assert ws["brig"]["config"]["optSettings"]["setFederationStrategy"] == "allowDynamic"
+    for svc in ("brig", "galley", "cargohold", "background-worker"):
+        assert ws[svc]["config"]["enableFederation"] is True, svc
+    assert ws["background-worker"]["config"]["federationDomain"] == "example.org"
+    ing = site.values("nginx-ingress-services")
+    assert ing["federator"]["enabled"] is True and ing["config"]["dns"]["federator"] == f"federator.{DOMAIN}"
+    assert site.secrets()["releases"]["nginx-ingress-services"]["secrets"]["tlsClientCA"] == ca.read_text()
+
+
+def test_galley_conversation_links_and_brig_email_links_point_at_account_pages(site):
+    site.generate()
+    ws = site.values("wire-server")
+    assert ws["galley"]["config"]["settings"]["conversationCodeURI"] == f"https://account.{DOMAIN}/conversation-join/"
+    assert ws["brig"]["config"]["emailSMS"]["user"]["passwordResetUrl"].startswith(f"https://account.{DOMAIN}/reset/")
+
+
+def test_smtp_without_credentials_writes_an_empty_password_file(site):
+    site.generate(wire_smtp={"host": "mail.island.example", "username": None}, wire_smtp_password=None)
+    assert "username" not in site.values("wire-server")["brig"]["config"]["smtp"]
+    assert site.secrets()["releases"]["wire-server"]["brig"]["secrets"]["smtpPassword"] == ""
