@@ -285,8 +285,6 @@ def wire_server(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certif
         cfg = proxy_config(opts, name)
         if cfg is None:
             continue
-        if name == "federator" and not fed:
-            continue
         proxy_target.setdefault(name, {}).setdefault("config", {})["proxy"] = cfg
     return Release("wire-server", "wire-server", v, s)
 

@@ -238,12 +238,11 @@ def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
     http_proxy = _proxy_url(s, "wire_http_proxy")
     https_proxy = _proxy_url(s, "wire_https_proxy")
     proxy_services = _list(s, "wire_proxy_services")
-    known_services = ["brig", "cannon", "cargohold", "galley", "gundeck", "spar", "federator", "proxy",
-                      "background-worker"]
+    known_services = facts["proxy_services"]
     for svc in proxy_services:
         if svc not in known_services:
-            raise ValuesError(f"wire_proxy_services: {svc!r} is not a wire-server service "
-                              f"({', '.join(known_services)})")
+            raise ValuesError(f"wire_proxy_services: {svc!r} is not a wire-server service that reads proxy "
+                              f"settings ({', '.join(known_services)})")
     per_service = _dig(s, "wire_no_proxy_per_service") or {}
     if not isinstance(per_service, dict):
         raise ValuesError("wire_no_proxy_per_service: must be a mapping of service -> list of names")
