@@ -30,8 +30,12 @@ class ChartSource:
                 raise ValuesError(f"--check-charts {where}: not a directory or an http(s):// chart repository")
             # A bundle's root holds its charts under charts/.
             self.dir = root / "charts" if (root / "bundle.json").is_file() and (root / "charts").is_dir() else root
+            # The bundle's image list, when these are a bundle's charts.
+            found = [d / "bundle.json" for d in (self.dir, self.dir.parent) if (d / "bundle.json").is_file()]
+            self.bundle_json: Path | None = found[0] if found else None
         else:
             self.sources = ChartSources(work / "chart-cache")
+            self.bundle_json = None
 
     def chart(self, name: str) -> Path:
         """An unpacked chart directory or a chart package (.tgz) for `helm template`."""

@@ -185,7 +185,6 @@ def check_dir(out_dir: Path, charts: str | Path, password: bytes, images_file: P
     report line per release, and raises naming every problem of every release once all are checked."""
     manifest = yaml.safe_load((out_dir / MANIFEST_FILE).read_text())
     sec = vault.decrypt(out_dir / SECRETS_FILE, password).get("releases", {})
-    available = image_list(images_file) if images_file else None
     helm = find_helm()
     kubectl = find_kubectl()
     problems: list[str] = []
@@ -193,6 +192,10 @@ def check_dir(out_dir: Path, charts: str | Path, password: bytes, images_file: P
     try:
         os.chmod(work, 0o700)
         source = ChartSource(str(charts), work)
+        if images_file is None and source.bundle_json is not None:
+            images_file = source.bundle_json
+            yield f"images checked against {images_file}"
+        available = image_list(images_file) if images_file else None
         for rel in manifest["releases"]:
             files = [out_dir / rel["values"]]
             if rel["name"] in sec:

@@ -168,3 +168,21 @@ def test_disabled_frontends_and_federator_are_not_rendered(site):
     names = {o["metadata"]["name"] for o in render(site, "wire-server") if o["kind"] == "Deployment"}
     assert {"brig", "galley", "webapp", "spar", "proxy"} <= names  # proxy: always, as in wire-server 5.x
     assert not names & {"team-settings", "account-pages", "federator"}
+
+
+def test_a_bundles_root_checks_its_charts_and_its_images(site, tmp_path):
+    """Given the bundle's root (bundle.json beside charts/), the charts come from charts/ and the images are
+    checked against bundle.json without --images."""
+    import json
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(CHARTS, bundle / "charts")
+    images = [i for i in IMAGES if "sftd" not in i]
+    (bundle / "bundle.json").write_text(json.dumps({"kinds": {"images": {"images": [{"ref": i} for i in images]}}}))
+    site.generate()
+    lines = []
+    with pytest.raises(ValuesError, match=r"sftd: image not in bundle.json: quay.io/wire/sftd:4.1.4"):
+        for ln in check_dir(site.out, bundle, PASSWORD.encode(), None):
+            lines.append(ln)
+    assert lines[0] == f"images checked against {bundle / 'bundle.json'}"
+    assert [ln for ln in lines if ln.startswith("checked wire-server")][0].endswith(", ok")

@@ -304,20 +304,10 @@ def test_every_option_renders_the_real_charts(wire_release, wire_release_repo, b
     assert _conf(ws, "brig")["optSettings"]["setMaxTeamSize"] == 5000
 
 
-def test_images_the_values_need_are_checked_against_the_bundle(wire_release, bundle_charts, wire_images, tmp_path):
-    partial = tmp_path / "partial.txt"
-    partial.write_text("".join(ln + "\n" for ln in wire_images.read_text().split() if "/cannon:" not in ln))
-    proc, out, _ = _values(tmp_path, RUNS["plain-websocket-push-smtp-without-auth"], str(bundle_charts),
-                           "--images", str(partial))
-    assert proc.returncode == 1
-    assert "wire-server: image not in partial.txt: quay.io/wire/cannon:5.29.0 (StatefulSet/cannon container cannon)" \
-        in proc.stderr
-
-
-def test_a_chart_failing_to_render_is_reported_with_helms_message_and_the_rest_still_checked(
-        wire_release, bundle_charts, tmp_path):
+def test_every_failure_is_reported_with_helms_message_and_the_rest_still_checked(
+        wire_release, bundle_charts, wire_images, tmp_path):
     """A broken chart (galley's required conversationCodeURI removed from what it reads) fails with helm's whole
-    message; every other release is still rendered and reported."""
+    message, an image the bundle lacks is named with its workload, and every other release is still checked."""
     broken = tmp_path / "charts"
     shutil.copytree(bundle_charts, broken)
     tgz = next(broken.glob("wire-server-5*.tgz"))
@@ -329,7 +319,10 @@ def test_a_chart_failing_to_render_is_reported_with_helms_message_and_the_rest_s
     tgz.unlink()
     with tarfile.open(tgz, "w:gz") as tar:
         tar.add(work / "wire-server", arcname="wire-server")
-    proc, out, _ = _values(tmp_path, RUNS["plain-websocket-push-smtp-without-auth"], str(broken))
+    partial = tmp_path / "partial.txt"
+    partial.write_text("".join(ln + "\n" for ln in wire_images.read_text().split() if "elasticmq" not in ln))
+    proc, out, _ = _values(tmp_path, RUNS["plain-websocket-push-smtp-without-auth"], str(broken),
+                           "--images", str(partial))
     report = _report(proc)
     assert report["wire-server"].startswith("failed wire-server: helm template:")
     # helm's whole message: where (template, line) and why.
@@ -337,3 +330,6 @@ def test_a_chart_failing_to_render_is_reported_with_helms_message_and_the_rest_s
     assert "or settings.multiIngress have to be set" in report["wire-server"]
     assert report["cassandra-external"].endswith(", ok") and report["nginx-ingress-services"].endswith(", ok")
     assert "wire-server: helm template failed:" in proc.stderr and proc.returncode == 1
+    assert report["fake-aws"].endswith("1 problem(s)")
+    assert "fake-aws: image not in partial.txt: softwaremill/elasticmq-native:1.6.11 (Deployment/fake-aws-sqs " \
+           "container fake-aws-sqs)" in proc.stderr
