@@ -186,3 +186,24 @@ def test_a_bundles_root_checks_its_charts_and_its_images(site, tmp_path):
             lines.append(ln)
     assert lines[0] == f"images checked against {bundle / 'bundle.json'}"
     assert [ln for ln in lines if ln.startswith("checked wire-server")][0].endswith(", ok")
+
+
+@pytest.mark.parametrize("where,message", [
+    ("http://127.0.0.1:9/charts", r"^--check-charts http://127.0.0.1:9/charts: chart repository "),
+    ("/nonexistent/charts", r"^--check-charts /nonexistent/charts: not a directory or an http\(s\):// chart "),
+])
+def test_unusable_chart_source_is_one_error(site, where, message):
+    site.generate()
+    with pytest.raises(ValuesError, match=message):
+        list(check_dir(site.out, where, PASSWORD.encode(), None))
+
+
+def test_two_packages_of_one_chart_are_an_error(site, tmp_path):
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    for v in ("1.0.0", "1.1.0"):
+        (charts / f"cassandra-external-{v}.tgz").write_bytes(b"")
+    site.generate()
+    with pytest.raises(ValuesError, match=r"2 packages of chart cassandra-external \(cassandra-external-1.0.0.tgz, "
+                                          r"cassandra-external-1.1.0.tgz\); keep the one to check"):
+        list(check_dir(site.out, charts, PASSWORD.encode(), None))
