@@ -250,20 +250,24 @@ def wire_server(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certif
             # mapping, which is not YAML; one annotation of ours keeps it valid.
             "annotations": {"wire-bundle/role": "websocket-load-balancer", **opts.websocket_lb_annotations},
         }}
-    mq_account = {"username": data()["rabbitmq"]["user"], "password": gen["rabbitmq_password"]}
+    # Only the password is secret. The user name stays in the values file: a tool that masks every secret value
+    # wherever it appears (Ansible's no_log) would otherwise mask "wire-server" in chart and release names too.
+    for svc in ("brig", "galley", "gundeck", "cannon", "background-worker"):
+        v[svc]["secrets"] = {"rabbitmq": {"username": data()["rabbitmq"]["user"]}}
+    mq = {"password": gen["rabbitmq_password"]}
     s: dict[str, Any] = {
         "brig": {"secrets": {
             "zAuth": {"privateKeys": gen["zauth_private_key"], "publicKeys": gen["zauth_public_key"]},
             "turn": {"secret": gen["turn_secret"]},
-            "rabbitmq": dict(mq_account),
+            "rabbitmq": dict(mq),
             "pgPassword": gen["postgresql_password"],
             # The chart always writes the password file; brig reads it only with a username (smtpCredentials).
             "smtpPassword": opts.smtp.password or "",
         }},
-        "galley": {"secrets": {"rabbitmq": dict(mq_account), "pgPassword": gen["postgresql_password"]}},
-        "gundeck": {"secrets": {"rabbitmq": dict(mq_account)}},
-        "cannon": {"secrets": {"rabbitmq": dict(mq_account)}},
-        "background-worker": {"secrets": {"rabbitmq": dict(mq_account), "pgPassword": gen["postgresql_password"]}},
+        "galley": {"secrets": {"rabbitmq": dict(mq), "pgPassword": gen["postgresql_password"]}},
+        "gundeck": {"secrets": {"rabbitmq": dict(mq)}},
+        "cannon": {"secrets": {"rabbitmq": dict(mq)}},
+        "background-worker": {"secrets": {"rabbitmq": dict(mq), "pgPassword": gen["postgresql_password"]}},
         "proxy": {"secrets": {"proxy_config": _proxy_config_file()}},
         "nginz": {"secrets": {"zAuth": {"publicKeys": gen["zauth_public_key"]},
                               "basicAuth": gen["nginz_basic_auth"]}},
@@ -279,13 +283,17 @@ def wire_server(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certif
             "zAuth": {"publicKeys": gen["zauth_public_key"]},
             "tls": {"crt": cert.cert_pem, "key": cert.key_pem},
         }
-    # A proxy URL with a password is a secret: then the whole proxy block goes to the secrets file instead.
-    proxy_target = s if has_credentials(opts.http_proxy) or has_credentials(opts.https_proxy) else v
+    # A proxy URL with a password is a secret: then the URLs go to the secrets file and the no-proxy list stays in
+    # the values (Helm merges both into config.proxy; the list's names must not become secret values).
+    secret_urls = has_credentials(opts.http_proxy) or has_credentials(opts.https_proxy)
     for name in opts.proxy_services:
         cfg = proxy_config(opts, name)
         if cfg is None:
             continue
-        proxy_target.setdefault(name, {}).setdefault("config", {})["proxy"] = cfg
+        urls_part = {k: cfg.pop(k) for k in ("httpProxy", "httpsProxy") if k in cfg}
+        v.setdefault(name, {}).setdefault("config", {})["proxy"] = cfg if secret_urls else {**urls_part, **cfg}
+        if secret_urls:
+            s.setdefault(name, {}).setdefault("config", {})["proxy"] = urls_part
     return Release("wire-server", "wire-server", v, s)
 
 

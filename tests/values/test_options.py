@@ -282,9 +282,12 @@ def test_release_dropped_on_rerun_loses_its_file(site):
 def test_proxy_with_password_goes_to_the_secrets(site):
     site.generate(wire_https_proxy="http://wire:pr0xy-pw@proxy.corp.example:3128")
     assert "pr0xy-pw" not in (site.out / "wire-server.yaml").read_text()
-    assert all("proxy" not in (site.values("wire-server").get(s, {}).get("config") or {}) for s in ("brig", "galley"))
+    ws = site.values("wire-server")
+    # The no-proxy list stays public (its names must not become secret values); only the URL is secret.
+    public = ws["brig"]["config"]["proxy"]
+    assert set(public) == {"noProxyList"} and "brig" in public["noProxyList"]
     sec = site.secrets()["releases"]["wire-server"]
-    assert sec["brig"]["config"]["proxy"]["httpsProxy"] == "http://wire:pr0xy-pw@proxy.corp.example:3128"
+    assert sec["brig"]["config"]["proxy"] == {"httpsProxy": "http://wire:pr0xy-pw@proxy.corp.example:3128"}
     assert sec["brig"]["secrets"]["zAuth"]  # merged beside the generated secrets, not instead of them
 
 
@@ -304,8 +307,9 @@ def test_rabbitmq_and_postgresql_from_their_groups(site):
     sec = site.secrets()
     pw = sec["generated"]["rabbitmq_password"]
     for svc in ("brig", "galley", "gundeck", "cannon", "background-worker"):
-        assert sec["releases"]["wire-server"][svc]["secrets"]["rabbitmq"] == {"username": "wire-server",
-                                                                              "password": pw}, svc
+        # The user name in the values file, only the password in the vault (Helm merges the two).
+        assert ws[svc]["secrets"] == {"rabbitmq": {"username": "wire-server"}}, svc
+        assert sec["releases"]["wire-server"][svc]["secrets"]["rabbitmq"] == {"password": pw}, svc
     assert sec["releases"]["wire-server"]["brig"]["secrets"]["pgPassword"] == sec["generated"]["postgresql_password"]
     # The VM roles get the same accounts.
     assert sec["ansible"]["rabbitmq_wire_password"] == pw
