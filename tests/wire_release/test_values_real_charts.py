@@ -226,9 +226,16 @@ def _common(ws: list[dict], ext: dict[str, list[dict]]) -> None:
     cargo = _conf(ws, "cargohold")
     assert cargo["aws"]["s3Endpoint"] == "http://minio-external:9000" and cargo["aws"]["s3AddressingStyle"] == "path"
     assert cargo["aws"]["s3DownloadEndpoint"] == f"https://assets.{DOMAIN}"
-    for job in ("cassandra-migrations", "elasticsearch-index-create"):
-        text = yaml.safe_dump([o for o in ws if o["kind"] == "Job" and o["metadata"]["name"].startswith(job)])
-        assert "cassandra-external" in text or "elasticsearch-external" in text, job
+    jobs = {o["metadata"]["name"]: yaml.safe_dump(o) for o in ws if o["kind"] == "Job"}
+    for job in ("cassandra-migrations", "galley-migrate-data", "gundeck-migrate-data", "spar-migrate-data",
+                "brig-index-migrate-data"):
+        assert "cassandra-external" in jobs[job], job
+    for job in ("elasticsearch-index-create", "brig-index-migrate-data"):
+        assert "elasticsearch-external" in jobs[job], job
+    # No object keeps a default host of the chart (aws-cassandra, elasticsearch-client, host "postgresql").
+    everything = yaml.safe_dump(ws)
+    assert "aws-cassandra" not in everything and "elasticsearch-client" not in everything
+    assert "host: postgresql\n" not in everything and "host=postgresql " not in everything
     ips = {n: [a["ip"] for a in next(o for o in objs if o["kind"] == "Endpoints")["subsets"][0]["addresses"]]
            for n, objs in ext.items()}
     assert ips == {"cassandra-external": ["10.0.0.31", "10.0.0.32", "10.0.0.33"],
