@@ -302,6 +302,9 @@ def test_every_option_renders_the_real_charts(wire_release, wire_release_repo, b
     assert not [o for o in ws if o["metadata"]["name"] == "federator"]
     fake = _rendered(wire_release, out, password, "fake-aws", tmp)
     assert {o["metadata"]["name"] for o in fake if o["kind"] == "Deployment"} >= {"fake-aws-sns", "fake-aws-sqs"}
+    # fake SQS's queue configuration: brig's internal queue and gundeck's
+    queues = "".join(str(v) for o in fake if o["kind"] == "ConfigMap" for v in (o.get("data") or {}).values())
+    assert '"wire-brig-events-internal"' in queues and '"wire-gundeck-events"' in queues
 
     # Wire's push service; a proxy password stays out of the values file and still reaches the pods.
     ws, out, password, tmp = results["wire-push-proxy-with-password"]
