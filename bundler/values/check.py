@@ -17,9 +17,10 @@ from typing import Any
 import yaml
 
 from bundler.charts.discover import images_in_manifests
-from bundler.charts.render import find_helm, template
+from bundler.charts.render import RENDER_TIMEOUT, find_helm, helm_env
 from bundler.reference import InvalidReference, parse_reference
 from bundler.values import vault
+from bundler.values.chartsource import ChartMissing, ChartSource
 from bundler.values.defaults import data
 from bundler.values.errors import ValuesError
 from bundler.values.run import MANIFEST_FILE, SECRETS_FILE
@@ -162,29 +163,62 @@ def kubectl_decode_problems(kubectl: str, manifests: str, work: Path) -> list[st
             if "unable to decode" in ln or "error parsing" in ln]
 
 
-def check_dir(out_dir: Path, charts: Path, password: bytes, images_file: Path | None) -> Iterator[str]:
-    """Render every release of releases.yaml from charts/<chart>; yields report lines, raises on any problem."""
+def render(helm: str, chart: Path, files: list[Path], namespace: str, name: str, home: Path) -> str:
+    """`helm template` as an install would create the objects (test hooks left out); on failure helm's whole
+    message, on one line."""
+    cmd = [helm, "template", name, str(chart), "--namespace", namespace, "--skip-tests"]
+    for f in files:
+        cmd += ["--values", str(f)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=RENDER_TIMEOUT, env=helm_env(home),
+                              stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise ValuesError(f"helm template: no result after {RENDER_TIMEOUT}s") from None
+    if proc.returncode != 0:
+        lines = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("Use --debug")]
+        raise ValuesError(" ".join(lines).removeprefix("Error: ") or f"helm exited with {proc.returncode}")
+    return proc.stdout
+
+
+def check_dir(out_dir: Path, charts: str | Path, password: bytes, images_file: Path | None) -> Iterator[str]:
+    """Render every release of releases.yaml from its chart in `charts` (see chartsource.ChartSource); yields one
+    report line per release, and raises naming every problem of every release once all are checked."""
     manifest = yaml.safe_load((out_dir / MANIFEST_FILE).read_text())
     sec = vault.decrypt(out_dir / SECRETS_FILE, password).get("releases", {})
-    available = image_list(images_file) if images_file else None
     helm = find_helm()
     kubectl = find_kubectl()
     problems: list[str] = []
     work = Path(tempfile.mkdtemp(prefix="wire-values-check-"))
     try:
         os.chmod(work, 0o700)
+        source = ChartSource(str(charts), work)
+        if images_file is None and source.bundle_json is not None:
+            images_file = source.bundle_json
+            yield f"images checked against {images_file}"
+        available = image_list(images_file) if images_file else None
         for rel in manifest["releases"]:
-            chart = charts / rel["chart"]
-            if not (chart / "Chart.yaml").is_file():
-                raise ValuesError(f"--check-charts {charts}: no chart {rel['chart']} (for release {rel['name']})")
             files = [out_dir / rel["values"]]
             if rel["name"] in sec:
                 sfile = work / f"{rel['name']}-secrets.yaml"
                 sfile.write_text(yaml.safe_dump(sec[rel["name"]]))
                 files.append(sfile)
             what = f"release {rel['name']} (chart {rel['chart']})"
-            rendered = template(helm, chart, files, what=what, home=work / "helm-home",
-                                namespace=manifest["namespace"])
+            try:
+                chart = source.chart(rel["chart"])
+                rendered = render(helm, chart, files, manifest["namespace"], rel["name"], work / "helm-home")
+            except ChartMissing as exc:
+                problems.append(f"{rel['name']}: {exc}")
+                yield f"not checked {rel['name']}: {exc}"
+                continue
+            except ValuesError as exc:
+                if str(exc).startswith("--check-charts"):
+                    raise
+                problems.append(f"{rel['name']}: helm template failed: {exc}")
+                yield f"failed {rel['name']}: helm template: {exc}"
+                continue
+            finally:
+                for f in files[1:]:
+                    f.unlink(missing_ok=True)
             objs = objects(rendered)
             mine: list[str] = []
             if kubectl:

@@ -9,26 +9,29 @@ import click
 HELP = """Write the Helm values of every Wire release, and their secrets (ansible-vault encrypted), from INVENTORY.
 
 \b
-The inventory's groups give the hosts: cassandra, elasticsearch and minio IPs go to the *-external charts,
-restund to brig's TURN list, sft to sftd (node selector wire.com/role=sftd, one replica per node). The
-operator's choices are `wire_*` variables in group_vars/all (or --settings FILE, which wins): wire_domain,
-wire_tls_cert_file/wire_tls_key_file (wildcard), wire_smtp, wire_push (wire | aws | websocket),
-wire_http_proxy/wire_https_proxy, wire_cannon_drain, wire_nginz_ignored_upstreams/_extra_upstreams,
-wire_websocket_lb, wire_s3_backend/wire_s3_addressing_style, wire_max_team_size, ... (docs/values.md).
+The inventory's groups give the hosts: cassandra, elasticsearch, minio, rabbitmq and postgresql
+(postgresql_rw/_ro) IPs go to the *-external charts, restund to brig's TURN list, sft to sftd (node selector
+wire.com/role=sftd, one replica per node). The operator's choices are `wire_*` variables in group_vars/all
+(or --settings FILE, which wins): wire_domain, wire_tls_cert_file/wire_tls_key_file (wildcard), wire_smtp,
+wire_push (wire | aws | websocket), wire_http_proxy/wire_https_proxy, wire_cannon_drain,
+wire_nginz_ignored_upstreams/_extra_upstreams, wire_websocket_lb, wire_s3_backend/wire_s3_addressing_style,
+wire_max_team_size, wire_federation_enabled/wire_federation_ca_file, ... (docs/values.md).
 Inconsistent settings stop with an error naming the key; nothing is written then.
 
 \b
 Files in DIR: one <release>.yaml per release, releases.yaml (install order, chart, values and secrets key),
-and secrets.vault.yaml holding the generated zauth key pair, MinIO keys and TURN secret plus the operator's
-secrets. Secrets are made once and kept on every re-run; --rotate zauth|minio|turn|all makes them anew.
-No secret is ever printed. With --check-charts, each release is rendered with real helm and checked.
+and secrets.vault.yaml holding the generated zauth key pair, MinIO keys, TURN secret, RabbitMQ and
+PostgreSQL passwords and nginz basic-auth entry, plus the operator's secrets. Secrets are made once and kept
+on every re-run; --rotate zauth|minio|turn|rabbitmq|postgresql|nginz|all makes them anew. No secret is ever
+printed. With --check-charts, each release is rendered with real helm and checked; every failure is reported.
 
 \b
 Examples:
   wire-bundle values -i inventory/prod -o values/ --vault-password-file ~/.vault-pass
   ANSIBLE_VAULT_PASSWORD_FILE=~/.vault-pass wire-bundle values -i prod.yml --settings overrides.yml
   wire-bundle values -i prod.yml --rotate turn --vault-password-file ~/.vault-pass
-  wire-bundle values -i prod.yml --check-charts bundle/charts --images bundle/images.txt
+  wire-bundle values -i prod.yml --check-charts /srv/wire-bundle/charts --images /srv/wire-bundle/bundle.json
+  wire-bundle values -i prod.yml --check-charts https://charts.example.org/wire
 """
 
 
@@ -41,16 +44,17 @@ Examples:
               help="YAML file of wire_* settings; overrides the inventory's.")
 @click.option("--vault-password-file", type=click.Path(path_type=Path, dir_okay=False),
               help="File holding the vault password (default: $ANSIBLE_VAULT_PASSWORD_FILE).")
-@click.option("--rotate", multiple=True, metavar="zauth|minio|turn|all",
+@click.option("--rotate", multiple=True, metavar="zauth|minio|turn|rabbitmq|postgresql|nginz|all",
               help="Make this generated secret anew (repeatable); without it secrets are kept.")
-@click.option("--check-charts", type=click.Path(path_type=Path, file_okay=False, exists=True),
-              help="Directory with one unpacked chart per chart name (e.g. the bundle's charts): render each "
-                   "release with helm and check it.")
+@click.option("--check-charts", metavar="DIR|URL",
+              help="The charts to render each release with (real helm) and check: the bundle's charts/ directory "
+                   "(NAME-VERSION.tgz) or the bundle's root, a directory of unpacked charts, or an http(s) chart "
+                   "repository URL. Every failure is reported.")
 @click.option("--images", "images_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="With --check-charts: the images every rendered image must be among: a list (one reference "
                    "a line) or the bundle's bundle.json.")
 def values(inventory: Path, out_dir: Path, settings_file: Path | None, vault_password_file: Path | None,
-           rotate: tuple[str, ...], check_charts: Path | None, images_file: Path | None) -> None:
+           rotate: tuple[str, ...], check_charts: str | None, images_file: Path | None) -> None:
     from bundler.values.errors import ValuesError
     from bundler.values.run import run
     from bundler.values.vault import read_password

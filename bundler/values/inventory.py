@@ -42,6 +42,14 @@ class Inventory:
     def addresses(self, key: str) -> list[str]:
         return [h.address for h in self.group(key)]
 
+    def postgresql(self) -> tuple[list[str], list[str]]:
+        """(primary, standbys) addresses: groups postgresql_rw / postgresql_ro where given, else the first
+        postgresql host is the primary and the others are standbys."""
+        hosts = self.group("postgresql")
+        rw = self.group("postgresql_rw") or hosts[:1]
+        ro = self.group("postgresql_ro") or [h for h in hosts if h not in rw]
+        return [h.address for h in rw], [h.address for h in ro]
+
 
 def _plain(value: Any) -> Any:
     """Ansible's wrapped strings and vault values as plain Python data."""
@@ -123,7 +131,7 @@ def _activate_vault_secrets(vault_secrets: list) -> None:
 
 def _check_addresses(inv: Inventory) -> None:
     """The *-external charts take IPs, not names: every data-service host needs an IP address."""
-    for key in ("cassandra", "elasticsearch", "minio"):
+    for key in ("cassandra", "elasticsearch", "minio", "rabbitmq", "postgresql"):
         for h in inv.group(key):
             try:
                 ipaddress.ip_address(h.address)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bundler.values import tls
 from bundler.values.defaults import data, defaults, known_settings
 from bundler.values.errors import ValuesError
 from bundler.values.inventory import Inventory
@@ -78,6 +79,7 @@ class Options:
     team_settings: bool
     account_pages: bool
     federation: bool
+    federation_ca: str | None  # PEM, checked
     ingress_node_ports: dict[str, int]
 
 
@@ -236,12 +238,11 @@ def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
     http_proxy = _proxy_url(s, "wire_http_proxy")
     https_proxy = _proxy_url(s, "wire_https_proxy")
     proxy_services = _list(s, "wire_proxy_services")
-    known_services = ["brig", "cannon", "cargohold", "galley", "gundeck", "spar", "federator", "proxy",
-                      "background-worker"]
+    known_services = facts["proxy_services"]
     for svc in proxy_services:
         if svc not in known_services:
-            raise ValuesError(f"wire_proxy_services: {svc!r} is not a wire-server service "
-                              f"({', '.join(known_services)})")
+            raise ValuesError(f"wire_proxy_services: {svc!r} is not a wire-server service that reads proxy "
+                              f"settings ({', '.join(known_services)})")
     per_service = _dig(s, "wire_no_proxy_per_service") or {}
     if not isinstance(per_service, dict):
         raise ValuesError("wire_no_proxy_per_service: must be a mapping of service -> list of names")
@@ -362,6 +363,14 @@ def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
                           "limit of one message's fan-out; it cannot be raised")
 
     base = inv.path if inv.path.is_dir() else inv.path.parent
+    federation = _bool(s, "wire_federation_enabled")
+    federation_ca = None
+    if federation:
+        ca_file = _file(s, "wire_federation_ca_file", base)
+        federation_ca = tls.load_ca("wire_federation_ca_file", ca_file)
+    elif _str(s, "wire_federation_ca_file"):
+        raise ValuesError("wire_federation_ca_file: set, but wire_federation_enabled is false; enable federation or "
+                          "remove it")
     opts = Options(
         domain=domain, federation_domain=federation_domain, namespace=namespace, dns=dns,
         http_proxy=http_proxy, https_proxy=https_proxy, proxy_services=proxy_services,
@@ -379,7 +388,7 @@ def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
         sft_join_call_replicas=_int(s, "wire_sft_join_call_replicas", 1, 16),
         sft_turn_discovery=_bool(s, "wire_sft_turn_discovery"),
         team_settings=_bool(s, "wire_team_settings_enabled"), account_pages=_bool(s, "wire_account_pages_enabled"),
-        federation=_bool(s, "wire_federation_enabled"),
+        federation=federation, federation_ca=federation_ca,
         ingress_node_ports={k: _int(s, f"wire_ingress_node_ports.{k}", 30000, 32767) for k in ("http", "https")},
     )
     check_groups(inv, opts)
@@ -398,6 +407,9 @@ def check_groups(inv: Inventory, opts: Options) -> None:
               ("elasticsearch", "wire-server (brig's user search)"),
               ("kube_control_plane", "the Kubernetes cluster the Helm releases go to"),
               ("kube_node", "the Kubernetes cluster the Helm releases go to"),
+              ("rabbitmq", "wire-server (brig, cannon, galley, gundeck, background-worker exchange events over "
+                           "RabbitMQ)"),
+              ("postgresql", "wire-server (brig, galley, background-worker keep data in PostgreSQL)"),
               ("restund", "calling (TURN servers for brig's turnStatic list)")]
     if opts.s3_backend == "minio":
         needed.append(("minio", "wire_s3_backend: minio (cargohold's asset store)"))
@@ -406,6 +418,14 @@ def check_groups(inv: Inventory, opts: Options) -> None:
     for key, why in needed:
         if not inv.group(key):
             raise ValuesError(f"group {names[key]}: no hosts, but {why} needs it")
+    pg = {h.name for h in inv.group("postgresql")}
+    for key in ("postgresql_rw", "postgresql_ro"):
+        for h in inv.group(key):
+            if h.name not in pg:
+                raise ValuesError(f"group {names[key]}: host {h.name} is not in group {names['postgresql']}")
+    if len(inv.group("postgresql_rw")) > 1:
+        raise ValuesError(f"group {names['postgresql_rw']}: {len(inv.group('postgresql_rw'))} hosts; it names the one "
+                          "primary")
     if not opts.sft_enabled:
         return
     turn = {h.name for h in inv.group("restund")}

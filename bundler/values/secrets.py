@@ -1,12 +1,15 @@
-"""Secrets the generator makes itself: the zauth signing key pair, MinIO's keys and the TURN (zrest) secret.
+"""Secrets the generator makes itself: the zauth signing key pair, MinIO's keys, the TURN (zrest) secret, the
+RabbitMQ and PostgreSQL passwords of wire-server's accounts and nginz's basic-auth entry.
 
 They are made once and kept: a re-run reads them back from the existing vault file and reuses them, so brig's
-tokens, MinIO's credentials and restund's secret stay valid. `rotate` names the ones to make anew.
+tokens, MinIO's credentials, restund's secret and the database passwords stay valid. `rotate` names the ones to
+make anew. A vault file from an older version lacking a group gets that group made (and reported) on the next run.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets as pysecrets
 from typing import Any
 
@@ -19,7 +22,11 @@ ROTATABLE = {
     "zauth": ("zauth_private_key", "zauth_public_key"),
     "minio": ("minio_access_key", "minio_secret_key"),
     "turn": ("turn_secret",),
+    "rabbitmq": ("rabbitmq_password",),
+    "postgresql": ("postgresql_password",),
+    "nginz": ("nginz_basic_auth_password", "nginz_basic_auth"),
 }
+NGINZ_BASIC_AUTH_USER = "wire-admin"
 
 
 def zauth_keypair() -> tuple[str, str]:
@@ -47,9 +54,23 @@ def check_zauth(private_b64: str, public_b64: str) -> None:
     Ed25519PublicKey.from_public_bytes(pk)
 
 
+def htpasswd_ssha(user: str, password: str) -> str:
+    """One line of an nginx auth_basic_user_file: RFC 2307 {SSHA} (salted SHA-1), which nginx reads natively."""
+    salt = pysecrets.token_bytes(8)
+    digest = hashlib.sha1(password.encode() + salt).digest()  # noqa: S324 - the format nginx reads
+    return f"{user}:{{SSHA}}{base64.b64encode(digest + salt).decode()}"
+
+
+def _password() -> str:
+    # Letters and digits only: these land in URLs (amqp://, postgresql://), config files and shell variables.
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+    return "".join(pysecrets.choice(alphabet) for _ in range(32))
+
+
 def fresh() -> dict[str, str]:
     private, public = zauth_keypair()
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    basic_auth_password = _password()
     return {
         "zauth_private_key": private,
         "zauth_public_key": public,
@@ -57,6 +78,10 @@ def fresh() -> dict[str, str]:
         "minio_access_key": "".join(pysecrets.choice(alphabet) for _ in range(20)),
         "minio_secret_key": pysecrets.token_urlsafe(30)[:40],
         "turn_secret": pysecrets.token_urlsafe(32),
+        "rabbitmq_password": _password(),
+        "postgresql_password": _password(),
+        "nginz_basic_auth_password": basic_auth_password,
+        "nginz_basic_auth": htpasswd_ssha(NGINZ_BASIC_AUTH_USER, basic_auth_password),
     }
 
 

@@ -54,3 +54,15 @@ def load(cert_file: Path, key_file: Path, hosts: list[str]) -> Certificate:
             raise ValuesError(f"wire_tls_cert_file: certificate names {', '.join(names) or '(none)'} do not cover "
                               f"{host}; a wildcard certificate for *.<wire_domain> is expected")
     return Certificate(cert_pem, key_pem, names, cert.not_valid_after_utc.isoformat())
+
+
+def load_ca(key: str, path: Path) -> str:
+    """A file of one or more PEM certificates (CA bundle), returned as read."""
+    text = path.read_text()
+    try:
+        certs = x509.load_pem_x509_certificates(text.encode())
+    except ValueError:
+        raise ValuesError(f"{key}: {path} holds no PEM certificate") from None
+    if not certs:
+        raise ValuesError(f"{key}: {path} holds no PEM certificate")
+    return text

@@ -270,10 +270,10 @@ for _svc, _key in (("webapp", None), ("team-settings", "IS_SELF_HOSTED"), ("acco
     }
 
 _SUBS = [("brig", ""), ("galley", ""), ("gundeck", ""), ("cannon", ""), ("cargohold", ""), ("spar", "spar"),
-         ("nginz", ""), ("federator", "federation"), ("proxy", "proxy")]
+         ("nginz", ""), ("federator", "federation"), ("proxy", "")]
 CHARTS["wire-server"] = {
     "Chart.yaml": chart_yaml("wire-server", _SUBS),
-    "values.yaml": "tags:\n  proxy: false\n  spar: true\n  federation: false\n",
+    "values.yaml": "tags:\n  spar: true\n  federation: false\n",
 }
 
 CHARTS["sftd"] = {
@@ -311,7 +311,8 @@ CHARTS["sftd"] = {
         "  tls.key: {{ required \"sftd.tls.key\" .Values.tls.key | b64enc | quote }}\n"),
 }
 
-for _ext, _port in (("cassandra-external", 9042), ("elasticsearch-external", 9200), ("minio-external", 9000)):
+for _ext, _port in (("cassandra-external", 9042), ("elasticsearch-external", 9200), ("minio-external", 9000),
+                    ("rabbitmq-external", 5672)):
     CHARTS[_ext] = {
         "values.yaml": "IPs: []\n",
         "templates/service.yaml": (
@@ -322,6 +323,21 @@ for _ext, _port in (("cassandra-external", 9042), ("elasticsearch-external", 920
             "    {{- range .Values.IPs }}\n      - ip: {{ . }}\n    {{- end }}\n"
             f"    ports:\n      - port: {_port}\n"),
     }
+
+# Wire's postgresql-external (wireapp/wire-server, later than 5.29.0) is not obtainable here: this stand-in
+# reads its keys (portPostgresql, RWIPs, ROIPs) and makes its Services postgresql-external-rw and -ro.
+CHARTS["postgresql-external"] = {
+    "values.yaml": "portPostgresql: 5432\n",
+    "templates/endpoint.yaml": (
+        "{{- if not .Values.RWIPs }}{{ fail \"postgresql-external: RWIPs must list the primary\" }}{{- end }}\n"
+        "{{- range $role, $ips := dict \"rw\" .Values.RWIPs \"ro\" .Values.ROIPs }}\n---\n"
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: postgresql-external-{{ $role }}\nspec:\n"
+        "  clusterIP: None\n  ports:\n    - port: {{ $.Values.portPostgresql }}\n---\n"
+        "apiVersion: v1\nkind: Endpoints\nmetadata:\n  name: postgresql-external-{{ $role }}\nsubsets:\n"
+        "  - addresses:\n    {{- range $ips }}\n      - ip: {{ . }}\n    {{- end }}\n"
+        "    ports:\n      - port: {{ $.Values.portPostgresql }}\n"
+        "{{- end }}\n"),
+}
 
 CHARTS["fake-aws"] = {
     "values.yaml": ("fake-aws-sns:\n  enabled: true\n  image: docker.io/localstack/localstack:0.8.0\n"

@@ -36,7 +36,8 @@ CASES = [
     ({"wire_push_aws": AWS}, "wire_push_aws: set, but wire_push is websocket"),
     ({"wire_http_proxy": "proxy:8080"}, "wire_http_proxy: 'proxy:8080' is not an http:// or https:// URL"),
     ({"wire_http_proxy": "http://proxy:99999"}, "wire_http_proxy: 'http://proxy:99999' has an invalid port"),
-    ({"wire_proxy_services": ["brig", "redis"]}, "wire_proxy_services: 'redis' is not a wire-server service"),
+    ({"wire_proxy_services": ["brig", "federator"]},
+     "wire_proxy_services: 'federator' is not a wire-server service that reads proxy"),
     ({"wire_no_proxy_extra": ["x.example"]}, "wire_no_proxy_extra: a no-proxy list without wire_http_proxy"),
     ({"wire_proxy_services": ["gundeck"], "wire_no_proxy_per_service": {"gundeck": ["x"]}},
      "wire_no_proxy_per_service: a no-proxy list without"),
@@ -62,6 +63,10 @@ CASES = [
      "wire_s3_addressing_style: virtual with bucket 'wire.assets'"),
     ({"wire_s3_backend": "aws", "wire_s3_endpoint": "https://s3.example"}, "wire_s3_aws_key_id: required"),
     ({"wire_ingress_node_ports": {"https": 443}}, "wire_ingress_node_ports.https: 443 is out of range"),
+    ({"wire_federation_enabled": True}, "wire_federation_ca_file: required"),
+    ({"wire_federation_enabled": True, "wire_federation_ca_file": "wildcard.key"},
+     "wire_federation_ca_file: "),
+    ({"wire_federation_ca_file": "wildcard.crt"}, "wire_federation_ca_file: set, but wire_federation_enabled is false"),
 ]
 
 
@@ -79,6 +84,7 @@ def _drop_group(site, group):
 
 
 @pytest.mark.parametrize("group,why", [("cassandra", "wire-server"), ("elasticsearch", "brig's user search"),
+                                       ("rabbitmq", "RabbitMQ"), ("postgresql", "PostgreSQL"),
                                        ("minio", "wire_s3_backend: minio"), ("sft", "wire_sft_enabled: true"),
                                        ("restund", "TURN"), ("kube_node", "Kubernetes")])
 def test_missing_group_for_enabled_feature(site, group, why):
@@ -102,6 +108,25 @@ def test_sft_host_also_in_restund(site):
 def test_sft_host_not_a_kubernetes_node(site):
     site.hosts["sft2"]["groups"] = ["sft"]
     with pytest.raises(ValuesError, match=r"^group sft: host sft2 is not in group kube_node"):
+        site.generate()
+
+
+def test_postgresql_primary_outside_the_postgresql_group(site):
+    site.hosts["kubenode3"]["groups"] = [*site.hosts["kubenode3"]["groups"], "postgresql_rw"]
+    with pytest.raises(ValuesError, match=r"^group postgresql_rw: host kubenode3 is not in group postgresql"):
+        site.generate()
+
+
+def test_two_postgresql_primaries(site):
+    site.hosts["postgresql2"]["groups"] = ["postgresql", "postgresql_rw"]
+    with pytest.raises(ValuesError, match=r"^group postgresql_rw: 2 hosts; it names the one primary"):
+        site.generate()
+
+
+def test_rabbitmq_host_without_ip(site):
+    site.hosts["rabbitmq1"]["ansible_host"] = "rabbitmq1.internal"
+    with pytest.raises(ValuesError, match=r"^ansible_host of rabbitmq1 \(group rabbitmq\): 'rabbitmq1.internal' is not "
+                                          r"an IP address; the rabbitmq-external chart needs IPs"):
         site.generate()
 
 

@@ -136,9 +136,10 @@ def test_docs_example_inventory_works(tmp_path):
     block = "#" + text.split("```yaml\n# inventory/prod/hosts.yml")[1].split("```")[0]
     block = re.sub(r"wire_smtp_password: !vault \|\n(      .*\n)+", "wire_smtp_password: pw\n", block)
     inv = tmp_path / "inventory" / "prod"
-    (inv / "certs").mkdir(parents=True)
+    inv.mkdir(parents=True)
+    (tmp_path / "inventory" / "certs").mkdir()
     (inv / "hosts.yml").write_text(block)
-    make_cert(inv / "certs", ["*.wire.example.org"])
+    make_cert(tmp_path / "inventory" / "certs", ["*.wire.example.org"])
     result = run(inv, tmp_path / "out", PASSWORD.encode())
     assert "sftd" in result.releases
     ws = yaml.safe_load((tmp_path / "out" / "wire-server.yaml").read_text())

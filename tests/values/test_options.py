@@ -64,10 +64,12 @@ def test_push_through_sns_sqs(site, mode):
     assert g == {"queueName": "staging-gundeck-events", "account": "123456789", "region": "eu-central-1",
                  "snsEndpoint": "https://sns.eu-central-1.amazonaws.com",
                  "sqsEndpoint": "https://sqs.eu-central-1.amazonaws.com", "arnEnv": "staging"}
-    # SNS/SQS are real: no fake-aws release at all.
-    assert not (site.out / "fake-aws.yaml").exists()
+    fa = site.values("fake-aws")
+    # No fake SNS and no gundeck queue in fake SQS; brig's internal queue stays there.
+    assert fa["fake-aws-sns"]["enabled"] is False
+    assert fa["fake-aws-sqs"] == {"enabled": True, "queueNames": ["wire-brig-events-internal"]}
     sec = site.secrets()["releases"]["wire-server"]["gundeck"]["secrets"]
-    assert sec == {"awsKeyId": "AKIDSTANDIN", "awsSecretKey": "push-secret-standin"}
+    assert sec["awsKeyId"] == "AKIDSTANDIN" and sec["awsSecretKey"] == "push-secret-standin"
     assert "push-secret-standin" not in (site.out / "wire-server.yaml").read_text()
 
 
@@ -77,9 +79,10 @@ def test_push_websocket_only_uses_fake_aws(site):
     assert g["sqsEndpoint"] == "http://fake-aws-sqs:4568" and g["snsEndpoint"] == "http://fake-aws-sns:4575"
     fa = site.values("fake-aws")
     assert fa["fake-aws-sns"]["enabled"] is True and fa["fake-aws-sqs"]["enabled"] is True
-    assert fa["fake-aws-sqs"]["queueNames"] == [g["queueName"]]
+    assert fa["fake-aws-sqs"]["queueNames"] == ["wire-brig-events-internal", g["queueName"]]
     assert fa["fake-aws-s3"]["enabled"] is False
-    assert "gundeck" not in site.secrets()["releases"]["wire-server"]
+    assert "awsKeyId" not in site.secrets()["releases"]["wire-server"]["gundeck"]["secrets"]
+    assert site.values("wire-server")["brig"]["config"]["aws"]["internalQueue"] == "wire-brig-events-internal"
 
 
 def test_cannon_drain_options(site):
@@ -100,8 +103,9 @@ def test_nginz_upstreams(site):
     conf = site.values("wire-server")["nginz"]["nginx_conf"]
     assert conf["ignored_upstreams"] == ["spar"]
     assert conf["enabled_extra_upstreams"] == ["proxy", "ibis"]
-    # The proxy upstream needs the proxy service deployed.
-    assert site.values("wire-server")["tags"]["proxy"] is True
+    # wire-server 5.x deploys the proxy service always (no tag); its API keys file is in the secrets.
+    assert "proxy" not in site.values("wire-server")["tags"]
+    assert 'giphy = ""' in site.secrets()["releases"]["wire-server"]["proxy"]["secrets"]["proxy_config"]
 
 
 def test_separate_websocket_load_balancer(site):
@@ -111,7 +115,9 @@ def test_separate_websocket_load_balancer(site):
     assert ws["nginz"]["nginx_conf"]["ignored_upstreams"] == ["cannon"]
     nginz_svc = ws["cannon"]["service"]["nginz"]
     assert nginz_svc["enabled"] is True and nginz_svc["hostname"] == f"nginz-ssl.{DOMAIN}"
-    assert nginz_svc["annotations"] == {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+    # One annotation of ours always: the chart renders an empty map as invalid YAML.
+    assert nginz_svc["annotations"] == {"wire-bundle/role": "websocket-load-balancer",
+                                        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
     assert site.values("nginx-ingress-services")["websockets"]["enabled"] is False
     sec = site.secrets()["releases"]["wire-server"]
     assert sec["cannon"]["secrets"]["nginz"]["zAuth"]["publicKeys"] == sec["nginz"]["secrets"]["zAuth"]["publicKeys"]
@@ -274,7 +280,75 @@ def test_release_dropped_on_rerun_loses_its_file(site):
 def test_proxy_with_password_goes_to_the_secrets(site):
     site.generate(wire_https_proxy="http://wire:pr0xy-pw@proxy.corp.example:3128")
     assert "pr0xy-pw" not in (site.out / "wire-server.yaml").read_text()
-    assert all("proxy" not in (site.values("wire-server").get(s, {}).get("config") or {}) for s in ("brig", "galley"))
+    ws = site.values("wire-server")
+    # The no-proxy list stays public (its names must not become secret values); only the URL is secret.
+    public = ws["brig"]["config"]["proxy"]
+    assert set(public) == {"noProxyList"} and "brig" in public["noProxyList"]
     sec = site.secrets()["releases"]["wire-server"]
-    assert sec["brig"]["config"]["proxy"]["httpsProxy"] == "http://wire:pr0xy-pw@proxy.corp.example:3128"
+    assert sec["brig"]["config"]["proxy"] == {"httpsProxy": "http://wire:pr0xy-pw@proxy.corp.example:3128"}
     assert sec["brig"]["secrets"]["zAuth"]  # merged beside the generated secrets, not instead of them
+
+
+def test_rabbitmq_and_postgresql_from_their_groups(site):
+    site.generate()
+    assert site.values("rabbitmq-external") == {"IPs": ["192.0.2.81", "192.0.2.82", "192.0.2.83"]}
+    assert site.values("postgresql-external") == {"portPostgresql": 5432, "RWIPs": ["192.0.2.91"],
+                                                  "ROIPs": ["192.0.2.92", "192.0.2.93"]}
+    ws = site.values("wire-server")
+    for svc in ("brig", "galley", "background-worker"):
+        assert ws[svc]["config"]["postgresql"] == {"host": "postgresql-external-rw", "port": "5432",
+                                                   "user": "wire-server", "dbname": "wire-server"}, svc
+    for svc in ("brig", "galley", "gundeck", "cannon", "background-worker"):
+        assert ws[svc]["config"]["rabbitmq"] == {"host": "rabbitmq-external", "port": 5672, "vHost": "/"}, svc
+    for svc in ("cannon", "background-worker"):  # the chart's default would be aws-cassandra
+        assert ws[svc]["config"]["cassandra"] == {"host": "cassandra-external"}, svc
+    sec = site.secrets()
+    pw = sec["generated"]["rabbitmq_password"]
+    for svc in ("brig", "galley", "gundeck", "cannon", "background-worker"):
+        # The user name in the values file, only the password in the vault (Helm merges the two).
+        assert ws[svc]["secrets"] == {"rabbitmq": {"username": "wire-server"}}, svc
+        assert sec["releases"]["wire-server"][svc]["secrets"]["rabbitmq"] == {"password": pw}, svc
+    assert sec["releases"]["wire-server"]["brig"]["secrets"]["pgPassword"] == sec["generated"]["postgresql_password"]
+    # The VM roles get the same accounts.
+    assert sec["ansible"]["rabbitmq_wire_password"] == pw
+    assert sec["ansible"]["postgresql_wire_password"] == sec["generated"]["postgresql_password"]
+    assert sec["ansible"]["postgresql_wire_user"] == "wire-server"
+
+
+def test_postgresql_roles_default_to_first_host_primary(site):
+    for name in ("postgresql1", "postgresql2", "postgresql3"):
+        site.hosts[name]["groups"] = ["postgresql"]
+    site.generate()
+    assert site.values("postgresql-external") == {"portPostgresql": 5432, "RWIPs": ["192.0.2.91"],
+                                                  "ROIPs": ["192.0.2.92", "192.0.2.93"]}
+
+
+def test_federation(site):
+    from tests.values.conftest import make_cert
+
+    ca, _ = make_cert(site.root, ["remote-ca.example"], stem="remote-ca")
+    site.generate(wire_federation_enabled=True, wire_federation_ca_file="remote-ca.crt",
+                  wire_federation_domain="example.org")
+    ws = site.values("wire-server")
+    assert ws["tags"]["federation"] is True
+    assert ws["federator"] == {"tls": {"useSharedFederatorSecret": True}, "remoteCAContents": ca.read_text()}
+    assert ws["brig"]["config"]["optSettings"]["setFederationStrategy"] == "allowDynamic"
+    for svc in ("brig", "galley", "cargohold", "background-worker"):
+        assert ws[svc]["config"]["enableFederation"] is True, svc
+    assert ws["background-worker"]["config"]["federationDomain"] == "example.org"
+    ing = site.values("nginx-ingress-services")
+    assert ing["federator"]["enabled"] is True and ing["config"]["dns"]["federator"] == f"federator.{DOMAIN}"
+    assert site.secrets()["releases"]["nginx-ingress-services"]["secrets"]["tlsClientCA"] == ca.read_text()
+
+
+def test_galley_conversation_links_and_brig_email_links_point_at_account_pages(site):
+    site.generate()
+    ws = site.values("wire-server")
+    assert ws["galley"]["config"]["settings"]["conversationCodeURI"] == f"https://account.{DOMAIN}/conversation-join/"
+    assert ws["brig"]["config"]["emailSMS"]["user"]["passwordResetUrl"].startswith(f"https://account.{DOMAIN}/reset/")
+
+
+def test_smtp_without_credentials_writes_an_empty_password_file(site):
+    site.generate(wire_smtp={"host": "mail.island.example", "username": None}, wire_smtp_password=None)
+    assert "username" not in site.values("wire-server")["brig"]["config"]["smtp"]
+    assert site.secrets()["releases"]["wire-server"]["brig"]["secrets"]["smtpPassword"] == ""

@@ -32,6 +32,31 @@ def test_damaged_zauth_pair_is_refused():
         secrets.check_zauth(private, other_public)
 
 
+def test_nginz_basic_auth_entry_verifies_its_password():
+    import hashlib
+
+    gen = secrets.fresh()
+    user, _, entry = gen["nginz_basic_auth"].partition(":")
+    assert user == "wire-admin" and entry.startswith("{SSHA}")
+    raw = base64.b64decode(entry.removeprefix("{SSHA}"))
+    digest, salt = raw[:20], raw[20:]
+    assert hashlib.sha1(gen["nginz_basic_auth_password"].encode() + salt).digest() == digest  # noqa: S324
+    assert hashlib.sha1(b"not the password" + salt).digest() != digest  # noqa: S324
+
+
+def test_vault_from_an_older_version_gets_the_new_groups(site):
+    """A vault written before RabbitMQ/PostgreSQL/nginz secrets existed keeps its secrets and gains the new ones."""
+    site.generate()
+    old = site.secrets()
+    for k in ("rabbitmq_password", "postgresql_password", "nginz_basic_auth_password", "nginz_basic_auth"):
+        del old["generated"][k]
+    (site.out / "secrets.vault.yaml").write_bytes(vault.encrypt(old, PASSWORD.encode()))
+    result = site.generate()
+    assert result.generated_now == ["rabbitmq", "postgresql", "nginz"]
+    now = site.secrets()["generated"]
+    assert now["zauth_private_key"] == old["generated"]["zauth_private_key"] and now["rabbitmq_password"]
+
+
 def test_secrets_are_kept_on_rerun(site):
     site.generate()
     first = site.secrets()["generated"]

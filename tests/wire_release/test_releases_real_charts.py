@@ -35,10 +35,7 @@ OPTIONS = {
     "wire_websocket_lb": {"enabled": True},
 }
 # release -> why it does not render yet (with the options of that variant, or all of them).
-PENDING = {
-    "wire-server": "nginz.secrets.basicAuth and more: wire-server's values are being completed (issue 12, item 3)",
-    "nginx-ingress-services+options": "ca_federator.yaml with federation on (issue 12, item 3)",
-}
+PENDING: dict[str, str] = {}
 
 
 def _objects(text: str) -> list[dict]:
