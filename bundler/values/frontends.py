@@ -85,6 +85,7 @@ def ingress_controller(opts: Options) -> Release:
     # fixed node ports is what the load balancer (or DNS round robin) in front of the nodes points at.
     return Release("ingress-nginx-controller", "ingress-nginx-controller", {"ingress-nginx": {"controller": {
         "kind": "DaemonSet",
+        "image": dict(data()["chart_images"]["ingress_controller"]),
         "service": {"type": "NodePort", "externalTrafficPolicy": "Local",
                     "nodePorts": dict(opts.ingress_node_ports)},
         # The certgen Job's webhook would need its own image and CA round trip at every install; the Ingresses
@@ -105,7 +106,8 @@ def sftd(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certificate) 
         # One SFT per node (hostNetwork): as many replicas as labelled nodes.
         "replicaCount": len(inv.group("sft")),
         "nodeSelector": dict(data()["sft"]["node_label"]),
-        "joinCall": {"replicaCount": opts.sft_join_call_replicas},
+        "joinCall": {"replicaCount": opts.sft_join_call_replicas,
+                     "image": dict(data()["chart_images"]["sftd_join_call"])},
         "turnDiscoveryEnabled": opts.sft_turn_discovery,
     }
     secrets: dict[str, Any] = {"tls": {"crt": cert.cert_pem, "key": cert.key_pem}}

@@ -359,14 +359,16 @@ CHARTS["fake-aws"] = {
 # Wire's chart wraps upstream ingress-nginx: its values sit under the `ingress-nginx` key.
 CHARTS["ingress-nginx-controller"] = {
     "values.yaml": ("ingress-nginx:\n  controller:\n    kind: Deployment\n"
-                    "    image: registry.k8s.io/ingress-nginx/controller:v1.10.1\n"
+                    "    image:\n      registry: registry.k8s.io\n      image: ingress-nginx/controller\n"
+                    "      tag: v1.11.5\n      digest: sha256:" + "a1" * 32 + "\n"
                     "    service:\n      type: LoadBalancer\n      nodePorts: {}\n"),
     "templates/controller.yaml": (
         "{{- $c := (index .Values \"ingress-nginx\").controller }}\n"
         "apiVersion: apps/v1\nkind: {{ $c.kind }}\nmetadata:\n  name: ingress-nginx-controller\n"
         "spec:\n  selector:\n    matchLabels:\n      app: ingress-nginx\n  template:\n    metadata:\n"
         "      labels:\n        app: ingress-nginx\n    spec:\n      containers:\n        - name: controller\n"
-        "          image: {{ $c.image }}\n---\n"
+        "          image: {{ $c.image.registry }}/{{ $c.image.image }}:{{ $c.image.tag }}"
+        "{{ with $c.image.digest }}@{{ . }}{{ end }}\n---\n"
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: ingress-nginx-controller\nspec:\n"
         "  type: {{ $c.service.type }}\n  selector:\n    app: ingress-nginx\n  ports:\n"
         "    - name: http\n      port: 80\n"

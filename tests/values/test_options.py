@@ -230,7 +230,8 @@ def test_sftd(site):
     assert sft["host"] == f"sftd.{DOMAIN}" and sft["allowOrigin"] == f"https://webapp.{DOMAIN}"
     assert sft["nodeSelector"] == {"wire.com/role": "sftd"}
     assert sft["replicaCount"] == 2  # one per host in group sft
-    assert sft["joinCall"] == {"replicaCount": 2}
+    assert sft["joinCall"] == {"replicaCount": 2, "image": {"repository": "docker.io/bitnamilegacy/nginx",
+                                                            "tag": "1.27.3-debian-12-r5"}}
     assert sft["turnDiscoveryEnabled"] is False
     assert site.values("wire-server")["brig"]["config"]["optSettings"]["setSftStaticUrl"] == \
         f"https://sftd.{DOMAIN}:443"

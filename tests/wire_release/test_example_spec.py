@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 import warnings
 
+import pytest
 import yaml
 
+from bundler.reference import parse_reference
 from tests.images.conftest import run_cli
 from tests.support.wire_release import ROOT
+from tests.wire_release.test_releases_real_charts import OPTIONS, _render
 
 EXAMPLE = ROOT / "examples" / "wire.yaml"
 
@@ -43,14 +46,33 @@ def _offline_example(tmp_path, wire_release, repo_url):
     return path, included - set(unobtainable), unobtainable
 
 
-def test_the_example_spec_discovers_every_image_of_its_charts(tmp_path, wire_release, wire_release_repo):
+@pytest.fixture(scope="module")
+def discovered(tmp_path_factory, wire_release, wire_release_repo):
+    tmp_path = tmp_path_factory.mktemp("example-spec")
     path, charts, unobtainable = _offline_example(tmp_path, wire_release, wire_release_repo)
     if unobtainable:
         warnings.warn("charts of examples/wire.yaml not obtainable here, left out: "
                       + "; ".join(f"{n}: {why}" for n, why in unobtainable.items()), stacklevel=1)
     run = run_cli("images", path, "--json", "-j", "2", "--cache-dir", tmp_path / "cache", timeout=600)
     assert run.rc == 0, run.err
-    out = json.loads(run.out)
+    return charts, json.loads(run.out)
+
+
+def _pod_images(objs: list[dict]) -> set[str]:
+    found = set()
+    for o in objs:
+        if "test" in ((o.get("metadata") or {}).get("annotations") or {}).get("helm.sh/hook", ""):
+            continue  # `helm test` pods: never started by an install (Wire's *-integration images)
+        spec = (o.get("spec") or {})
+        pod = spec.get("template", {}).get("spec") or spec.get("jobTemplate", {}).get("spec", {}).get(
+            "template", {}).get("spec") or (spec if o.get("kind") == "Pod" else {})
+        for key in ("initContainers", "containers"):
+            found |= {str(parse_reference(c["image"])) for c in pod.get(key) or []}
+    return found
+
+
+def test_the_example_spec_discovers_every_image_of_its_charts(discovered):
+    charts, out = discovered
     users = {r["chart"] for recs in out["images"].values() for r in recs if r.get("source") != "spec"}
     # Every included chart that names an image was rendered (the *-external charts name none).
     imageless = {"cassandra-external", "elasticsearch-external", "minio-external", "rabbitmq-external",
@@ -63,3 +85,16 @@ def test_the_example_spec_discovers_every_image_of_its_charts(tmp_path, wire_rel
     assert not [i for i in images if "integration" in i]
     assert "quay.io/wire/restund:v0.6.0-rc.2" in images
     assert set(out["excluded"]) and all("integration" in e or "nwtesttool" in e for e in out["excluded"])
+
+
+@pytest.mark.parametrize("options", [{}, OPTIONS], ids=["as-shipped", "options"])
+def test_the_bundle_holds_every_image_the_generated_values_pull(discovered, wire_release, tmp_path, options):
+    """What `wire-bundle values` makes for the production example pulls only images the example's bundle holds:
+    the value sets discovery renders and the values the island installs pin the same images."""
+    _, out = discovered
+    rendered = _render(tmp_path, wire_release, options)
+    assert not rendered.failed, rendered.failed
+    pulled = {name: _pod_images(objs) for name, objs in rendered.objs.items()}
+    missing = {name: sorted(imgs - set(out["images"])) for name, imgs in pulled.items() if imgs - set(out["images"])}
+    assert not missing
+    assert any("bitnamilegacy/nginx" in i for i in pulled["sftd"])

@@ -62,7 +62,7 @@ class Rendered:
 def _values(root: Path, options: dict) -> tuple[Path, Path]:
     inv = root / "production"
     shutil.copytree(REPO / "inventory" / "examples" / "production", inv)
-    certs = inv / "certs"
+    certs = root / "certs"  # where the example's ../certs/ points: beside the inventory, out of Ansible's way
     certs.mkdir()
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-days", "30", "-subj", f"/CN=*.{DOMAIN}", "-addext", f"subjectAltName=DNS:*.{DOMAIN}",
@@ -72,6 +72,9 @@ def _values(root: Path, options: dict) -> tuple[Path, Path]:
     cmd = [sys.executable, "-m", "bundler.cli", "values", "-i", str(inv), "-o", str(root / "values"),
            "--vault-password-file", str(root / "pass")]
     if options:
+        if options.get("wire_federation_enabled"):
+            # The remote backends' CA (required with federation): any PEM certificate stands for it here.
+            options = {**options, "wire_federation_ca_file": str(certs / "wildcard.crt")}
         (root / "options.yaml").write_text(yaml.safe_dump(options))
         cmd += ["--settings", str(root / "options.yaml")]
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
