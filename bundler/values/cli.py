@@ -20,7 +20,7 @@ Inconsistent settings stop with an error naming the key; nothing is written then
 \b
 Files in DIR: one <release>.yaml per release, releases.yaml (install order, chart, values and secrets key),
 and secrets.vault.yaml holding the generated zauth key pair, MinIO keys and TURN secret plus the operator's
-secrets. Secrets are made once and kept on every re-run; --rotate zauth|minio|turn|all makes them anew.
+secrets. Secrets are made once and kept on every re-run; --rotate zauth|minio|turn|rabbitmq|all makes them anew.
 No secret is ever printed. With --check-charts, each release is rendered with real helm and checked.
 
 \b
@@ -41,7 +41,7 @@ Examples:
               help="YAML file of wire_* settings; overrides the inventory's.")
 @click.option("--vault-password-file", type=click.Path(path_type=Path, dir_okay=False),
               help="File holding the vault password (default: $ANSIBLE_VAULT_PASSWORD_FILE).")
-@click.option("--rotate", multiple=True, metavar="zauth|minio|turn|all",
+@click.option("--rotate", multiple=True, metavar="zauth|minio|turn|rabbitmq|all",
               help="Make this generated secret anew (repeatable); without it secrets are kept.")
 @click.option("--check-charts", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Directory with one unpacked chart per chart name (e.g. the bundle's charts): render each "

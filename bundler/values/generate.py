@@ -286,9 +286,12 @@ def releases(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certifica
 
 
 def ansible_secrets(gen: dict[str, str]) -> dict[str, str]:
-    """The generated secrets the VM roles need too (MinIO's keys, restund's zrest secret)."""
+    """The generated secrets the VM roles need too (MinIO's keys, restund's zrest secret, RabbitMQ's cookie and
+    password)."""
     return {
         "minio_access_key": gen["minio_access_key"],
         "minio_secret_key": gen["minio_secret_key"],
         "restund_zrest_secret": gen["turn_secret"],
+        "rabbitmq_erlang_cookie": gen["rabbitmq_erlang_cookie"],
+        "rabbitmq_password": gen["rabbitmq_password"],
     }

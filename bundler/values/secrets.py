@@ -1,4 +1,5 @@
-"""Secrets the generator makes itself: the zauth signing key pair, MinIO's keys and the TURN (zrest) secret.
+"""Secrets the generator makes itself: the zauth signing key pair, MinIO's keys, the TURN (zrest) secret and
+RabbitMQ's Erlang cookie and password.
 
 They are made once and kept: a re-run reads them back from the existing vault file and reuses them, so brig's
 tokens, MinIO's credentials and restund's secret stay valid. `rotate` names the ones to make anew.
@@ -19,6 +20,7 @@ ROTATABLE = {
     "zauth": ("zauth_private_key", "zauth_public_key"),
     "minio": ("minio_access_key", "minio_secret_key"),
     "turn": ("turn_secret",),
+    "rabbitmq": ("rabbitmq_erlang_cookie", "rabbitmq_password"),
 }
 
 
@@ -57,6 +59,9 @@ def fresh() -> dict[str, str]:
         "minio_access_key": "".join(pysecrets.choice(alphabet) for _ in range(20)),
         "minio_secret_key": pysecrets.token_urlsafe(30)[:40],
         "turn_secret": pysecrets.token_urlsafe(32),
+        # The cookie: letters and digits only (Erlang reads it as an atom); both stay clear of URL quoting.
+        "rabbitmq_erlang_cookie": "".join(pysecrets.choice(alphabet) for _ in range(40)),
+        "rabbitmq_password": "".join(pysecrets.choice(alphabet + alphabet.lower()) for _ in range(32)),
     }
 
 
