@@ -33,9 +33,9 @@ def vars_file(tmp_path_factory):
     server.close()
 
 
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(3000)
 def test_molecule_scenario(vars_file, tmp_path):
-    out = molecule_test("rabbitmq", lab_name=f"m-rabbitmq-{os.getpid() % 10000}", timeout=1100, work=tmp_path,
+    out = molecule_test("rabbitmq", lab_name=f"m-rabbitmq-{os.getpid() % 10000}", timeout=2700, work=tmp_path,
                         env={"WIRE_TEST_VARS_FILE": str(vars_file)})
     assert_stages(out, ("create", "prepare", "converge", "idempotence", "verify", "destroy"))
     # The verify's own steps, named so a scenario that silently stopped running them fails here.
