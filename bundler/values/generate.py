@@ -362,14 +362,14 @@ def releases(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certifica
 
 
 def ansible_secrets(gen: dict[str, str]) -> dict[str, str]:
-    """The generated secrets the VM roles need too (MinIO's keys, restund's zrest secret, the accounts wire-server
-    uses on RabbitMQ and PostgreSQL)."""
+    """The generated secrets the VM roles need too (MinIO's keys, restund's zrest secret, RabbitMQ's cookie and
+    the accounts wire-server uses on RabbitMQ and PostgreSQL)."""
     return {
         "minio_access_key": gen["minio_access_key"],
         "minio_secret_key": gen["minio_secret_key"],
         "restund_zrest_secret": gen["turn_secret"],
-        "rabbitmq_wire_user": data()["rabbitmq"]["user"],
-        "rabbitmq_wire_password": gen["rabbitmq_password"],
+        "rabbitmq_erlang_cookie": gen["rabbitmq_erlang_cookie"],
+        "rabbitmq_password": gen["rabbitmq_password"],
         "postgresql_wire_user": data()["postgresql"]["user"],
         "postgresql_wire_password": gen["postgresql_password"],
     }

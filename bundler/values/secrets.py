@@ -1,5 +1,6 @@
-"""Secrets the generator makes itself: the zauth signing key pair, MinIO's keys, the TURN (zrest) secret, the
-RabbitMQ and PostgreSQL passwords of wire-server's accounts and nginz's basic-auth entry.
+"""Secrets the generator makes itself: the zauth signing key pair, MinIO's keys, the TURN (zrest) secret,
+RabbitMQ's Erlang cookie, the RabbitMQ and PostgreSQL passwords of wire-server's accounts and nginz's basic-auth
+entry.
 
 They are made once and kept: a re-run reads them back from the existing vault file and reuses them, so brig's
 tokens, MinIO's credentials, restund's secret and the database passwords stay valid. `rotate` names the ones to
@@ -22,7 +23,7 @@ ROTATABLE = {
     "zauth": ("zauth_private_key", "zauth_public_key"),
     "minio": ("minio_access_key", "minio_secret_key"),
     "turn": ("turn_secret",),
-    "rabbitmq": ("rabbitmq_password",),
+    "rabbitmq": ("rabbitmq_erlang_cookie", "rabbitmq_password"),
     "postgresql": ("postgresql_password",),
     "nginz": ("nginz_basic_auth_password", "nginz_basic_auth"),
 }
@@ -78,6 +79,8 @@ def fresh() -> dict[str, str]:
         "minio_access_key": "".join(pysecrets.choice(alphabet) for _ in range(20)),
         "minio_secret_key": pysecrets.token_urlsafe(30)[:40],
         "turn_secret": pysecrets.token_urlsafe(32),
+        # The cookie: letters and digits only (Erlang reads it as an atom).
+        "rabbitmq_erlang_cookie": "".join(pysecrets.choice(alphabet) for _ in range(40)),
         "rabbitmq_password": _password(),
         "postgresql_password": _password(),
         "nginz_basic_auth_password": basic_auth_password,

@@ -31,8 +31,8 @@ SOURCES = [
     {"uri": "http://deb.debian.org/debian", "suites": ["bookworm", "bookworm-updates"], "signed_by": DEBIAN_KEYRING},
     {"uri": "http://deb.debian.org/debian-security", "suites": ["bookworm-security"], "signed_by": DEBIAN_KEYRING},
 ]
-# Real Debian packages: what the roles install on the VMs (and what the TURN verify's client needs).
-PACKAGES = ["openjdk-17-jre-headless", "coturn", "nftables", "containerd"]
+# Real Debian packages: what the roles install on the VMs (and what the TURN and RabbitMQ verifies' clients need).
+PACKAGES = ["openjdk-17-jre-headless", "coturn", "nftables", "containerd", "rabbitmq-server", "amqp-tools"]
 
 
 def _cli(*args) -> subprocess.CompletedProcess[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from tests.values.conftest import DOMAIN
 
@@ -311,7 +314,7 @@ def test_rabbitmq_and_postgresql_from_their_groups(site):
         assert sec["releases"]["wire-server"][svc]["secrets"]["rabbitmq"] == {"password": pw}, svc
     assert sec["releases"]["wire-server"]["brig"]["secrets"]["pgPassword"] == sec["generated"]["postgresql_password"]
     # The VM roles get the same accounts.
-    assert sec["ansible"]["rabbitmq_wire_password"] == pw
+    assert sec["ansible"]["rabbitmq_password"] == pw and sec["ansible"]["rabbitmq_erlang_cookie"]
     assert sec["ansible"]["postgresql_wire_password"] == sec["generated"]["postgresql_password"]
     assert sec["ansible"]["postgresql_wire_user"] == "wire-server"
 
@@ -353,3 +356,12 @@ def test_smtp_without_credentials_writes_an_empty_password_file(site):
     site.generate(wire_smtp={"host": "mail.island.example", "username": None}, wire_smtp_password=None)
     assert "username" not in site.values("wire-server")["brig"]["config"]["smtp"]
     assert site.secrets()["releases"]["wire-server"]["brig"]["secrets"]["smtpPassword"] == ""
+
+
+def test_the_vm_roles_create_the_accounts_the_values_name():
+    """roles/rabbitmq makes the user and vhost wire-server's charts are given (one account, two sides)."""
+    from bundler.values.defaults import data
+
+    role = yaml.safe_load((Path(__file__).resolve().parents[2] / "roles/rabbitmq/defaults/main.yml").read_text())
+    assert (role["rabbitmq_user"], role["rabbitmq_vhost"]) == (data()["rabbitmq"]["user"], data()["rabbitmq"]["vhost"])
+    assert role["rabbitmq_amqp_port"] == data()["rabbitmq"]["port"]

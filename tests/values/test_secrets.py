@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 
 import pytest
@@ -166,3 +167,14 @@ def test_vault_round_trip():
 
     plain = VaultLib([("default", VaultSecret(PASSWORD.encode()))]).decrypt(blob)
     assert yaml.safe_load(plain) == {"a": {"b": "c"}}
+
+
+def test_rabbitmq_cookie_and_password_for_the_role(site):
+    site.generate()
+    sec = site.secrets()
+    cookie, password = sec["generated"]["rabbitmq_erlang_cookie"], sec["generated"]["rabbitmq_password"]
+    # What roles/rabbitmq reads (its `ansible` section) and accepts (tasks/main.yml's input check).
+    assert sec["ansible"]["rabbitmq_erlang_cookie"] == cookie
+    assert sec["ansible"]["rabbitmq_password"] == password
+    assert re.fullmatch(r"[A-Za-z0-9]{20,255}", cookie)
+    assert len(password) >= 16 and password.isalnum()
