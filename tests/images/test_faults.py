@@ -189,3 +189,27 @@ def test_http_proxy_and_no_proxy_are_honoured(tmp_path, registry, fault_proxy, i
     r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", tmp_path / "c2", env=env)
     assert r.rc == 0, r.err
     assert not fault_proxy.requests
+
+
+def _docker_config(tmp_path, registry) -> dict:
+    user, password = registry.auth
+    conf = tmp_path / "docker"
+    conf.mkdir(exist_ok=True)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (conf / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+    return {"DOCKER_CONFIG": str(conf)}
+
+
+def test_basic_auth_holds_for_every_repository_under_parallel_fetches(tmp_path, auth_registry, image_factory,
+                                                                       cache):
+    """Eight workers meet the first 401 challenges at once: every one must retry with the credentials (one
+    repository alone used to, and the rest ended in `access denied ... (HTTP 401)`)."""
+    refs = []
+    for i in range(6):
+        image_factory.push(auth_registry, f"par/svc{i}", image_factory.simple(f"svc{i}"), tag="1")
+        refs.append(f"quay.io/par/svc{i}:1")
+    spec = _spec_via(tmp_path, auth_registry.host, refs)
+    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "-j", "8",
+                env=_docker_config(tmp_path, auth_registry))
+    assert r.rc == 0, r.err
+    assert run_cli("verify", tmp_path / "b.tar.zst").rc == 0
