@@ -26,13 +26,34 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class DuplicateEntry(ValueError):
+    """A list holds one thing twice; `index` is the second one's, so the error can name its line."""
+
+    def __init__(self, message: str, index: int):
+        super().__init__(message)
+        self.index = index
+
+
 def _no_duplicates(values: list[Any], what: str, key=lambda v: v) -> None:
     seen: dict[Any, int] = {}
     for i, v in enumerate(values):
         k = key(v)
         if k in seen:
-            raise ValueError(f"duplicate {what} {k!r} (also at index {seen[k]})")
+            raise DuplicateEntry(f"duplicate {what} {k!r} (also at index {seen[k]})", i)
         seen[k] = i
+
+
+CREDENTIALS_HINT = ("put them in the Docker config file (~/.docker/config.json, e.g. with `docker login`), "
+                    "which the build reads; the spec lands in the signed bundle")
+
+
+def _refuse_credentials(address: str, what: str) -> None:
+    """A `user:password@` in a registry address would be written into the lock and the signed bundle."""
+    rest = address.split("://", 1)[-1]
+    userinfo, at, after = rest.partition("@")
+    # A digest (`name@sha256:...`) follows the repository, so an '@' before the first '/' is user info.
+    if at and "/" not in userinfo and ("/" in after or what != "image"):
+        raise ValueError(f"{what} '***@{after}' holds credentials: {CREDENTIALS_HINT}")
 
 
 def _check_platforms(platforms: list[str]) -> list[str]:
@@ -76,6 +97,7 @@ class ImageEntry(Strict):
     @field_validator("ref")
     @classmethod
     def _ref(cls, v: str) -> str:
+        _refuse_credentials(v, "image")
         parse_reference(v)
         return v
 
@@ -299,16 +321,26 @@ class BundleSpec(Strict):
     files: list[FileEntry] = Field(default_factory=list)
     toolchain: ToolchainSection | None = None
 
+    @field_validator("registries", mode="before")
+    @classmethod
+    def _no_credentials(cls, v: Any) -> Any:
+        # Before the entries are validated: their error locations would name the key, password and all.
+        for host, conf in (v.items() if isinstance(v, dict) else ()):
+            _refuse_credentials(str(host), "registry")
+            if isinstance(conf, dict) and isinstance(conf.get("mirror"), str):
+                _refuse_credentials(conf["mirror"], "mirror")
+        return v
+
     @field_validator("charts")
     @classmethod
     def _charts(cls, v: list[ChartEntry]) -> list[ChartEntry]:
-        ChartsSection(charts=v)
+        _no_duplicates(v, "chart", key=lambda c: (c.repo, c.name))  # as ChartsSection, located in this list
         return v
 
     @field_validator("files")
     @classmethod
     def _files(cls, v: list[FileEntry]) -> list[FileEntry]:
-        FilesSection(files=v)
+        _no_duplicates(v, "file path", key=lambda f: f.dest)  # as FilesSection, located in this list
         return v
 
     def canonical_json(self) -> str:
@@ -346,6 +378,9 @@ def validate(located: Located) -> BundleSpec:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, DuplicateEntry):
+            loc += (cause.index,)
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
