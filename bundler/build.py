@@ -151,6 +151,7 @@ class BuildResult:
 def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 1) -> BuildResult:
     if output.exists() and output.is_dir():
         raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
+    check_writable_dir(output)
     # Reading the signing key runs gpg several times: it overlaps the lock and the fetches.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="key") as key_loader:
         key_future = key_loader.submit(bundle_key, ctx.cache_dir, ctx.sign_key, log=ctx.log)
@@ -160,13 +161,18 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
     key_file.write_bytes(key.public_armored)
     results: list[KindResult] = []
     try:
-        summaries: dict[str, Any] = {}
-        for kind in kinds(only=lock):
-            result = kind.fetch(loaded, lock[kind.name], ctx)
-            results.append(result)
-            summaries[kind.name] = result.summary
-        artifacts = unique_artifacts([a for r in results for a in r.artifacts]
-                                     + [file_artifact(PUBLIC_KEY, key_file, "meta")])
+        for round_ in (1, 2):
+            summaries: dict[str, Any] = {}
+            for kind in kinds(only=lock):
+                result = kind.fetch(loaded, lock[kind.name], ctx)
+                results.append(result)
+                summaries[kind.name] = result.summary
+            artifacts = unique_artifacts([a for r in results for a in r.artifacts]
+                                         + [file_artifact(PUBLIC_KEY, key_file, "meta")])
+            if not _discard_damaged(artifacts, {p for r in results for p in r.pending}, ctx, final=round_ == 2):
+                break
+            _close(results)  # fetch again: each kind now finds the thrown-away files missing
+            results = []
         metadata = _metadata(loaded, lock, summaries, artifacts)
         metadata["signer"] = key.fingerprint
         total = sum(a.size for a in artifacts)
@@ -179,10 +185,52 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
                                     on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
                                     sign=lambda data: sign(key, data, lock["locked_at"]))
     finally:
-        for r in results:
-            if r.close:
-                r.close()
+        _close(results)
     return BuildResult(written, metadata, artifacts, key.fingerprint)
+
+
+def check_writable_dir(output: Path) -> None:
+    """Refuse an output nobody can write before the first download, not after the last one."""
+    parent = output.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BundleError(f"{output}: cannot be written, {parent} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise BundleError(f"{output}: cannot write in {parent}: {exc.strerror}") from None
+
+
+def _close(results: list[KindResult]) -> None:
+    for r in results:
+        if r.close:
+            r.close()
+
+
+def _discard_damaged(artifacts: list[Artifact], pending: set[str], ctx: Context, final: bool) -> bool:
+    """Throw away cached files whose size is not the one their digest was verified with; True if any were.
+
+    A file at its final name in the cache was complete when stored, but a disk, a crash of the file system or a
+    hand can cut it short later; found now it costs a download, found while writing the archive a failed build.
+    """
+    damaged = False
+    for a in artifacts:
+        if a.path in pending or not a.source.is_relative_to(ctx.cache_dir):
+            continue
+        try:
+            actual = a.source.stat().st_size
+        except FileNotFoundError:
+            actual = 0
+        if actual == a.size:
+            continue
+        if final:
+            raise BundleError(f"{a.source}: {actual} bytes in the cache, not {a.size}, even after fetching it again")
+        ctx.warn(f"cache: {a.source} holds {actual} of its {a.size} bytes ({a.path}); thrown away, fetching again")
+        a.source.unlink(missing_ok=True)
+        damaged = True
+    return damaged
 
 
 def _waiter(pending: dict[str, Future]):

@@ -213,3 +213,53 @@ def test_basic_auth_holds_for_every_repository_under_parallel_fetches(tmp_path, 
                 env=_docker_config(tmp_path, auth_registry))
     assert r.rc == 0, r.err
     assert run_cli("verify", tmp_path / "b.tar.zst").rc == 0
+
+
+def test_a_truncated_blob_in_the_cache_is_fetched_again(tmp_path, registry, image_factory, cache):
+    image_factory.push(registry, "trunc/brig", image_factory.simple("brig", size=200_000), tag="1")
+    layer = image_factory.layer("brig:amd64", 200_000)
+    spec = _spec_via(tmp_path, registry.host, ["quay.io/trunc/brig:1"])
+    assert run_cli("build", spec, "-o", tmp_path / "a.tar.zst", "--cache-dir", cache).rc == 0
+    blob = cache / "blobs" / "sha256" / layer.digest.split(":")[1]
+    with open(blob, "r+b") as f:
+        f.truncate(blob.stat().st_size - 1000)
+    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "--locked")
+    assert r.rc == 0, r.err
+    assert "Traceback" not in r.err
+    assert f"holds {layer.size - 1000} of its {layer.size} bytes" in r.err and "fetching again" in r.err
+    assert blob.stat().st_size == layer.size
+    assert run_cli("verify", tmp_path / "b.tar.zst").rc == 0
+
+
+def _blobs(cache):
+    root = cache / "blobs" / "sha256"
+    return sorted(root.iterdir()) if root.exists() else []
+
+
+def test_an_output_on_a_read_only_file_system_is_refused_before_any_download(tmp_path, registry, image_factory,
+                                                                           cache):
+    import subprocess
+    image_factory.push(registry, "ro/a", image_factory.simple("a"), tag="1")
+    spec = _spec_via(tmp_path, registry.host, ["quay.io/ro/a:1"])
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        for out in (mnt / "b.tar.zst", mnt / "new" / "dir" / "b.tar.zst"):
+            r = run_cli("build", spec, "-o", out, "--cache-dir", cache)
+            assert r.rc == 1
+            assert r.err.strip().splitlines() == [f"error: {out}: cannot write in {mnt}: Read-only file system"]
+        assert not _blobs(cache)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_an_output_under_a_file_is_one_line(tmp_path, registry, image_factory, cache):
+    image_factory.push(registry, "underfile/a", image_factory.simple("a"), tag="1")
+    spec = _spec_via(tmp_path, registry.host, ["quay.io/underfile/a:1"])
+    (tmp_path / "plain").write_text("x")
+    out = tmp_path / "plain" / "sub" / "b.tar.zst"
+    r = run_cli("build", spec, "-o", out, "--cache-dir", cache)
+    assert r.rc == 1
+    assert r.err.strip().splitlines() == [f"error: {out}: cannot be written, {tmp_path / 'plain'} is not a directory"]
+    assert not _blobs(cache)
