@@ -24,6 +24,7 @@ from bundler.progress import Reporter
 from bundler.signing import PUBLIC_KEY, bundle_key, sign
 from bundler.space import check_space, human
 from bundler.spec import LoadedSpec
+from bundler.yamlsrc import load_json
 
 LOCK_VERSION = 1
 
@@ -107,12 +108,14 @@ def write_lock(path: Path, lock: dict) -> None:
 
 
 def read_lock(path: Path) -> dict | None:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
+    if not path.exists():
         return None
-    except ValueError as exc:
-        raise SpecError(f"{path}: lock file is not valid JSON ({exc}); delete it or run `wire-bundle lock`") from None
+    try:
+        data = load_json(path, f"lock file {path}", SpecError)
+    except SpecError as exc:
+        raise SpecError(f"{exc}; delete it or run `wire-bundle lock`") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"lock file {path}: not a JSON object; delete it or run `wire-bundle lock`")
     if data.get("version") != LOCK_VERSION:
         raise SpecError(f"{path}: lock version {data.get('version')!r} is not {LOCK_VERSION}; run `wire-bundle lock`")
     return data
