@@ -27,6 +27,7 @@ from bundler.spec import LoadedSpec
 from bundler.yamlsrc import load_json
 
 LOCK_VERSION = 1
+SCRATCH_MINIMUM = 16 << 20  # gpg homes, rendered charts, apt lists: a few MiB at a time
 
 
 @dataclass
@@ -73,6 +74,9 @@ class WorkDir:
         self.tmpdir = tmpdir
 
     def __enter__(self) -> Path:
+        # gpg, helm and apt work here: on a full disk they fail with their own confusing words ("No agent
+        # running"), so a full scratch disk is named before they start.
+        check_space([(self.tmpdir or Path(tempfile.gettempdir()), SCRATCH_MINIMUM, "scratch space (--tmpdir)")])
         if self.tmpdir:
             self.tmpdir.mkdir(parents=True, exist_ok=True)
             # Subprocesses (helm, apt, gpg, pip) follow TMPDIR too.

@@ -263,3 +263,23 @@ def test_an_output_under_a_file_is_one_line(tmp_path, registry, image_factory, c
     assert r.rc == 1
     assert r.err.strip().splitlines() == [f"error: {out}: cannot be written, {tmp_path / 'plain'} is not a directory"]
     assert not _blobs(cache)
+
+
+def test_a_full_tmpdir_is_named_before_gpg_fails_in_it(tmp_path, registry, image_factory, cache):
+    """gpg's own words for a full GNUPGHOME are 'No agent running' (about the signing key): the disk is the cause."""
+    import subprocess
+    image_factory.push(registry, "fulltmp/a", image_factory.simple("a"), tag="1")
+    spec = _spec_via(tmp_path, registry.host, ["quay.io/fulltmp/a:1"])
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        (mnt / "filler").write_bytes(b"\0" * ((1 << 20) - 8192))
+        env = {"WIRE_BUNDLE_SIGN_KEY": ""}  # the cache's own key: made with gpg in --tmpdir
+        r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "--tmpdir", mnt, env=env)
+        assert r.rc == 1
+        [line] = r.err.strip().splitlines()
+        assert line.startswith(f"error: not enough free space on {mnt}: need ") and "scratch space" in line, line
+        assert not _blobs(cache)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
