@@ -112,6 +112,10 @@ def check_events(text: str, source: str, error: type[BundleError] = SpecError,
                  max_values: int = MAX_VALUES) -> None:
     """Refuse a document that nests deeper than MAX_DEPTH or holds more than `max_values` values, from the parser's
     events alone (constant memory): no node is built for a document that is refused."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: text that came from no file (the parser would crash)
+        raise error(f"{source}: not UTF-8 text (character {exc.start})") from None
     depth = values = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
