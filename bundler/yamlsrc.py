@@ -20,13 +20,16 @@ from bundler.errors import BundleError, SpecError
 
 KeyPath = tuple[str | int, ...]
 
-# Wire's full spec (examples/wire.yaml) is 13 KiB with 360 values; a 2,000-host inventory with a dozen
-# variables per host is about 300 KiB and 50,000 values. The limits leave a wide margin above both.
+# Wire's full spec (examples/wire.yaml) is 13 KiB with 360 values; the production example inventory holds 150
+# values, and a 1,000-host inventory with a dozen variables per host about 25,000. Ansible needs about 3 CPU
+# seconds per 20,000 values of a host's variables (measured: a 60,000-entry list took 8 CPU seconds, 27 s on a
+# busy machine), so an inventory's limit is what keeps `values` and `preflight` from taking minutes.
 MAX_YAML_BYTES = 4 << 20
 MAX_JSON_BYTES = 64 << 20  # a lock of a full Wire build is well under 1 MiB
 MAX_DEPTH = 64
-MAX_VALUES = 250_000
+MAX_VALUES = 25_000  # an inventory (all its files together) or a settings file
 MAX_SPEC_VALUES = 20_000  # each spec entry costs lock time on a registry or a mirror: a spec this big is a mistake
+MAX_LINE = 600  # an error line echoes values; one the operator can still read
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ten times faster, and its own nesting limit
 
@@ -54,7 +57,14 @@ class Located:
         return self.lines.get(path, 1)
 
     def error(self, path: KeyPath, message: str) -> BundleError:
-        return self.error_type(f"{self.source}:{self.line_of(path)}: {format_path(path)}: {message}")
+        return self.error_type(clip(f"{self.source}:{self.line_of(path)}: {format_path(path)}: {message}"))
+
+
+def clip(text, limit: int = MAX_LINE):
+    """A long error line keeps its head (where) and its tail (the cause); a value echoed whole would hide both."""
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    return f"{text[:limit // 2]} ... {text[-(limit // 2 - 5):]}"
 
 
 def read_bounded(path: Path, source: str, limit: int, error: type[BundleError] = SpecError) -> str:
@@ -192,12 +202,15 @@ class _Builder:
         return self._scalar(node)
 
 
-def check_yaml(text: str, source: str, error: type[BundleError], max_values: int = MAX_VALUES) -> None:
+def check_yaml(text: str, source: str, error: type[BundleError], max_values: int = MAX_VALUES,
+               counted: int = 0) -> int:
     """Refuse a YAML document (or stream) some other parser will read (Ansible's, PyYAML's safe_load) when it is
-    invalid or beyond the limits, counting aliases as what they stand for; nothing is expanded to count them."""
+    invalid or beyond the limits, counting aliases as what they stand for; nothing is expanded to count them.
+    Returns its values; `counted` are those of other files read together with it (an inventory's)."""
+    where = " (with the inventory's other files)" if counted else ""
     if len(text) > MAX_YAML_BYTES:
         raise error(f"{source}: larger than {MAX_YAML_BYTES >> 20} MiB, the most this reads (is it the right file?)")
-    check_events(text, source, error, max_values)
+    check_events(text, source, error, max_values - counted)
     try:
         documents = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.YAMLError as exc:
@@ -223,9 +236,9 @@ def check_yaml(text: str, source: str, error: type[BundleError], max_values: int
         for child in children:
             v, d = walk(child)
             values, depth = values + v, max(depth, d + 1)
-            if values > max_values:
-                raise error(f"{source}:{line}: more than {max_values} values once its aliases are expanded, "
-                            "the most this reads")
+            if counted + values > max_values:
+                raise error(f"{source}:{line}: more than {max_values} values{where} once its aliases are "
+                            "expanded, the most this reads")
             if depth > MAX_DEPTH:
                 raise error(f"{source}:{line}: nested deeper than {MAX_DEPTH} levels (through aliases), "
                             "the most this reads")
@@ -236,8 +249,10 @@ def check_yaml(text: str, source: str, error: type[BundleError], max_values: int
     total = 0
     for document in documents:
         total += walk(document)[0]
-        if total > max_values:
-            raise error(f"{source}: more than {max_values} values once its aliases are expanded, the most this reads")
+        if counted + total > max_values:
+            raise error(f"{source}: more than {max_values} values{where} once its aliases are expanded, "
+                        "the most this reads")
+    return total
 
 
 MAX_INVENTORY_FILES = 10_000
@@ -263,7 +278,7 @@ def check_inventory(path: Path, error: type[BundleError]) -> None:
             files += [Path(root) / n for n in sorted(names) if not n.startswith(".")]
             if len(files) > MAX_INVENTORY_FILES:
                 raise error(f"inventory {path}: more than {MAX_INVENTORY_FILES} files, the most this reads")
-    total = 0
+    total = values = 0
     for f in files:
         if not f.is_file():
             continue
@@ -273,4 +288,4 @@ def check_inventory(path: Path, error: type[BundleError]) -> None:
         if total > MAX_INVENTORY_BYTES:
             raise error(f"inventory {path}: more than {MAX_INVENTORY_BYTES >> 20} MiB, the most this reads")
         if f.suffix in _YAML_SUFFIXES or _VARS_DIRS & set(f.relative_to(base).parts[:-1]):
-            check_yaml(text, source, error)
+            values += check_yaml(text, source, error, MAX_VALUES, values)

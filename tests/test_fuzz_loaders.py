@@ -31,6 +31,8 @@ from bundler.values.errors import ValuesError
 REPO = Path(__file__).resolve().parents[1]
 SCALE = int(os.environ.get("WIRE_FUZZ_SCALE", "1"))
 PER_CASE_SECONDS = 5.0
+# Ansible parses an inventory at about 3 CPU seconds per 20,000 values, and this machine is shared.
+INVENTORY_SECONDS = 30.0
 MAX_LINE = 1000  # one line an operator can read, not a value echoed whole
 STATS: Counter = Counter()
 
@@ -104,7 +106,8 @@ def mutated(draw, base: str) -> str:
 # --- the property -------------------------------------------------------------------------------------------
 
 
-def one_line_or_ok(what: str, call, errors: tuple[type[BaseException], ...]) -> None:
+def one_line_or_ok(what: str, call, errors: tuple[type[BaseException], ...],
+                   seconds: float = PER_CASE_SECONDS) -> None:
     """`call()` succeeds or raises one of `errors` with a single readable line; within the time limit."""
     started = time.monotonic()
     try:
@@ -116,7 +119,7 @@ def one_line_or_ok(what: str, call, errors: tuple[type[BaseException], ...]) -> 
         assert len(message) <= MAX_LINE, f"{what}: a {len(message)}-character line: {message[:300]!r}..."
         STATS[f"{what}: refused"] += 1
     took = time.monotonic() - started
-    assert took < PER_CASE_SECONDS, f"{what}: took {took:.1f} s"
+    assert took < seconds, f"{what}: took {took:.1f} s"
 
 
 def max_rss_mib() -> float:
@@ -184,7 +187,7 @@ def test_inventories(tmp_path_factory, reader, doc):
     path = tmp_path_factory.mktemp("inv") / "hosts.yml"
     path.write_text(doc, encoding="utf-8", errors="surrogatepass")
     read, errors = READERS[reader]
-    one_line_or_ok(f"inventory via {reader}", lambda: read(path), errors)
+    one_line_or_ok(f"inventory via {reader}", lambda: read(path), errors, INVENTORY_SECONDS)
 
 
 def test_the_error_classes_are_the_projects():

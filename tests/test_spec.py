@@ -102,3 +102,11 @@ def test_credentials_in_a_registry_address_are_refused_and_never_written(tmp_pat
 
 def test_a_digest_is_not_mistaken_for_credentials():
     assert loads_spec("version: 1\nimages:\n  refs: ['alpine@sha256:" + "a" * 64 + "']\n", "s.yaml").images.refs
+
+
+def test_an_error_line_echoing_a_huge_value_stays_readable():
+    """Found by the long fuzz run: an invalid reference of thousands of characters made a line as long."""
+    message = err("version: 1\nimages:\n  refs: ['quay.io/" + "[" * 5000 + "brig:1']\n")
+    assert len(message) <= 600
+    assert message.startswith("s.yaml:3: images.refs[0].ref: invalid image reference")
+    assert message.endswith("must be lowercase letters, digits and separators")
