@@ -20,6 +20,7 @@ from bundler.yamlsrc import Located, load_located, loads_located
 
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 DEFAULT_PLATFORMS = ["linux/amd64"]
+MAX_CONSTRAINT = 200
 
 
 class Strict(BaseModel):
@@ -161,6 +162,10 @@ class ChartEntry(Strict):
     def _version(cls, v: str) -> str:
         from bundler.charts.semver import Constraint, ConstraintError
 
+        # The constraint parser's time grows with the square of its input (16,000 characters: 5 s, found by
+        # fuzzing); a real constraint is a few dozen characters.
+        if len(v) > MAX_CONSTRAINT:
+            raise ValueError(f"version constraint of {len(v)} characters; at most {MAX_CONSTRAINT}")
         try:
             Constraint(v)
         except ConstraintError as exc:
