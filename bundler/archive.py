@@ -365,7 +365,7 @@ class BundleHead(BaseModel):
     name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
     tool: StrictStr | None = None
     created: StrictInt | None = None
-    kinds: dict[str, dict] = {}
+    kinds: dict[str, dict | list] = {}  # per kind its summary: a mapping (images) or a list (charts, files)
     artifacts: list[HeadArtifact]
 
 

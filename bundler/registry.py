@@ -139,7 +139,17 @@ class RegistryClient:
         return {}
 
     def _authenticate(self, ref: Reference, response: requests.Response) -> bool:
-        """Answer a 401 challenge; True when a retry may now succeed."""
+        """Answer a 401 challenge; True when a retry may now succeed.
+
+        A retry is worth it exactly when the request that was refused carried other credentials than the ones
+        a retry would send: under parallel fetches another worker may have answered the same challenge first,
+        so "did this call change anything" is the wrong question (it left all but one worker refused).
+        """
+        self._answer_challenge(ref, response)
+        sent = response.request.headers.get("Authorization") if response.request is not None else None
+        return self._headers(ref).get("Authorization") != sent
+
+    def _answer_challenge(self, ref: Reference, response: requests.Response) -> None:
         challenge = response.headers.get("WWW-Authenticate", "")
         scheme, _, params_text = challenge.partition(" ")
         params = dict(re.findall(r'(\w+)="([^"]*)"', params_text))
@@ -149,9 +159,8 @@ class RegistryClient:
             if not creds:
                 raise RegistryError(f"{ref}: registry {host} wants a login (docker login / ~/.docker/config.json)")
             with self._lock:
-                already = host in self._basic
                 self._basic.add(host)
-            return not already
+            return
         if scheme.lower() != "bearer" or "realm" not in params:
             raise RegistryError(f"{ref}: registry {host} sent an auth challenge this client cannot answer")
         query = {"service": params.get("service", "")}
@@ -170,9 +179,7 @@ class RegistryClient:
         if not token:
             raise RegistryError(f"{ref}: token service {params['realm']} sent no token")
         with self._lock:
-            old = self._tokens.get((host, ref.repository))
             self._tokens[(host, ref.repository)] = token
-        return old != token
 
     def _get(self, ref: Reference, url: str, headers: dict[str, str], what: str) -> requests.Response:
         for _ in range(3):

@@ -24,10 +24,19 @@ if TYPE_CHECKING:
 
 PLATFORM_RE = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 DEFAULT_PLATFORMS = ["linux/amd64"]
+MAX_CONSTRAINT = 200
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DuplicateEntry(ValueError):
+    """A list holds one thing twice; `index` is the second one's, so the error can name its line."""
+
+    def __init__(self, message: str, index: int):
+        super().__init__(message)
+        self.index = index
 
 
 def _no_duplicates(values: list[Any], what: str, key=lambda v: v) -> None:
@@ -35,8 +44,21 @@ def _no_duplicates(values: list[Any], what: str, key=lambda v: v) -> None:
     for i, v in enumerate(values):
         k = key(v)
         if k in seen:
-            raise ValueError(f"duplicate {what} {k!r} (also at index {seen[k]})")
+            raise DuplicateEntry(f"duplicate {what} {k!r} (also at index {seen[k]})", i)
         seen[k] = i
+
+
+CREDENTIALS_HINT = ("put them in the Docker config file (~/.docker/config.json, e.g. with `docker login`), "
+                    "which the build reads; the spec lands in the signed bundle")
+
+
+def _refuse_credentials(address: str, what: str) -> None:
+    """A `user:password@` in a registry address would be written into the lock and the signed bundle."""
+    rest = address.split("://", 1)[-1]
+    userinfo, at, after = rest.partition("@")
+    # A digest (`name@sha256:...`) follows the repository, so an '@' before the first '/' is user info.
+    if at and "/" not in userinfo and ("/" in after or what != "image"):
+        raise ValueError(f"{what} '***@{after}' holds credentials: {CREDENTIALS_HINT}")
 
 
 def _check_platforms(platforms: list[str]) -> list[str]:
@@ -80,6 +102,7 @@ class ImageEntry(Strict):
     @field_validator("ref")
     @classmethod
     def _ref(cls, v: str) -> str:
+        _refuse_credentials(v, "image")
         parse_reference(v)
         return v
 
@@ -130,6 +153,10 @@ def _chart_name(v: str) -> str:
 def _chart_version(v: str) -> str:
     from bundler.charts.semver import Constraint, ConstraintError
 
+    # The constraint parser's time grows with the square of its input (16,000 characters: 5 s, found by
+    # fuzzing); a real constraint is a few dozen characters.
+    if len(v) > MAX_CONSTRAINT:
+        raise ValueError(f"version constraint of {len(v)} characters; at most {MAX_CONSTRAINT}")
     try:
         Constraint(v)
     except ConstraintError as exc:
@@ -374,16 +401,26 @@ class BundleSpec(Strict):
     # Names of the charts that came from release.manifest (appended to `charts` when the spec was loaded).
     _release_charts: frozenset[str] = PrivateAttr(default=frozenset())
 
+    @field_validator("registries", mode="before")
+    @classmethod
+    def _no_credentials(cls, v: Any) -> Any:
+        # Before the entries are validated: their error locations would name the key, password and all.
+        for host, conf in (v.items() if isinstance(v, dict) else ()):
+            _refuse_credentials(str(host), "registry")
+            if isinstance(conf, dict) and isinstance(conf.get("mirror"), str):
+                _refuse_credentials(conf["mirror"], "mirror")
+        return v
+
     @field_validator("charts")
     @classmethod
     def _charts(cls, v: list[ChartEntry]) -> list[ChartEntry]:
-        ChartsSection(charts=v)
+        _no_duplicates(v, "chart", key=lambda c: (c.repo, c.name))  # as ChartsSection, located in this list
         return v
 
     @field_validator("files")
     @classmethod
     def _files(cls, v: list[FileEntry]) -> list[FileEntry]:
-        FilesSection(files=v)
+        _no_duplicates(v, "file path", key=lambda f: f.dest)  # as FilesSection, located in this list
         return v
 
     @property
@@ -424,6 +461,9 @@ def lock_path_for(spec_path: Path) -> Path:
 def _pydantic_error(located: Located, exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> SpecError:
     err = exc.errors()[0]
     loc = prefix + tuple(err["loc"])
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, DuplicateEntry):
+        loc += (cause.index,)
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         msg = "unknown key"

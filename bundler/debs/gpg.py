@@ -9,6 +9,7 @@ PKCS#1 v1.5 signatures have no randomness: two builds from one lock sign byte fo
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
@@ -98,30 +99,50 @@ def read_key(path: Path) -> SigningKey:
 
 
 def cached_key(cache_dir: Path, *, log=print) -> SigningKey:
-    """The key made for bundles built with this cache; made on first use and renewed near its expiry."""
+    """The key made for bundles built with this cache; made on first use and renewed near its expiry.
+
+    Made under an exclusive lock on the key's directory: two builds starting on one new cache would otherwise
+    each make a key and the second would replace the first, whose bundles then have a signer no later bundle
+    shares.
+    """
     key_dir = cache_dir / "debs" / "signing-key"
     path = key_dir / "secret.asc"
-    if path.is_file():
-        secret = path.read_bytes()
-        with gnupg_home() as home:
-            gpg(home, "--import", stdin=secret, what=str(path))
-            key = _describe(home, str(path), secret)
-        if key.expires is None or key.expires - time.time() > RENEW_BEFORE:
-            return key
-        log(f"debs: cached signing key {key.fingerprint} expires within a year; making a new one")
+    key = _usable_cached_key(path, log)
+    if key is not None:
+        return key
     key_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(key_dir, 0o700)
-    with gnupg_home() as home:
-        gpg(home, "--quick-gen-key", KEY_UID, KEY_ALGO, "sign", KEY_VALIDITY, what="debs: generating signing key")
-        secret = gpg(home, "--armor", "--export-secret-keys", what="debs: exporting signing key")
-        key = _describe(home, "generated", secret)
-    tmp = path.with_name("secret.asc.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(secret)
-    os.replace(tmp, path)
+    with open(key_dir / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        key = _usable_cached_key(path, lambda _: None)  # another build may have made it while this one waited
+        if key is not None:
+            return key
+        with gnupg_home() as home:
+            gpg(home, "--quick-gen-key", KEY_UID, KEY_ALGO, "sign", KEY_VALIDITY,
+                what="debs: generating signing key")
+            secret = gpg(home, "--armor", "--export-secret-keys", what="debs: exporting signing key")
+            key = _describe(home, "generated", secret)
+        tmp = path.with_name("secret.asc.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secret)
+        os.replace(tmp, path)
     log(f"debs: made signing key {key.fingerprint} ({KEY_ALGO}, valid {KEY_VALIDITY}) in {path}")
     return key
+
+
+def _usable_cached_key(path: Path, log) -> SigningKey | None:
+    """The cached key, or None when there is none or it expires within RENEW_BEFORE."""
+    if not path.is_file():
+        return None
+    secret = path.read_bytes()
+    with gnupg_home() as home:
+        gpg(home, "--import", stdin=secret, what=str(path))
+        key = _describe(home, str(path), secret)
+    if key.expires is None or key.expires - time.time() > RENEW_BEFORE:
+        return key
+    log(f"debs: cached signing key {key.fingerprint} expires within a year; making a new one")
+    return None
 
 
 def signing_time(key: SigningKey, lock_epoch: int) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from bundler.preflight.rules import PreflightError, group_rules, role_of_group, rules
+from bundler.yamlsrc import check_inventory
 
 # Groups Ansible makes up itself; never judged.
 IMPLICIT_GROUPS = {"all", "ungrouped"}
@@ -85,6 +86,7 @@ def from_file(path: str | Path) -> Inventory:
     path = Path(path)
     if not path.exists():
         raise PreflightError(f"inventory {path}: no such file or directory")
+    check_inventory(path, PreflightError)
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader
     from ansible.vars.manager import VariableManager

@@ -14,6 +14,7 @@ from typing import Any
 
 from bundler.values.defaults import data
 from bundler.values.errors import ValuesError
+from bundler.yamlsrc import check_inventory
 
 IMPLICIT = {"all", "ungrouped"}
 
@@ -74,6 +75,7 @@ def load(path: str | Path, vault_password: bytes | None = None) -> Inventory:
     path = Path(path)
     if not path.exists():
         raise ValuesError(f"inventory {path}: no such file or directory")
+    check_inventory(path, ValuesError)  # bounded, and an invalid YAML file named with its line (not "no hosts")
     from ansible.errors import AnsibleError
     from ansible.inventory.manager import InventoryManager
     from ansible.parsing.dataloader import DataLoader

@@ -105,12 +105,11 @@ def merged_settings(inv: Inventory, overrides: dict[str, Any] | None) -> dict[st
 def load_settings_file(path: Path) -> dict[str, Any]:
     import yaml
 
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ValuesError(f"settings file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ValuesError(f"settings file {path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    from bundler.yamlsrc import MAX_YAML_BYTES, check_yaml, read_bounded
+
+    text = read_bounded(path, f"settings file {path}", MAX_YAML_BYTES, ValuesError)
+    check_yaml(text, f"settings file {path}", ValuesError)  # bounded: size, nesting, aliases
+    loaded = yaml.safe_load(text)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

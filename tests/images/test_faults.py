@@ -189,3 +189,97 @@ def test_http_proxy_and_no_proxy_are_honoured(tmp_path, registry, fault_proxy, i
     r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", tmp_path / "c2", env=env)
     assert r.rc == 0, r.err
     assert not fault_proxy.requests
+
+
+def _docker_config(tmp_path, registry) -> dict:
+    user, password = registry.auth
+    conf = tmp_path / "docker"
+    conf.mkdir(exist_ok=True)
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    (conf / "config.json").write_text(json.dumps({"auths": {registry.host: {"auth": token}}}))
+    return {"DOCKER_CONFIG": str(conf)}
+
+
+def test_basic_auth_holds_for_every_repository_under_parallel_fetches(tmp_path, auth_registry, image_factory,
+                                                                       cache):
+    """Eight workers meet the first 401 challenges at once: every one must retry with the credentials (one
+    repository alone used to, and the rest ended in `access denied ... (HTTP 401)`)."""
+    refs = []
+    for i in range(6):
+        image_factory.push(auth_registry, f"par/svc{i}", image_factory.simple(f"svc{i}"), tag="1")
+        refs.append(f"quay.io/par/svc{i}:1")
+    spec = _spec_via(tmp_path, auth_registry.host, refs)
+    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "-j", "8",
+                env=_docker_config(tmp_path, auth_registry))
+    assert r.rc == 0, r.err
+    assert run_cli("verify", tmp_path / "b.tar.zst").rc == 0
+
+
+def test_a_truncated_blob_in_the_cache_is_fetched_again(tmp_path, registry, image_factory, cache):
+    image_factory.push(registry, "trunc/brig", image_factory.simple("brig", size=200_000), tag="1")
+    layer = image_factory.layer("brig:amd64", 200_000)
+    spec = _spec_via(tmp_path, registry.host, ["quay.io/trunc/brig:1"])
+    assert run_cli("build", spec, "-o", tmp_path / "a.tar.zst", "--cache-dir", cache).rc == 0
+    blob = cache / "blobs" / "sha256" / layer.digest.split(":")[1]
+    with open(blob, "r+b") as f:
+        f.truncate(blob.stat().st_size - 1000)
+    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "--locked")
+    assert r.rc == 0, r.err
+    assert "Traceback" not in r.err
+    assert f"holds {layer.size - 1000} of its {layer.size} bytes" in r.err and "fetching again" in r.err
+    assert blob.stat().st_size == layer.size
+    assert run_cli("verify", tmp_path / "b.tar.zst").rc == 0
+
+
+def _blobs(cache):
+    root = cache / "blobs" / "sha256"
+    return sorted(root.iterdir()) if root.exists() else []
+
+
+def test_an_output_on_a_read_only_file_system_is_refused_before_any_download(tmp_path, registry, image_factory,
+                                                                           cache):
+    import subprocess
+    image_factory.push(registry, "ro/a", image_factory.simple("a"), tag="1")
+    spec = _spec_via(tmp_path, registry.host, ["quay.io/ro/a:1"])
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        for out in (mnt / "b.tar.zst", mnt / "new" / "dir" / "b.tar.zst"):
+            r = run_cli("build", spec, "-o", out, "--cache-dir", cache)
+            assert r.rc == 1
+            assert r.err.strip().splitlines() == [f"error: {out}: cannot write in {mnt}: Read-only file system"]
+        assert not _blobs(cache)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)
+
+
+def test_an_output_under_a_file_is_one_line(tmp_path, registry, image_factory, cache):
+    image_factory.push(registry, "underfile/a", image_factory.simple("a"), tag="1")
+    spec = _spec_via(tmp_path, registry.host, ["quay.io/underfile/a:1"])
+    (tmp_path / "plain").write_text("x")
+    out = tmp_path / "plain" / "sub" / "b.tar.zst"
+    r = run_cli("build", spec, "-o", out, "--cache-dir", cache)
+    assert r.rc == 1
+    assert r.err.strip().splitlines() == [f"error: {out}: cannot be written, {tmp_path / 'plain'} is not a directory"]
+    assert not _blobs(cache)
+
+
+def test_a_full_tmpdir_is_named_before_gpg_fails_in_it(tmp_path, registry, image_factory, cache):
+    """gpg's own words for a full GNUPGHOME are 'No agent running' (about the signing key): the disk is the cause."""
+    import subprocess
+    image_factory.push(registry, "fulltmp/a", image_factory.simple("a"), tag="1")
+    spec = _spec_via(tmp_path, registry.host, ["quay.io/fulltmp/a:1"])
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
+    try:
+        (mnt / "filler").write_bytes(b"\0" * ((1 << 20) - 8192))
+        env = {"WIRE_BUNDLE_SIGN_KEY": ""}  # the cache's own key: made with gpg in --tmpdir
+        r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "--tmpdir", mnt, env=env)
+        assert r.rc == 1
+        [line] = r.err.strip().splitlines()
+        assert line.startswith(f"error: not enough free space on {mnt}: need ") and "scratch space" in line, line
+        assert not _blobs(cache)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=False)

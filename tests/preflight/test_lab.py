@@ -157,3 +157,33 @@ def test_the_playbook_alone_stops_on_failure_and_honours_waivers(lab, run_playbo
                           extravars={"preflight_profile": "lab", "preflight_ignore_extra": ["db2:memory.total"]})
     assert waived.rc == 0, waived.stdout[-3000:]
     assert waived.stats.get("changed", {}) == {}  # a pre-flight changes nothing
+
+
+def test_a_stopped_vm_fails_its_reachability_and_the_others_are_still_judged(lab):
+    """Last in this module: it stops kube1 (the first host, the one run_once tasks pick) for good. One dead VM
+    is a finding about that VM, not the end of the pre-flight of all the others ("ended ... without a report")."""
+    from bundler.lab import machine, network
+    from bundler.lab.config import defaults
+
+    stopped = next(h for h in lab.state["hosts"] if h["name"] == "kube1")
+    survivors = machine.kill_host(stopped.get("pid"), Path(stopped["root"]), network.netns_pids(stopped["netns"]),
+                                  stopped["cgroup"], defaults().kill_timeout)
+    assert survivors == []
+    rc, report = preflight(lab.inventory_path, "--ignore", "db2:memory.total")
+    assert rc == 3
+    failed = failures(report)
+    assert ("kube1", "host.reachable") in failed
+    others = ["db1", "db2", "turn1"]
+    judged = {c["host"] for c in report["pass"] + report["warn"] + report["fail"] if c["host"]}
+    assert set(others) <= judged
+    # The others fail only their connections towards the stopped VM.
+    assert not {(h, i) for h, i in failed if h in others and not i.startswith("net.")}
+    assert listeners_left_on(lab, others) == []  # kube1 cannot be asked
+
+
+def listeners_left_on(lab, names: list[str]) -> list[str]:
+    out = []
+    for name in names:
+        ps = lab.run(name, "grep -lx wire-preflight /proc/[0-9]*/comm || true", timeout=30).stdout.split()
+        out += [f"{name}:{p}" for p in ps]
+    return out

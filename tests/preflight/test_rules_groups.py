@@ -197,7 +197,7 @@ def test_ignore_of_an_unknown_id_is_refused():
 
 
 @pytest.mark.parametrize(("content", "args", "message"), [
-    ("all: [1, 2\n", [], "not usable: Failed to parse inventory with 'auto' plugin: YAML parsing failed"),
+    ("all: [1, 2\n", [], "inventory.yml:2: not valid YAML: did not find expected ',' or ']'"),
     ("", [], "not usable: no hosts in it"),
     ("all: {hosts: {h1: }}\n", ["--ignore", "memory.totl"], "--ignore memory.totl: no check has the ID"),
     ("all: {hosts: {h1: }, vars: {preflight_sft_participants: 5000}}\n", [],
