@@ -38,10 +38,10 @@ def island(tmp_path_factory):
     server.close()
 
 
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(2700)
 def test_molecule_scenario_with_failover(island):
     work, vars_file, vault_pass = island
-    out = molecule_test("postgresql", lab_name=f"m-postgres-{os.getpid() % 10000}", timeout=1100, work=work,
+    out = molecule_test("postgresql", lab_name=f"m-postgres-{os.getpid() % 10000}", timeout=2400, work=work,
                         env={"WIRE_TEST_VARS_FILE": str(vars_file), "ANSIBLE_VAULT_PASSWORD_FILE": str(vault_pass)})
     assert_stages(out, ("create", "prepare", "converge", "idempotence", "verify", "side_effect", "destroy"))
     # The generated passwords went into the vault file only: encrypted there, never in the output.
