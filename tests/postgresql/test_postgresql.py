@@ -41,11 +41,12 @@ def island(tmp_path_factory):
 @pytest.mark.timeout(2700)
 def test_molecule_scenario_with_failover(island):
     work, vars_file, vault_pass = island
+    vault_file = work / "postgresql.vault.yml"
     out = molecule_test("postgresql", lab_name=f"m-postgres-{os.getpid() % 10000}", timeout=2400, work=work,
-                        env={"WIRE_TEST_VARS_FILE": str(vars_file), "ANSIBLE_VAULT_PASSWORD_FILE": str(vault_pass)})
+                        env={"WIRE_TEST_VARS_FILE": str(vars_file), "ANSIBLE_VAULT_PASSWORD_FILE": str(vault_pass),
+                             "WIRE_TEST_POSTGRESQL_VAULT_FILE": str(vault_file)})
     assert_stages(out, ("create", "prepare", "converge", "idempotence", "verify", "side_effect", "destroy"))
     # The generated passwords went into the vault file only: encrypted there, never in the output.
-    vault_file = work / "ephemeral" / "postgresql.vault.yml"
     text = vault_file.read_text()
     assert text.count("!vault |") == 2 and text.count("$ANSIBLE_VAULT;1.2;AES256;default") == 2
     from ansible.parsing.vault import VaultLib, VaultSecret  # noqa: PLC0415 (ansible is heavy; only here)
