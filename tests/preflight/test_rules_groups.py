@@ -33,6 +33,8 @@ PRODUCTION = {
     "cassandra": ["c1", "c2", "c3"], "minio": ["m1", "m2", "m3"], "elasticsearch": ["e1", "e2", "e3"],
     "kube_control_plane": ["k1"], "kube_node": ["k1", "k2", "k3"], "restund": ["t1", "t2"],
     "admin": ["a1"], "assethost": ["s1"], "sft": ["k2", "k3"],
+    "postgresql": ["p1", "p2", "p3"], "postgresql_rw": ["p1"], "postgresql_ro": ["p2", "p3"],
+    "rabbitmq": ["r1", "r2", "r3"],
 }
 
 
