@@ -186,12 +186,12 @@ def test_a_tampered_bundle_is_refused_and_nothing_is_served_from_it(island, bund
     r = run_cli("unpack", tampered, "--to", other)
     assert r.rc == 1 and "sha256 mismatch" in r.err and info.name in r.err, r.out + r.err
     assert not other.exists() and not [p for p in other.parent.iterdir() if ".unpacking-" in p.name]
-    # Over the served directory: it already holds this bundle (same bundle.json), verified when it was unpacked,
-    # so unpack takes nothing from the tampered archive; either way the served bytes stay the verified ones.
+    # Over the served directory: it holds this bundle (same bundle.json), but the archive's bytes are not the ones
+    # recorded at unpack, so the tampered archive is verified in full and refused; the served bytes stay.
     served = island.host("asset").root / "srv" / "wire-bundle"
     marker = (served / ".wire-bundle-unpacked.json").read_text()
     r = run_cli("unpack", tampered, "--to", served, "--replace")
-    assert (r.rc == 0 and "nothing to do" in r.out) or (r.rc == 1 and "sha256 mismatch" in r.err), r.out + r.err
+    assert r.rc == 1 and "sha256 mismatch" in r.err, r.out + r.err
     assert (served / ".wire-bundle-unpacked.json").read_text() == marker
     asset = island.host("asset").address
     r = _py(island, "vm1", f"import urllib.request,hashlib;print(hashlib.sha256(urllib.request.urlopen("
