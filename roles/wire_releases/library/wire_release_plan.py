@@ -33,6 +33,7 @@ options:
   helm: {description: The helm binary., type: str, default: helm}
   kubeconfig: {description: Kubeconfig for helm., type: str}
   timeout: {description: helm --timeout., type: str, default: 10m}
+  only: {description: Plan only these releases (releases.yaml names); empty plans all., type: list, elements: str}
 author: wire-bundle
 """
 
@@ -124,8 +125,14 @@ def plan(p: dict) -> dict:
     secrets = p.get("secrets") or {}
     ns = manifest["namespace"]
     releases = []
+    only = list(p.get("only") or [])
+    unknown = [n for n in only if n not in {r["name"] for r in manifest["releases"]}]
+    if unknown:
+        raise ValueError(f"only: no release {', '.join(unknown)} in releases.yaml")
     for rel in manifest["releases"]:
         name = rel["name"]
+        if only and name not in only:
+            continue  # its chart need not be there: an operator installing some releases needs only theirs
         chart_dir = charts.get(rel["chart"])
         if chart_dir is None:
             where = p.get("bundle_dir") or p.get("charts_dir")
@@ -165,6 +172,7 @@ def main() -> None:
         "helm": {"type": "str", "default": "helm"},
         "kubeconfig": {"type": "str"},
         "timeout": {"type": "str", "default": "10m"},
+        "only": {"type": "list", "elements": "str", "default": []},
     }, mutually_exclusive=[("bundle_dir", "charts_dir")], supports_check_mode=True)
     try:
         result = plan(module.params)
