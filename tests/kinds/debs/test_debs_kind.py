@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bundler.bundle import gpg
 from bundler.bundle.spec import load_spec
 from bundler.errors import BundleError, IntegrityError
-from bundler.kinds.debs import gpg
 from bundler.kinds.debs.kind import KIND, cache_path
 from tests.kinds.debs.conftest import DebsContext, run_cli, write_spec
 from tests.kinds.debs.island import minbase_root

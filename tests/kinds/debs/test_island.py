@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from bundler.kinds.debs import gpg
+from bundler.bundle import gpg
 from tests.kinds.debs.conftest import run_cli, write_spec
 from tests.kinds.debs.island import Island, minbase_root
 
