@@ -14,6 +14,7 @@ from rich.text import Text
 
 from bundler.archive import BUNDLE_JSON, read_bundle_json
 from bundler.build import kinds
+from bundler.bundle.delta import needs_line
 from bundler.errors import BundleError, IntegrityError
 from bundler.progress import Reporter
 from bundler.space import human
@@ -58,6 +59,8 @@ def verify(archive: Path, fingerprint: str | None, keyring: Path | None, quiet: 
         click.echo(f"OK {archive}: {report.members} members, {human(report.bytes)} verified")
         click.echo(f"  content digest: {report.content_digest}")
         click.echo(_signer_line(report.signer, report.trusted))
+    if report.delta is not None:
+        click.echo(needs_line(report.delta))
 
 
 def dedup_figures(meta: dict) -> tuple[int, int]:
@@ -149,6 +152,11 @@ def unpack(archive: Path, target: Path, replace: bool, fingerprint: str | None, 
     into place only when every check passed, so the target never holds a half-unpacked bundle. Unpacking the
     same archive again hashes the file against the one unpacked there and checks the signer again; an archive
     with other bytes is verified in full.
+
+    \b
+    A delta bundle (`build --base`) is unpacked onto the directory holding its base and turns it into the new
+    bundle, with the same all-or-nothing swap; the wrong base is refused, naming both. ARCHIVE may be a split
+    archive's parts manifest (NAME.tar.zst.parts.json): the parts are read in turn, never joined.
     """
     from bundler.unpack import unpack as run_unpack
 
