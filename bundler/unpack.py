@@ -30,6 +30,7 @@ from bundler.archive import (
     parse_checksums,
     read_bundle_json,
 )
+from bundler.bundle.parts import is_parts_manifest, name_bad_part
 from bundler.errors import BundleError, IntegrityError, SpaceError
 from bundler.signing import PUBLIC_KEY, check_trust
 from bundler.space import check_space
@@ -256,7 +257,20 @@ _LAYOUT_ERRNOS = {errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG,
 
 def _extract(archive: Path, staging: Path, state: StreamState, from_base: frozenset[str] = frozenset(),
              extra: frozenset[str] = frozenset()) -> tuple[int, int]:
-    """A delta (bundle/unpack_delta.py) leaves out the members `from_base` and carries the `extra` ones."""
+    """A delta (bundle/unpack_delta.py) leaves out the members `from_base` and carries the `extra` ones.
+
+    For a split archive, a member that fails its check is blamed on the part that holds the damage, if one does.
+    """
+    try:
+        return _extract_members(archive, staging, state, from_base, extra)
+    except IntegrityError:
+        if is_parts_manifest(archive) and (bad := name_bad_part(archive)) is not None:
+            raise IntegrityError(bad) from None
+        raise
+
+
+def _extract_members(archive: Path, staging: Path, state: StreamState, from_base: frozenset[str],
+                     extra: frozenset[str]) -> tuple[int, int]:
     listed: dict[str, str] | None = None
     head_digest = None
     seen: set[str] = set()

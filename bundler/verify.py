@@ -97,11 +97,11 @@ def verify_archive(path: Path, on_bytes=None, fingerprint: str | None = None,
         report.content_digest = content_digest(kept[CHECKSUMS])
     report.file_sha256 = state.file_hash.hexdigest()
 
+    stream_broken = any(m == "(stream)" for m, _ in report.problems)
     if listed is None:
-        if not any(m == CHECKSUMS for m, _ in report.problems):
+        if not any(m == CHECKSUMS for m, _ in report.problems) and not stream_broken:
             report.problems.append((CHECKSUMS, "missing"))
         listed = {}
-    stream_broken = any(m == "(stream)" for m, _ in report.problems)
     from_base = check_delta_members(report, kept, listed, seen) if DELTA_JSON in seen else set()
     for name, expected in sorted(listed.items()):
         if name in from_base:

@@ -91,8 +91,10 @@ def parse_declaration(data: bytes, listed: dict[str, str]) -> Declaration:
 
 
 def needs_line(decl: Declaration) -> str:
+    from bundler.space import human
+
     return (f"delta: needs the bundle {decl.base_name!r} ({decl.base}) unpacked underneath; carries "
-            f"{decl.carried_bytes} bytes, takes {len(decl.from_base)} members ({decl.from_base_bytes} bytes) "
+            f"{human(decl.carried_bytes)}, takes {len(decl.from_base)} members ({human(decl.from_base_bytes)}) "
             "from the base")
 
 

@@ -100,6 +100,13 @@ def is_parts_manifest(path: Path) -> bool:
     return path.name.endswith(PARTS_SUFFIX)
 
 
+def stream_size(path: Path) -> int:
+    """The bytes a reader of `path` reads: the joined size for a parts manifest (progress), else the file's."""
+    if is_parts_manifest(path):
+        return _load_manifest(path)["size"] if isinstance(_load_manifest(path).get("size"), int) else 0
+    return path.stat().st_size
+
+
 class PartsReader:
     """The parts as one read-only file: `read(n)` goes on from one part to the next.
 
@@ -129,7 +136,7 @@ class PartsReader:
         self._next_part()
 
     def _label(self, i: int) -> str:
-        return f"part {i + 1} of {len(self.parts['parts'])} ({self.dir / self.parts['parts'][i]['name']})"
+        return f"{self.manifest}: part {i + 1} of {len(self.parts['parts'])} ({self.parts['parts'][i]['name']})"
 
     def _next_part(self) -> bool:
         if self.file is not None:
@@ -217,3 +224,20 @@ def _load_manifest(path: Path) -> dict:
         raise IntegrityError(f"{path}: not a {PARTS_FORMAT} manifest (format, sha256, or a part's name, size or "
                              "sha256 missing or malformed)")
     return m
+
+
+def name_bad_part(manifest: Path) -> str | None:
+    """After a reader failed on a split archive's content (a member's digest, say): read every part again and
+    name the first one at fault, or None when all are intact. Only on the error path: it costs a full read."""
+    try:
+        reader = PartsReader(manifest)
+    except BundleError as exc:
+        return str(exc)
+    try:
+        while reader.read(CHUNK):
+            pass
+    except IntegrityError as exc:
+        return str(exc)
+    finally:
+        reader.close()
+    return None

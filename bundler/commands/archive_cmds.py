@@ -15,6 +15,7 @@ from rich.text import Text
 from bundler.archive import BUNDLE_JSON, read_bundle_json
 from bundler.build import kinds
 from bundler.bundle.delta import needs_line
+from bundler.bundle.parts import stream_size
 from bundler.errors import BundleError, IntegrityError
 from bundler.progress import Reporter
 from bundler.space import human
@@ -48,7 +49,7 @@ def verify(archive: Path, fingerprint: str | None, keyring: Path | None, quiet: 
     --keyring) the signer must be that key; without, a valid signature by any key is reported but not trusted.
     """
     reporter = Reporter(quiet=quiet)
-    size = archive.stat().st_size
+    size = stream_size(archive)
     with reporter.bytes_task("verify", size) as task:
         report = verify_archive(archive, on_bytes=task.advance, fingerprint=fingerprint, keyring=keyring)
     if not report.ok:
