@@ -82,14 +82,25 @@ def test_diff_names_the_bumped_image_and_the_bytes_a_delta_carries(builds):
 
 
 def test_delta_onto_the_unpacked_base_gives_exactly_the_new_bundle(builds, tmp_path):
+    from tests.island.seeding import seed_module
+
     island = tmp_path / "bundle"
     full = tmp_path / "full"
+    storage = tmp_path / "registry-storage"  # the asset host's registry, seeded by hard links (no registry run)
+    seed = seed_module().seed_registry
     _ok("unpack", builds["old"], "--to", island)
+    blobs = island / "images/blobs/sha256"
+    assert seed(str(island / "images"), str(storage))["linked"] == len(list(blobs.iterdir()))
     _ok("unpack", builds["new"], "--to", full)
     out = _ok("unpack", builds["delta"], "--to", island)
     assert "taken from the base" in out
     assert _tree(island) == _tree(full)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    # Re-seeding after the delta links only the new blobs: the unchanged ones are the same files (hard links).
+    from_base = set(json.loads(_delta_json(builds["delta"]))["from_base"])
+    carried = [p for p in blobs.iterdir() if f"images/blobs/sha256/{p.name}" not in from_base]
+    assert 3 <= len(carried) < len(list(blobs.iterdir()))  # svc:2's manifest, config and new layer
+    assert seed(str(island / "images"), str(storage))["linked"] == len(carried)
     # Delta on delta: onto the tree the first delta made.
     _ok("unpack", builds["delta3"], "--to", island)
     marker = json.loads((island / MARKER).read_text())
