@@ -93,6 +93,7 @@ def write_archive(
     sign: Callable[[bytes], bytes] | None = None,
     extra: tuple[tuple[str, bytes], ...] = (),
     leave_out: frozenset[str] = frozenset(),
+    tail: Callable[[], tuple[tuple[str, bytes], ...]] = tuple,
 ) -> WriteResult:
     """`wait(artifact)` is called before each artifact is read: it blocks until a download has finished.
 
@@ -102,7 +103,8 @@ def write_archive(
     while the artifacts are written.
 
     A delta bundle (bundler/bundle/delta.py) lists every artifact in checksums.sha256 but writes only those not
-    in `leave_out`, with its `extra` members (its declaration and that one's signature) after checksums.sha256.
+    in `leave_out`, with its `extra` members (its declaration) after checksums.sha256 and the `tail()` ones (the
+    declaration's signature, made meanwhile) before the signature.
     """
     artifacts = unique_artifacts(artifacts)
     bundle_json, checksums = head_bytes(metadata, artifacts)
@@ -125,6 +127,9 @@ def write_archive(
                             tar.add_bytes(name, data, mtime)
                         for a in (a for a in artifacts if a.path not in leave_out):
                             _add_artifact(tar, a, mtime, on_bytes, wait, verify=a.path not in fresh)
+                        ends = tail()
+                        for name, data in ends:
+                            tar.add_bytes(name, data, mtime)
                         if signature is not None:
                             tar.add_bytes(SIGNATURE, signature.result(), mtime)
                         tar.close()
@@ -147,7 +152,7 @@ def write_archive(
     sidecar.write_text(f"{file_sha256}  {output.name}\n")
     return WriteResult(output, output.stat().st_size, file_sha256,
                        content_digest(checksums),
-                       len(artifacts) - len(leave_out) + 2 + len(extra) + (signature is not None))
+                       len(artifacts) - len(leave_out) + 2 + len(extra) + len(ends) + (signature is not None))
 
 
 def _add_artifact(tar: TarWriter, a: Artifact, mtime: int, on_bytes: Callable[[int], None] | None,

@@ -244,17 +244,21 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         metadata = _metadata(loaded, lock, summaries, artifacts)
         metadata["signer"] = key.fingerprint
         signing = lambda data: sign(key, data, lock["locked_at"])  # noqa: E731
-        delta, extra = delta_members(basis, metadata, artifacts, signing) if basis else (None, ())
-        total = delta.carried_bytes if delta else sum(a.size for a in artifacts)
-        check_space([(output.parent, total, "the archive (at most)")])
-        ctx.log(f"archive: writing {delta.carried if delta else len(artifacts)} members, {human(total)} to {output}"
-                + (f" (a delta on {basis.name} {basis.content_digest})" if delta else ""))
-        pending = {path: fut for r in results for path, fut in r.pending.items()}
-        wait = _waiter(pending)
-        with ctx.progress("archive", total) as task:
-            written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
-                                    on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
-                                    sign=signing, extra=extra, leave_out=delta.leave_out if delta else frozenset())
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign-delta") as pool:
+            members = delta_members(basis, metadata, artifacts, signing, pool) if basis else None
+            delta = members.plan if members else None
+            total = delta.carried_bytes if delta else sum(a.size for a in artifacts)
+            check_space([(output.parent, total, "the archive (at most)")])
+            ctx.log(f"archive: writing {delta.carried if delta else len(artifacts)} members, {human(total)} to "
+                    f"{output}" + (f" (a delta on {basis.name} {basis.content_digest})" if delta else ""))
+            pending = {path: fut for r in results for path, fut in r.pending.items()}
+            wait = _waiter(pending)
+            with ctx.progress("archive", total) as task:
+                written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
+                                        on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
+                                        sign=signing, leave_out=delta.leave_out if delta else frozenset(),
+                                        extra=members.head if members else (),
+                                        tail=members.tail if members else tuple)
     finally:
         _close(results)
     return BuildResult(written, metadata, artifacts, key.fingerprint, delta)

@@ -36,6 +36,7 @@ from bundler.archive import (
 from bundler.bundle.delta import DELTA_JSON, DELTA_JSON_MAX, DELTA_SIGNATURE, Declaration, parse_declaration
 from bundler.errors import BundleError, IntegrityError, SpaceError
 from bundler.signing import PUBLIC_KEY, check_trust
+from bundler.space import check_space
 
 
 @dataclass
@@ -110,10 +111,7 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
     base_files = _base_files(target, held, marker)
     sizes = {a["path"]: a["size"] for a in meta["artifacts"]}
     staging = target.with_name(f".{target.name}.unpacking-{os.getpid()}")
-    carried = decl.carried_bytes
-    from bundler.space import check_space
-
-    check_space([(target.parent, carried, "the delta's new members")])
+    check_space([(target.parent, decl.carried_bytes, "the delta's new members")])
     try:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
