@@ -83,6 +83,8 @@ def parse_declaration(data: bytes, listed: dict[str, str]) -> Declaration:
     if decl.format != DELTA_FORMAT:
         raise IntegrityError(f"{DELTA_JSON}: unknown delta format {decl.format[:60]!r} (this tool reads "
                              f"{DELTA_FORMAT})")
+    if len(set(decl.from_base)) != len(decl.from_base):
+        raise IntegrityError(f"{DELTA_JSON}: from_base names a member twice")
     for path in decl.from_base:
         check_member_name(path)
         if path not in listed or path == BUNDLE_JSON:

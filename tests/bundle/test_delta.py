@@ -145,3 +145,17 @@ def test_bad_bases_are_refused_and_the_tree_stays(builds, tmp_path):
     r = run_cli("unpack", cut, "--to", island)
     assert r.rc == 1 and "truncated" in r.err and "Traceback" not in r.err
     assert _tree(island) == before and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_tampered_declaration_is_refused(builds, tmp_path):
+    from tests.images.conftest import read_tar, write_tar
+
+    members = read_tar(builds["delta"])
+    i = next(i for i, (m, _) in enumerate(members) if m.name == "delta.json")
+    decl = json.loads(members[i][1])
+    decl["base"] = "sha256:" + "0" * 64  # claims another base: the signature no longer covers it
+    members[i] = (members[i][0], json.dumps(decl).encode())
+    forged = tmp_path / "forged.tar.zst"
+    write_tar(forged, members)
+    r = run_cli("verify", forged)
+    assert r.rc == 1 and "BROKEN delta.json.asc" in r.err and "Traceback" not in r.err
