@@ -177,7 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    ap.add_argument("--report", type=Path, default=None,
+                    help="only write the docs section again from a bench_delta.json of an earlier run")
     args = ap.parse_args(argv)
+    if args.report:
+        write_section("Upgrades: delta bundles (bench/bench_delta.py)", report(json.loads(args.report.read_text())))
+        return 0
     work = args.workdir
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -210,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                  run_case("b", work, spec_b, base, base_tree, cache, args.runs)]
     finally:
         registry.stop()
-    result = {"scale": args.scale, "runs": args.runs, "base_bytes": base.stat().st_size,
+    charts = [a["size"] for a in head(base)["artifacts"] if a["kind"] == "chart"]
+    result = {"scale": args.scale, "runs": args.runs, "base_bytes": base.stat().st_size, "chart_bytes": charts,
               "base_cold_build_s": base_build_s, "haskell_services": len(haskell), "cases": cases,
               "cpus": os.cpu_count(), "load_start": load_start, "load_end": os.getloadavg(),
               "machine": platform.platform()}
@@ -233,8 +239,9 @@ def report(r: dict) -> str:
             f"{c['unpack_delta_s']} s |")
     la, lb = r["cases"]
     return textwrap.dedent(f"""\
-        The 500 MiB fixture (bench/fixture_images.yaml, scale {r['scale']}) plus three stand-in charts (OCI, ~10 KiB
-        each) in one local registry; a {r['cpus']}-core machine shared with other work (load average
+        The 500 MiB fixture (bench/fixture_images.yaml, scale {r['scale']}) plus three stand-in charts (OCI,
+        {', '.join(f"{b / 1024:.0f}" for b in r['chart_bytes'])} KiB) in one local registry; a {r['cpus']}-core
+        machine shared with other work (load average
         {r['load_start'][0]:.1f} at the start, {r['load_end'][0]:.1f} at the end). Base bundle:
         {mib(r['base_bytes'])}. (a) brig's top layer replaced by a new 20 MiB layer; (b) the top layer of each of
         the {r['haskell_services']} Haskell services replaced (same sizes, new bytes) and the three charts' versions

@@ -100,6 +100,9 @@ def test_parts_join_to_the_archive_and_are_read_in_place(split, tight, tmp_path)
     plain.write_bytes(b"".join(p.read_bytes() for p in parts))
     assert run_cli("unpack", plain, "--to", tmp_path / "plain").rc == 0
     assert _tree(dest) == _tree(tmp_path / "plain")
+    # diff (and build --base) read a split archive's head from its first part.
+    r = run_cli("diff", manifest, split[1], "--json")
+    assert r.rc == 0 and len(json.loads(r.out)["kinds"]["images"]["added"]) == 1, r.err
 
 
 def _broken_copy(manifest: Path, where: Path, change) -> Path:
