@@ -128,7 +128,7 @@ def zarf_style(old_meta: dict, new_meta: dict) -> int:
 
 
 def head(archive: Path) -> dict:
-    from bundler.archive import read_bundle_json
+    from bundler.bundle.archive import read_bundle_json
 
     return read_bundle_json(archive)
 

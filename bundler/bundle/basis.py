@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bundler.archive import (
+from bundler.bundle.archive import (
     BUNDLE_JSON,
     BUNDLE_JSON_MAX,
     CHECKSUMS,

@@ -18,11 +18,18 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, StringConstraints, ValidationError
 
-from bundler.archive import BUNDLE_JSON, CHECKSUMS, check_member_name, content_digest, head_bytes, unique_artifacts
-from bundler.artifacts import Artifact
+from bundler.bundle.archive import (
+    BUNDLE_JSON,
+    CHECKSUMS,
+    check_member_name,
+    content_digest,
+    head_bytes,
+    unique_artifacts,
+)
+from bundler.bundle.artifacts import Artifact
 from bundler.bundle.basis import Basis
+from bundler.bundle.signing import PUBLIC_KEY
 from bundler.errors import IntegrityError
-from bundler.signing import PUBLIC_KEY
 
 DELTA_JSON = "delta.json"
 DELTA_SIGNATURE = "delta.json.asc"
@@ -94,7 +101,7 @@ def parse_declaration(data: bytes, listed: dict[str, str]) -> Declaration:
 
 
 def needs_line(decl: Declaration) -> str:
-    from bundler.space import human
+    from bundler.bundle.space import human
 
     return (f"delta: needs the bundle {decl.base_name!r} ({decl.base}) unpacked underneath; carries "
             f"{human(decl.carried_bytes)}, takes {len(decl.from_base)} members ({human(decl.from_base_bytes)}) "

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bundler.bundle.basis import Basis
+from bundler.bundle.signing import PUBLIC_KEY
 from bundler.errors import IntegrityError
-from bundler.signing import PUBLIC_KEY
 
 BLOB_PREFIX = "images/blobs/sha256/"
 

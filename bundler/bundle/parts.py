@@ -16,8 +16,8 @@ import os
 import re
 from pathlib import Path
 
+from bundler.bundle.tarstream import CHUNK
 from bundler.errors import BundleError, IntegrityError
-from bundler.tarstream import CHUNK
 
 PARTS_SUFFIX = ".parts.json"
 PARTS_FORMAT = "wire-bundle-parts/1"

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bundler.archive import (
+from bundler.bundle.archive import (
     BUNDLE_JSON,
     BUNDLE_JSON_MAX,
     CHECKSUMS,
@@ -34,9 +34,9 @@ from bundler.archive import (
     read_member,
 )
 from bundler.bundle.delta import DELTA_JSON, DELTA_JSON_MAX, DELTA_SIGNATURE, Declaration, parse_declaration
+from bundler.bundle.signing import PUBLIC_KEY, check_trust
+from bundler.bundle.space import check_space
 from bundler.errors import BundleError, IntegrityError, SpaceError
-from bundler.signing import PUBLIC_KEY, check_trust
-from bundler.space import check_space
 
 
 @dataclass
@@ -77,7 +77,7 @@ def read_delta_head(archive: Path) -> DeltaHead | None:
 
 def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, fingerprint: str | None = None,
                  keyring: Path | None = None):
-    from bundler.unpack import (
+    from bundler.bundle.unpack import (
         MARKER,
         UnpackResult,
         _clean_stale,
@@ -155,7 +155,7 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
 
 def _base_files(target: Path, held: str, marker: dict) -> tuple[dict[str, str], int]:
     """The base's files by digest (hex -> path), and the time after which none of them may have been modified."""
-    from bundler.unpack import _read_small
+    from bundler.bundle.unpack import _read_small
 
     checksums = _read_small(target / CHECKSUMS, CHECKSUMS_MAX)
     if checksums is None or content_digest(checksums) != held:

@@ -9,7 +9,7 @@ import click
 
 from bundler.bundle.basis import load_basis
 from bundler.bundle.diff import diff_bundles
-from bundler.space import human
+from bundler.bundle.space import human
 
 bundle_arg = click.Path(exists=True, dir_okay=False, path_type=Path)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.conftest import run_cli, write_spec
+from tests.bundle.conftest import run_cli, write_spec
 
 MARKER = ".wire-bundle-unpacked.json"
 
@@ -109,7 +109,7 @@ def test_delta_onto_the_unpacked_base_gives_exactly_the_new_bundle(builds, tmp_p
 
 
 def _delta_json(archive: Path) -> bytes:
-    from tests.images.conftest import read_tar
+    from tests.bundle.conftest import read_tar
 
     return next(data for info, data in read_tar(archive) if info.name == "delta.json")
 
@@ -148,7 +148,7 @@ def test_bad_bases_are_refused_and_the_tree_stays(builds, tmp_path):
 
 
 def test_a_tampered_declaration_is_refused(builds, tmp_path):
-    from tests.images.conftest import read_tar, write_tar
+    from tests.bundle.conftest import read_tar, write_tar
 
     members = read_tar(builds["delta"])
     i = next(i for i, (m, _) in enumerate(members) if m.name == "delta.json")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.bundle.conftest import run_cli, write_spec
 from tests.bundle.test_delta import _tree
-from tests.images.conftest import run_cli, write_spec
 
 MIB = 1 << 20
 
