@@ -25,6 +25,8 @@ def verify(archive: Path, fingerprint: str | None, keyring: Path | None, quiet: 
 
     Exits 0 when the archive is intact; otherwise names each broken member and exits 1. With --fingerprint (or
     --keyring) the signer must be that key; without, a valid signature by any key is reported but not trusted.
+    A delta bundle (`build --base`) is verified on its own and names the bundle it must be unpacked onto; a split
+    archive is verified from its parts manifest (NAME.tar.zst.parts.json), part by part, never joined.
     """
     reporter = Reporter(quiet=quiet)
     size = stream_size(archive)
