@@ -23,6 +23,7 @@ from bundler.artifacts import Artifact, KindResult, file_artifact
 from bundler.errors import BundleError, SpecError
 from bundler.kinds import KIND_MODULES
 from bundler.progress import Reporter
+from bundler.sbom.generate import write_sbom
 from bundler.signing import PUBLIC_KEY, bundle_key, sign
 from bundler.space import check_space, human
 from bundler.spec import LoadedSpec
@@ -235,13 +236,17 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
                 break
             _close(results)  # fetch again: each kind now finds the thrown-away files missing
             results = []
+        pending = {path: fut for r in results for path, fut in r.pending.items()}
+        wait = _waiter(pending)
+        # The SBOM reads every image layer, so the archive (whose head lists its digest) starts after the last one.
+        artifacts = unique_artifacts([*artifacts, write_sbom(
+            loaded.spec.name, f"wire-bundle {__version__}", lock, summaries, artifacts, ctx.work_dir, wait,
+            ctx.jobs, ctx.log)])
         metadata = _metadata(loaded, lock, summaries, artifacts)
         metadata["signer"] = key.fingerprint
         total = sum(a.size for a in artifacts)
         check_space([(output.parent, total, "the archive (at most)")])
         ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
-        pending = {path: fut for r in results for path, fut in r.pending.items()}
-        wait = _waiter(pending)
         with ctx.progress("archive", total) as task:
             written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
                                     on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
