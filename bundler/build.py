@@ -239,10 +239,11 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         pending = {path: fut for r in results for path, fut in r.pending.items()}
         wait = _waiter(pending)
         # The SBOM reads every image layer, so the archive (whose head lists its digest) starts after the last one.
-        artifacts = unique_artifacts([*artifacts, write_sbom(
-            loaded.spec.name, f"wire-bundle {__version__}", lock, summaries, artifacts, ctx.work_dir, wait,
-            ctx.jobs, ctx.log)])
+        sbom = write_sbom(loaded.spec.name, f"wire-bundle {__version__}", lock, summaries, artifacts, ctx.work_dir,
+                          wait, ctx.jobs, ctx.log)
+        artifacts = unique_artifacts([*artifacts, sbom])
         metadata = _metadata(loaded, lock, summaries, artifacts)
+        metadata["sbom"] = sbom.meta
         metadata["signer"] = key.fingerprint
         total = sum(a.size for a in artifacts)
         check_space([(output.parent, total, "the archive (at most)")])

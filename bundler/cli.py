@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "verify": "bundler.commands.archive_cmds:verify",
     "inspect": "bundler.commands.archive_cmds:inspect",
     "unpack": "bundler.commands.archive_cmds:unpack",
+    "sbom": "bundler.commands.sbom:sbom",
     "plan": "bundler.planner:plan",
     "preflight": "bundler.preflight.cli:preflight",
     "values": "bundler.values.cli:values",
@@ -53,6 +54,7 @@ On the island:
   wire-bundle verify FILE         every member, digest and the signature, offline
   wire-bundle unpack FILE --to D  verify while extracting, all or nothing
   wire-bundle inspect FILE        what is inside, and what deduplication saved
+  wire-bundle sbom FILE           the CycloneDX SBOM: every artifact, the OS packages in every image
   wire-bundle plan -p 50 -c 4     SFT nodes and call bandwidth for a planned load
   wire-bundle preflight -i INV    every VM checked against the sizing table (exit 0/3/4)
   wire-bundle values -i INV -o DIR Helm values + vault-encrypted secrets for every release

@@ -15,7 +15,7 @@ from typing import Any
 from bundler.artifacts import Artifact, file_artifact
 from bundler.errors import IntegrityError
 from bundler.sbom.contents import ImageContents, image_contents
-from bundler.sbom.document import MEDIA_TYPE, MEMBER, Inputs, make_bom, render
+from bundler.sbom.document import MEDIA_TYPE, MEMBER, Inputs, component_counts, make_bom, render
 from bundler.sbom.layers import LayerScan, scan_layer
 
 # Layers are tars (OCI, Docker, any compression); anything else in `layers` (attestations, signatures,
@@ -81,12 +81,16 @@ def write_sbom(name: str, tool: str, lock: dict[str, Any], summaries: dict[str, 
     records = [{"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "origin": a.origin}
                for a in artifacts]
     path = work_dir / MEMBER
-    path.write_bytes(sbom_bytes(name, tool, lock, summaries, records, images))
+    data = sbom_bytes(name, tool, lock, summaries, records, images)
+    path.write_bytes(data)
     packages = sum(len(c.packages) for c in images.values())
     unknown = sum(1 for c in images.values() if not c.identified)
     log(f"sbom: {len(images)} image manifests ({unknown} of unknown OS), {packages} OS packages, "
         f"{time.monotonic() - started:.2f} s")
-    return file_artifact(MEMBER, path, "meta", media_type=MEDIA_TYPE)
+    counts = component_counts(json.loads(data))
+    counts["image of unknown OS"] = unknown
+    return file_artifact(MEMBER, path, "meta", media_type=MEDIA_TYPE,
+                         meta={"member": MEMBER, "format": "CycloneDX 1.6", "components": counts})
 
 
 def _blob(digest: str) -> str:
