@@ -53,6 +53,11 @@ def parse_sqlite(data: bytes) -> list[Package]:
     con = sqlite3.connect(":memory:")
     try:
         try:
+            # rpm keeps its database in WAL mode (header bytes 18-19 = 2), which an in-memory copy cannot open:
+            # marked as a rollback-journal database it reads the same pages. A WAL file left beside it (rpm
+            # checkpoints it when it closes the database) is not read.
+            if data[18:20] == b"\x02\x02":
+                data = data[:18] + b"\x01\x01" + data[20:]
             con.deserialize(data)
             rows = con.execute("SELECT blob FROM Packages ORDER BY hnum").fetchall()
         except sqlite3.Error as exc:
