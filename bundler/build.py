@@ -23,7 +23,6 @@ from bundler.artifacts import Artifact, KindResult, file_artifact
 from bundler.errors import BundleError, SpecError
 from bundler.kinds import KIND_MODULES
 from bundler.progress import Reporter
-from bundler.sbom.generate import write_sbom
 from bundler.signing import PUBLIC_KEY, bundle_key, sign
 from bundler.space import check_space, human
 from bundler.spec import LoadedSpec
@@ -239,6 +238,9 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         pending = {path: fut for r in results for path, fut in r.pending.items()}
         wait = _waiter(pending)
         # The SBOM reads every image layer, so the archive (whose head lists its digest) starts after the last one.
+        # Imported here: verify and inspect import this module on the island, which needs no cyclonedx-python-lib.
+        from bundler.sbom.generate import write_sbom
+
         sbom = write_sbom(loaded.spec.name, f"wire-bundle {__version__}", lock, summaries, artifacts, ctx.work_dir,
                           wait, ctx.jobs, ctx.log)
         artifacts = unique_artifacts([*artifacts, sbom])

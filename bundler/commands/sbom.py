@@ -17,7 +17,7 @@ from rich.text import Text
 from bundler.archive import BUNDLE_JSON, CHECKSUMS, CHECKSUMS_MAX, iter_members, parse_checksums, read_member
 from bundler.errors import BundleError, IntegrityError
 from bundler.reference import InvalidReference, parse_reference
-from bundler.sbom.document import MEMBER, PROP, component_counts, iter_components
+from bundler.sbom.names import MEMBER, PROP, component_counts, iter_components
 
 SBOM_MAX = 256 << 20  # tens of MiB for a bundle of hundreds of images with their OS packages
 

@@ -13,7 +13,6 @@ import datetime
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +25,9 @@ from packageurl import PackageURL
 
 from bundler.reference import parse_reference
 from bundler.sbom.contents import ImageContents
+from bundler.sbom.names import PROP
 from bundler.sbom.ospkgs import Package
 
-MEMBER = "sbom.cdx.json"
-MEDIA_TYPE = "application/vnd.cyclonedx+json"
-PROP = "wire-bundle:"  # the namespace of this tool's properties
 _SERIAL_NAMESPACE = uuid.UUID("6f2b7f0e-3c55-5b0b-9d1e-0c1d2e3f4a5b")
 _PURL_TYPES = {"dpkg": "deb", "apk": "apk", "rpm": "rpm"}
 
@@ -263,23 +260,3 @@ def make_bom(inputs: Inputs) -> Bom:
 
 def render(bom: Bom) -> bytes:
     return (JsonV1Dot6(bom).output_as_string() + "\n").encode()
-
-
-_NESTED_KINDS = {"library": "os package", "operating-system": "image os", "container": "image platform"}
-
-
-def component_counts(document: dict[str, Any]) -> dict[str, int]:
-    """How many components of each kind the SBOM lists, nested ones included (for `inspect` and `sbom`): top-level
-    ones by the kind their bom-ref starts with (image, chart, deb, file, wheel, collection)."""
-    counts: dict[str, int] = {}
-    for c, parent in iter_components(document.get("components") or []):
-        kind = str(c.get("bom-ref", "")).split(":", 1)[0] if parent is None else _NESTED_KINDS.get(c.get("type"), "?")
-        counts[kind] = counts.get(kind, 0) + 1
-    return counts
-
-
-def iter_components(components: Iterable[dict[str, Any]], parent: str | None = None):
-    """Every component with the bom-ref of the one it is nested in (None at the top)."""
-    for c in components:
-        yield c, parent
-        yield from iter_components(c.get("components") or [], c.get("bom-ref"))

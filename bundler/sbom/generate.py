@@ -15,8 +15,9 @@ from typing import Any
 from bundler.artifacts import Artifact, file_artifact
 from bundler.errors import IntegrityError
 from bundler.sbom.contents import ImageContents, image_contents
-from bundler.sbom.document import MEDIA_TYPE, MEMBER, Inputs, component_counts, make_bom, render
+from bundler.sbom.document import Inputs, make_bom, render
 from bundler.sbom.layers import LayerScan, scan_layer
+from bundler.sbom.names import MEDIA_TYPE, MEMBER, component_counts
 
 # Layers are tars (OCI, Docker, any compression); anything else in `layers` (attestations, signatures,
 # artifacts) holds no file system.
