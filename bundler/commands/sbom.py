@@ -39,6 +39,8 @@ def read_sbom(source: Path) -> dict[str, Any]:
         raise IntegrityError(f"{source}: {MEMBER} does not match its sha256 in {CHECKSUMS}: do not trust it")
     try:
         document = json.loads(data)
+    except RecursionError:
+        raise IntegrityError(f"{source}: {MEMBER}: nests too deep") from None
     except ValueError as exc:
         raise IntegrityError(f"{source}: {MEMBER}: not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(document, dict) or document.get("bomFormat") != "CycloneDX":
@@ -131,9 +133,14 @@ def sbom(archive: Path, fmt: str, image: str | None) -> None:
       wire-bundle sbom wire.tar.zst --format table --image quay.io/wire/brig:5.29.0
     """
     document = read_sbom(archive)
-    if image is not None:
-        document = select_image(document, image)
-    if fmt == "table":
-        _table(document, image is not None)
-    else:
-        click.echo(json.dumps(document, indent=1))
+    try:
+        if image is not None:
+            document = select_image(document, image)
+        if fmt == "table":
+            _table(document, image is not None)
+        else:
+            click.echo(json.dumps(document, indent=1))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # Checked against checksums.sha256, not yet against the signature: its shape is not trusted.
+        raise IntegrityError(f"{archive}: {MEMBER}: not the shape this tool writes "
+                             f"({type(exc).__name__}: {str(exc)[:120]})") from None
