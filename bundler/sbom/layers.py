@@ -65,14 +65,9 @@ def scan_layer(path: Path, digest: str) -> LayerScan:
     try:
         with open(path, "rb", buffering=CHUNK) as raw:
             stream = _open(raw)
-            reader = TarReader(stream)
-            long_name: str | None = None
+            reader = TarReader(stream, gnu_long_names=True)
             for info, chunks in reader.members():
-                if info.type == tarfile.GNUTYPE_LONGNAME:  # GNU tar's long names: the next member's name
-                    long_name = _cstring(_read(chunks, 1 << 16))
-                    continue
-                name = _normal(long_name if long_name is not None else info.name)
-                long_name = None
+                name = _normal(info.name)
                 base = PurePosixPath(name).name
                 if base.startswith(WHITEOUT):
                     parent = str(PurePosixPath(name).parent).lstrip(".")
@@ -84,7 +79,8 @@ def scan_layer(path: Path, digest: str) -> LayerScan:
                 if not wanted(name):
                     continue
                 if info.issym() or info.islnk():
-                    out.links[name] = info.linkname
+                    # a hard link names its target from the layer's root, a symlink from its own directory
+                    out.links[name] = info.linkname if info.issym() else "/" + info.linkname
                 elif info.isfile():
                     if info.size > FILE_MAX:
                         raise IntegrityError(f"layer {digest}: {name} is {info.size} bytes, more than the "
@@ -104,6 +100,3 @@ def _read(chunks, limit: int) -> bytes:
             raise ValueError(f"a member larger than {limit} bytes")
     return bytes(data)
 
-
-def _cstring(data: bytes) -> str:
-    return data.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
