@@ -40,27 +40,29 @@ MIB = 1 << 20
 STEP = re.compile(r"sbom: .* ([0-9.]+) s$", re.M)
 
 
-def timed(cmd: list[str]) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS bytes, stderr) of one child, measured by GNU time as bench/peers.py does."""
+def timed(cmd: list[str]) -> tuple[float, int, str, float]:
+    """(wall seconds, peak RSS bytes, output, CPU seconds user + system) of one child, measured by GNU time as
+    bench/peers.py does. CPU time, unlike wall time, barely moves with the load other work puts on the machine."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         t0 = time.monotonic()
-        proc = subprocess.run([TIME_BIN, "-f", "%M", "-o", rss_file.name, *cmd], capture_output=True, text=True,
-                              timeout=CHILD_TIMEOUT, stdin=subprocess.DEVNULL)
+        proc = subprocess.run([TIME_BIN, "-f", "%M %U %S", "-o", rss_file.name, *cmd], capture_output=True,
+                              text=True, timeout=CHILD_TIMEOUT, stdin=subprocess.DEVNULL)
         wall = time.monotonic() - t0
         if proc.returncode != 0:
             raise SystemExit(f"{' '.join(cmd[:4])}... exited {proc.returncode}: {proc.stderr[-400:]}")
-        kib = int(rss_file.read().strip().splitlines()[-1])
-    return wall, kib * 1024, proc.stderr + proc.stdout
+        kib, user, system = rss_file.read().strip().splitlines()[-1].split()
+    return wall, int(kib) * 1024, proc.stderr + proc.stdout, float(user) + float(system)
 
 
 def build(spec: Path, out: Path, cache: Path, jobs: int) -> dict:
     os.sync()
-    wall, rss, log = timed([sys.executable, "-m", "bundler.cli", "build", str(spec), "-o", str(out), "--locked",
+    wall, rss, log, cpu = timed([sys.executable, "-m", "bundler.cli", "build", str(spec), "-o", str(out), "--locked",
                             "--cache-dir", str(cache), "-j", str(jobs)])
     step = STEP.search(log)
     if step is None:
         raise SystemExit(f"no 'sbom: ... s' line in the build's log:\n{log[-800:]}")
-    return {"wall_s": round(wall, 2), "peak_rss_bytes": rss, "sbom_step_s": float(step.group(1))}
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_rss_bytes": rss,
+            "sbom_step_s": float(step.group(1))}
 
 
 def step_main(cache: Path, lock_path: Path, bare: bool) -> int:
@@ -115,10 +117,11 @@ def main(argv: list[str] | None = None) -> int:
             cold = build(spec, out, cache, args.jobs)
             warm = build(spec, out, cache, args.jobs)
             me = [sys.executable, str(Path(__file__).resolve()), "--step", str(cache), str(lock)]
-            step_wall, step_rss, step_out = timed(me)
-            _, bare_rss, _ = timed([*me, "--bare"])
+            _, step_rss, step_out, step_cpu = timed(me)
+            _, bare_rss, _, bare_cpu = timed([*me, "--bare"])
             alone = json.loads(step_out.strip().splitlines()[-1])
             rounds.append({"cold": cold, "warm": warm, "alone_s": alone["wall_s"], "alone_rss_bytes": step_rss,
+                           "alone_cpu_s": round(step_cpu - bare_cpu, 2),
                            "bare_rss_bytes": bare_rss, "sbom_bytes": alone["bytes"]})
             print(f"round {n + 1}: cold build {cold['wall_s']} s (sbom step {cold['sbom_step_s']} s), warm "
                   f"{warm['wall_s']} s (step {warm['sbom_step_s']} s), alone {alone['wall_s']} s", file=sys.stderr)
@@ -141,6 +144,7 @@ def report(result: dict, args, load_start: str) -> str:
         return ", ".join(f"{f(x):.2f}" for x in r)
 
     share_cold = med(lambda x: x["alone_s"] / x["cold"]["wall_s"])
+    share_cpu = med(lambda x: x["alone_cpu_s"] / x["cold"]["cpu_s"])
     share_warm = med(lambda x: x["warm"]["sbom_step_s"] / x["warm"]["wall_s"])
     rows = [
         f"| cold-cache build, wall | {med(lambda x: x['cold']['wall_s']):.2f} s ({each(lambda x: x['cold']['wall_s'])})"
@@ -151,6 +155,10 @@ def report(result: dict, args, load_start: str) -> str:
         f" | {max(x['warm']['peak_rss_bytes'] for x in r) / MIB:.0f} MiB |",
         f"| its `sbom:` step (nothing to wait for) | {med(lambda x: x['warm']['sbom_step_s']):.2f} s "
         f"({each(lambda x: x['warm']['sbom_step_s'])}) | |",
+        f"| CPU time (user + system) of the cold-cache build | {med(lambda x: x['cold']['cpu_s']):.2f} s "
+        f"({each(lambda x: x['cold']['cpu_s'])}) | |",
+        f"| CPU time of the SBOM alone (less a bare interpreter's) | {med(lambda x: x['alone_cpu_s']):.2f} s "
+        f"({each(lambda x: x['alone_cpu_s'])}) | |",
         f"| the SBOM alone over the cached layers (child process) | {med(lambda x: x['alone_s']):.2f} s "
         f"({each(lambda x: x['alone_s'])}) | {max(x['alone_rss_bytes'] for x in r) / MIB:.0f} MiB "
         f"(a bare interpreter with the same imports: {max(x['bare_rss_bytes'] for x in r) / MIB:.0f} MiB) |",
@@ -165,7 +173,8 @@ def report(result: dict, args, load_start: str) -> str:
         f"({r[-1]['sbom_bytes'] / 1024:.0f} KiB). Load average when the run started: {load_start}.",
         "| what | wall time, median (each round) | peak RSS |\n|---|---:|---:|\n" + "\n".join(rows),
         f"SBOM generation as a share of the cold-cache build (the SBOM alone / the build): {share_cold:.1%} "
-        f"(target < 5%: {verdict}); its share of a warm-cache build: {share_warm:.1%}. In a cold build the step "
+        f"(target < 5%: {verdict}); by CPU time, which the machine's load moves less: {share_cpu:.1%}; its share "
+        f"of a warm-cache build's wall time: {share_warm:.1%}. In a cold build the step "
         "overlaps the downloads (each layer is read as soon as it is complete), but the archive's head lists the "
         "SBOM's digest, so writing the archive starts only after the last layer was read: the step's wall time "
         "above includes that wait.",
