@@ -124,7 +124,7 @@ def _show(archive: Path, meta: dict, as_json: bool) -> None:
     if isinstance(meta.get("sbom"), dict):  # bundles built before the SBOM have none
         counts = meta["sbom"].get("components") or {}
         console.print(Text(f"sbom ({meta['sbom'].get('member')}, `wire-bundle sbom`): "
-                           + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))))
+                           + ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))))
     if naive:
         pct = 100 * (naive - stored) / naive
         console.print(f"images: {human(naive)} as separate images, {human(stored)} stored; "

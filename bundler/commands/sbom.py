@@ -110,7 +110,7 @@ def _table(document: dict[str, Any], one_image: bool) -> None:
                                                    pkgs if kind == "image" else "")))
         console.print(table)
     counts = component_counts(document)
-    console.print("components: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    console.print("components: " + ", ".join(f"{k}: {n}" for k, n in sorted(counts.items())))
 
 
 @click.command()

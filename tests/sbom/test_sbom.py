@@ -201,7 +201,7 @@ def test_sbom_lists_artifacts_and_os_packages(tmp_path, registry, image_factory,
     missing = run_cli("sbom", a, "--image", f"{reg}/sbom/nope:1")
     assert missing.rc == 1 and "has no image" in missing.err and "Traceback" not in missing.err
     inspected = run_cli("inspect", a)
-    assert inspected.rc == 0 and f"{len(found) + 1 + 3} os package" in inspected.out.replace("\n", " ")
+    assert inspected.rc == 0 and f"os package: {len(found) + 1 + 3}" in inspected.out.replace("\n", " ")
 
     # A changed SBOM is refused by verify and by the sbom command.
     a.with_name(a.name + ".sha256").unlink()
