@@ -67,8 +67,8 @@ def build(spec: Path, out: Path, cache: Path, jobs: int) -> dict:
 
 def step_main(cache: Path, lock_path: Path, bare: bool) -> int:
     """The SBOM alone, in this process: what `build` does for it, over blobs already in the cache."""
+    from bundler.bundle.store import BlobStore
     from bundler.sbom.generate import sbom_bytes, scan_images
-    from bundler.store import BlobStore
 
     if bare:
         return 0

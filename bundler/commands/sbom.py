@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bundler.archive import BUNDLE_JSON, CHECKSUMS, CHECKSUMS_MAX, iter_members, parse_checksums, read_member
+from bundler.bundle.archive import BUNDLE_JSON, CHECKSUMS, CHECKSUMS_MAX, iter_members, parse_checksums, read_member
 from bundler.errors import BundleError, IntegrityError
-from bundler.reference import InvalidReference, parse_reference
+from bundler.kinds.images.reference import InvalidReference, parse_reference
 from bundler.sbom.names import MEMBER, PROP, component_counts, iter_components
 
 SBOM_MAX = 256 << 20  # tens of MiB for a bundle of hundreds of images with their OS packages

@@ -23,7 +23,7 @@ from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
-from bundler.reference import parse_reference
+from bundler.kinds.images.reference import parse_reference
 from bundler.sbom.contents import ImageContents
 from bundler.sbom.names import PROP
 from bundler.sbom.ospkgs import Package

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bundler.artifacts import Artifact, file_artifact
+from bundler.bundle.artifacts import Artifact, file_artifact
 from bundler.errors import IntegrityError
 from bundler.sbom.contents import ImageContents, image_contents
 from bundler.sbom.document import Inputs, make_bom, render

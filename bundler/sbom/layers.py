@@ -14,9 +14,9 @@ from pathlib import Path, PurePosixPath
 
 import zstandard
 
+from bundler.bundle.tarstream import CHUNK, TarReader
 from bundler.errors import IntegrityError
 from bundler.sbom.ospkgs import apk, dpkg, rpm
-from bundler.tarstream import CHUNK, TarReader
 
 OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
 WANTED = frozenset((dpkg.STATUS, apk.INSTALLED, *rpm.SQLITE_PATHS, *OS_RELEASE))
