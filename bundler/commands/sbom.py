@@ -22,7 +22,7 @@ from bundler.sbom.names import MEMBER, PROP, component_counts, iter_components
 SBOM_MAX = 256 << 20  # tens of MiB for a bundle of hundreds of images with their OS packages
 
 
-def read_sbom(source: Path) -> dict[str, Any]:
+def read_sbom(source: Path) -> tuple[str, dict[str, Any]]:
     """The SBOM document of an archive (its first members) or of a directory it was unpacked into, after its
     sha256 matched the one checksums.sha256 lists (which `verify` checks against the signature)."""
     if source.is_dir():
@@ -45,7 +45,7 @@ def read_sbom(source: Path) -> dict[str, Any]:
         raise IntegrityError(f"{source}: {MEMBER}: not valid JSON ({str(exc)[:120]})") from None
     if not isinstance(document, dict) or document.get("bomFormat") != "CycloneDX":
         raise IntegrityError(f"{source}: {MEMBER}: not a CycloneDX document")
-    return document
+    return data.decode("utf-8", "replace"), document
 
 
 def _from_archive(path: Path) -> tuple[dict[str, str], bytes]:
@@ -132,12 +132,14 @@ def sbom(archive: Path, fmt: str, image: str | None) -> None:
       wire-bundle sbom wire.tar.zst > wire.cdx.json        # for Dependency-Track, Grype, Trivy
       wire-bundle sbom wire.tar.zst --format table --image quay.io/wire/brig:5.29.0
     """
-    document = read_sbom(archive)
+    raw, document = read_sbom(archive)
     try:
         if image is not None:
             document = select_image(document, image)
         if fmt == "table":
             _table(document, image is not None)
+        elif image is None:
+            click.echo(raw, nl=False)  # the member's own bytes: its sha256 is the one checksums.sha256 lists
         else:
             click.echo(json.dumps(document, indent=1))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
