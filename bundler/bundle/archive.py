@@ -1,9 +1,10 @@
 """The bundle archive: one deterministic tar, zstd-compressed, written and read in a single streaming pass.
 
 Members: `bundle.json` first (what the bundle holds, so `inspect` reads only the head), `checksums.sha256`
-second (checkable with `sha256sum -c` after extraction), then every artifact sorted by path, and last the
-signature over checksums.sha256 (made while the artifacts are written). Every member has the same mtime (the
-lock's), uid/gid 0 and mode 0644, so two builds from one lock give the same bytes.
+second (checkable with `sha256sum -c` after extraction), then the EARLY_MEMBERS (the SBOM), every other
+artifact sorted by path, and last the signature over checksums.sha256 (made while the artifacts are written).
+Every member has the same mtime (the lock's), uid/gid 0 and mode 0644, so two builds from one lock give the
+same bytes.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ BUNDLE_JSON = "bundle.json"
 CHECKSUMS = "checksums.sha256"
 SIGNATURE = "checksums.sha256.asc"  # not listed in checksums.sha256: it signs that file
 FORMAT = "wire-bundle/1"
+# Small documents readers want without streaming the blobs (`wire-bundle sbom`): right after checksums.sha256.
+EARLY_MEMBERS = frozenset({"sbom.cdx.json"})
 
 
 @dataclass
@@ -78,7 +81,7 @@ def unique_artifacts(artifacts: list[Artifact]) -> list[Artifact]:
         if old is not None and old.digest != a.digest:
             raise BundleError(f"two different artifacts want the archive path {a.path} ({old.origin}, {a.origin})")
         by_path.setdefault(a.path, a)
-    return sorted(by_path.values(), key=lambda a: a.path)
+    return sorted(by_path.values(), key=lambda a: (a.path not in EARLY_MEMBERS, a.path))
 
 
 def write_archive(

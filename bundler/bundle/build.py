@@ -242,7 +242,17 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
                 break
             _close(results)  # fetch again: each kind now finds the thrown-away files missing
             results = []
+        pending = {path: fut for r in results for path, fut in r.pending.items()}
+        wait = _waiter(pending)
+        # The SBOM reads every image layer, so the archive (whose head lists its digest) starts after the last one.
+        # Imported here: verify and inspect import this module on the island, which needs no cyclonedx-python-lib.
+        from bundler.sbom.generate import write_sbom
+
+        sbom = write_sbom(loaded.spec.name, f"wire-bundle {__version__}", lock, summaries, artifacts, ctx.work_dir,
+                          wait, ctx.jobs, ctx.log)
+        artifacts = unique_artifacts([*artifacts, sbom])
         metadata = _metadata(loaded, lock, summaries, artifacts)
+        metadata["sbom"] = sbom.meta
         metadata["signer"] = key.fingerprint
         signing = lambda data: sign(key, data, lock["locked_at"])  # noqa: E731
         with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign-delta") as pool:
@@ -252,8 +262,6 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
             check_space([(output.parent, total, "the archive (at most)")])
             ctx.log(f"archive: writing {delta.carried if delta else len(artifacts)} members, {human(total)} to "
                     f"{output}" + (f" (a delta on {basis.name} {basis.content_digest})" if delta else ""))
-            pending = {path: fut for r in results for path, fut in r.pending.items()}
-            wait = _waiter(pending)
             with ctx.progress("archive", total) as task:
                 written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
                                         on_bytes=task.advance, wait=wait, fresh=frozenset(pending),

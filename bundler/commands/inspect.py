@@ -55,7 +55,7 @@ def _show(archive: Path, meta: dict, as_json: bool) -> None:
         "dedup_saved_bytes": naive - stored,
     }
     if as_json:
-        out = {k: meta.get(k) for k in ("format", "name", "created", "tool", "kinds")}
+        out = {k: meta.get(k) for k in ("format", "name", "created", "tool", "kinds", "sbom")}
         out["totals"] = totals
         click.echo(json.dumps(out, indent=2, sort_keys=True))
         return
@@ -80,6 +80,10 @@ def _show(archive: Path, meta: dict, as_json: bool) -> None:
         f"artifacts: {totals['artifacts']}, {human(totals['artifact_bytes'])} uncompressed; "
         f"archive {human(totals['archive_bytes'])}"
     )
+    if isinstance(meta.get("sbom"), dict):  # bundles built before the SBOM have none
+        counts = meta["sbom"].get("components") or {}
+        console.print(Text(f"sbom ({meta['sbom'].get('member')}, `wire-bundle sbom`): "
+                           + ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))))
     if naive:
         pct = 100 * (naive - stored) / naive
         console.print(f"images: {human(naive)} as separate images, {human(stored)} stored; "

@@ -80,7 +80,8 @@ def test_lock_pins_every_wheel_by_filename_and_sha256(built):
     assert locked["project"]["name"] == "wire-bundle"
     names = [w["name"] for w in locked["wheels"]]
     assert names == sorted(names)
-    for required in ("ansible-core", "ansible-runner", "pyyaml", "cryptography", "pydantic-core", "zstandard"):
+    for required in ("ansible-core", "ansible-runner", "pyyaml", "cryptography", "pydantic-core", "zstandard",
+                     "cyclonedx-python-lib", "packageurl-python"):
         assert required in names, f"{required} missing from the wheelhouse"
     for w in locked["wheels"]:
         assert w["filename"].endswith(".whl"), f"{w['filename']} is not a binary wheel"
@@ -114,6 +115,14 @@ def test_archive_verifies_and_inspect_lists_the_toolchain(built):
     assert shown.returncode == 0, shown.stderr
     assert "toolchain (Python 3.11, manylinux2014_x86_64)" in shown.stdout
     assert "ansible-core" in shown.stdout and "community.docker" in shown.stdout
+    # The SBOM lists every wheel (and this project's own) by its pypi purl and sha256, every collection too.
+    sbom = json.loads((built["stage"] / "sbom.cdx.json").read_text())
+    listed = {c["purl"]: c["hashes"][0]["content"] for c in sbom["components"] if c["bom-ref"].startswith("wheel:")}
+    summary = built["summary"]
+    assert listed == {f"pkg:pypi/{w['name']}@{w['version']}?file_name={w['filename']}": w["sha256"]
+                      for w in [summary["project"], *summary["wheels"]]}
+    assert sorted(c["name"] for c in sbom["components"] if c["bom-ref"].startswith("collection:")) == [
+        c["name"] for c in summary["collections"]]
 
 
 def test_requirements_pin_every_shipped_wheel(built):
