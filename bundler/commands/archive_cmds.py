@@ -12,14 +12,29 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from bundler.archive import BUNDLE_JSON, read_bundle_json
+from bundler.archive import BUNDLE_JSON, check_archive_file, read_bundle_json
 from bundler.build import kinds
 from bundler.errors import BundleError, IntegrityError
 from bundler.progress import Reporter
 from bundler.space import human
 from bundler.verify import verify_archive
 
-archive_arg = click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+class ArchiveFile(click.Path):
+    """An existing regular file: a directory, FIFO, socket or device is refused in one line before any read
+    (a FIFO would block the open until something writes to it)."""
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, dir_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, (str, Path)) and Path(value).exists():
+            check_archive_file(Path(value))
+        return super().convert(value, param, ctx)  # a missing path: click's own message, as before
+
+
+archive_arg = click.argument("archive", type=ArchiveFile())
 fingerprint_opt = click.option(
     "--fingerprint", default=None, metavar="FPR",
     help="Require the bundle to be signed by this key (the fingerprint `build` printed, carried separately).")
