@@ -9,6 +9,7 @@ lock's), uid/gid 0 and mode 0644, so two builds from one lock give the same byte
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import errno
 import hashlib
 import json
@@ -242,10 +243,8 @@ def open_archive(path: Path) -> BinaryIO:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        try:
+        with contextlib.suppress(OSError):
             _refuse_special(path, os.stat(path).st_mode)  # a socket cannot be opened at all (ENXIO)
-        except OSError:
-            pass
         raise BundleError(f"{path}: cannot open: {exc.strerror}") from None
     try:
         _refuse_special(path, os.fstat(fd).st_mode)

@@ -20,7 +20,6 @@ from bundler.space import human
 from bundler.verify import verify_archive
 
 
-
 class ArchiveFile(click.Path):
     """An existing regular file: a directory, FIFO, socket or device is refused in one line before any read
     (a FIFO would block the open until something writes to it)."""
