@@ -97,6 +97,23 @@ class Downloader:
             finally:
                 fcntl.flock(lock_handle, fcntl.LOCK_UN)
 
+    def download_unpinned(self, url: str, dest: Path, *, what: str) -> str:
+        """Fetch `url` into `dest` when nothing says what its bytes must be (a chart index that lists no digest):
+        the same retries and errors as `download`, each attempt from the first byte (a prefix of unknown bytes
+        cannot be trusted to continue), and the sha256 of what arrived is returned for the caller to pin."""
+        last_error = ""
+        for attempt in range(1, self.attempts + 1):
+            dest.unlink(missing_ok=True)
+            try:
+                return "sha256:" + self._attempt(url, dest, "sha256", None, None, None)
+            except TransientError as exc:
+                last_error = str(exc)
+                self.sleep(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))
+            except _Unauthorized as exc:
+                raise RegistryError(f"{what}: {exc.response.status_code} unauthorized at {_short(url)}") from None
+        dest.unlink(missing_ok=True)
+        raise RegistryError(f"{what}: gave up after {self.attempts} attempts: {last_error}")
+
     def _download_locked(self, url, dest, partial, algo, expected, size, what, headers, on_unauthorized,
                          on_bytes) -> Path:
         integrity_failures = 0

@@ -2,8 +2,8 @@
 
 lock: apt resolves each target's closure in a root of its own (see bundler.debs.resolve) and the lock pins
 every .deb by name, version, pool path, sha256 and size, per target, with the sources' snapshot date.
-fetch: each .deb is downloaded by its sha256 from the Packages index (resumable, into
-`<cache>/debs/sha256/`), then the repository's indexes are generated and signed (bundler.debs.repo).
+fetch: each .deb is downloaded by its sha256 from the Packages index (resumable, into the content store,
+bundler.store), then the repository's indexes are generated and signed (bundler.debs.repo).
 In the archive: `debs/dists/<suite>/...`, `debs/pool/...` and the public key `debs/wire-bundle-archive-keyring.gpg`.
 """
 
@@ -28,6 +28,7 @@ from bundler.errors import BundleError, RegistryError
 from bundler.fetch import Downloader
 from bundler.space import check_space, human
 from bundler.spec import LoadedSpec
+from bundler.store import BlobStore
 
 
 def _epoch(date: str) -> int:
@@ -35,7 +36,8 @@ def _epoch(date: str) -> int:
 
 
 def cache_path(cache_dir: Path, sha256: str) -> Path:
-    return cache_dir / "debs" / "sha256" / sha256[:2] / f"{sha256}.deb"
+    """A .deb's place in the content store, by the sha256 the signed Packages index gives."""
+    return BlobStore(cache_dir).path(f"sha256:{sha256}")
 
 
 class DebsKind:
