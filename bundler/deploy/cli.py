@@ -116,7 +116,7 @@ def deploy(inventory: Path, playbook: str, check: bool, limit: str | None, extra
       wire-bundle deploy -i inv.yml bootstrap.yml --limit kube_node
     Exit status: 0 when every host succeeded, 1 otherwise.
     """
-    from bundler.deploy.runner import run_playbook
+    from bundler.island.runner import run_playbook
 
     path = find_playbook(playbook)
     extravars = parse_extra(extra)
