@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bundler.bundle.yamlsrc import check_inventory
 from bundler.errors import BundleError
-from bundler.yamlsrc import check_inventory
 
 # Groups Ansible makes up itself: never a role, never judged.
 IMPLICIT_GROUPS = frozenset({"all", "ungrouped"})
