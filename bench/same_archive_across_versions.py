@@ -25,8 +25,8 @@ sys.path.insert(0, str(NEW))
 import yaml  # noqa: E402
 
 from bench.fixture_images import seed, start_registry  # noqa: E402
-from bundler.kinds.debs.gpg import cached_key  # noqa: E402
-from tests.charts import chartsrc  # noqa: E402
+from bundler.bundle.gpg import cached_key  # noqa: E402
+from tests.kinds.charts import chartsrc  # noqa: E402
 from tests.support.fileserver import FileServer  # noqa: E402
 
 HELM = str(NEW / "tools" / "bin" / "helm")

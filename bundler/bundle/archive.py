@@ -34,6 +34,7 @@ from pydantic import (
 )
 
 from bundler.bundle.artifacts import Artifact
+from bundler.bundle.parts import PartsReader, is_parts_manifest
 from bundler.bundle.tarstream import CHUNK, OUT_CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, fsync
 from bundler.bundle.zstdframe import FrameCheck
 from bundler.errors import BundleError, IntegrityError, SpaceError
@@ -58,6 +59,19 @@ def content_digest(checksums: bytes) -> str:
     return "sha256:" + hashlib.sha256(checksums).hexdigest()
 
 
+def head_bytes(metadata: dict, artifacts: list[Artifact]) -> tuple[bytes, bytes]:
+    """bundle.json and checksums.sha256 as the archive holds them (artifacts as unique_artifacts returns them)."""
+    bundle_json = (json.dumps(metadata, indent=1, sort_keys=True) + "\n").encode()
+    return bundle_json, checksums_for(bundle_json, [(a.digest, a.path) for a in artifacts])
+
+
+def checksums_for(bundle_json: bytes, artifacts: list[tuple[str, str]]) -> bytes:
+    """checksums.sha256 follows from bundle.json's bytes and its artifacts' (digest, path), in path order."""
+    lines = [f"{hashlib.sha256(bundle_json).hexdigest()}  {BUNDLE_JSON}"]
+    lines += [f"{digest.split(':', 1)[1]}  {path}" for digest, path in artifacts]
+    return ("\n".join(lines) + "\n").encode()
+
+
 def unique_artifacts(artifacts: list[Artifact]) -> list[Artifact]:
     by_path: dict[str, Artifact] = {}
     for a in artifacts:
@@ -79,6 +93,9 @@ def write_archive(
     wait: Callable[[Artifact], None] | None = None,
     fresh: frozenset[str] = frozenset(),
     sign: Callable[[bytes], bytes] | None = None,
+    extra: tuple[tuple[str, bytes], ...] = (),
+    leave_out: frozenset[str] = frozenset(),
+    tail: Callable[[], tuple[tuple[str, bytes], ...]] = tuple,
 ) -> WriteResult:
     """`wait(artifact)` is called before each artifact is read: it blocks until a download has finished.
 
@@ -86,12 +103,13 @@ def write_archive(
     source (the cache from earlier builds, generated files) is hashed again as it streams into the tar.
     `sign(checksums)` returns a detached signature, stored as the last member; it runs on a thread of its own
     while the artifacts are written.
+
+    A delta bundle (bundler/bundle/delta.py) lists every artifact in checksums.sha256 but writes only those not
+    in `leave_out`, with its `extra` members (its declaration) after checksums.sha256 and the `tail()` ones (the
+    declaration's signature, made meanwhile) before the signature.
     """
     artifacts = unique_artifacts(artifacts)
-    bundle_json = (json.dumps(metadata, indent=1, sort_keys=True) + "\n").encode()
-    lines = [f"{hashlib.sha256(bundle_json).hexdigest()}  {BUNDLE_JSON}"]
-    lines += [f"{a.digest.split(':', 1)[1]}  {a.path}" for a in artifacts]
-    checksums = ("\n".join(lines) + "\n").encode()
+    bundle_json, checksums = head_bytes(metadata, artifacts)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
@@ -107,8 +125,13 @@ def write_archive(
                         tar = TarWriter(zw)
                         tar.add_bytes(BUNDLE_JSON, bundle_json, mtime)
                         tar.add_bytes(CHECKSUMS, checksums, mtime)
-                        for a in artifacts:
+                        for name, data in extra:
+                            tar.add_bytes(name, data, mtime)
+                        for a in (a for a in artifacts if a.path not in leave_out):
                             _add_artifact(tar, a, mtime, on_bytes, wait, verify=a.path not in fresh)
+                        ends = tail()
+                        for name, data in ends:
+                            tar.add_bytes(name, data, mtime)
                         if signature is not None:
                             tar.add_bytes(SIGNATURE, signature.result(), mtime)
                         tar.close()
@@ -130,7 +153,8 @@ def write_archive(
     sidecar = output.with_name(output.name + ".sha256")
     sidecar.write_text(f"{file_sha256}  {output.name}\n")
     return WriteResult(output, output.stat().st_size, file_sha256,
-                       content_digest(checksums), len(artifacts) + 2 + (signature is not None))
+                       content_digest(checksums),
+                       len(artifacts) - len(leave_out) + 2 + len(extra) + len(ends) + (signature is not None))
 
 
 def _add_artifact(tar: TarWriter, a: Artifact, mtime: int, on_bytes: Callable[[int], None] | None,
@@ -191,9 +215,15 @@ class _Stream:
         self.reader = reader
         self.frames = frames
         self.last = "(start)"
+        self.source: object = None
 
     def error(self, exc: BaseException) -> IntegrityError:
         p = self.path
+        explain = getattr(self.source, "explain", None)
+        if explain is not None:  # a split archive: the part at fault, if one is
+            self.reader.close()
+            if (part := explain()) is not None:
+                return IntegrityError(part)
         if isinstance(exc, EOFError):
             return IntegrityError(f"{p}: archive is truncated ({self.reader.consumed} bytes read): {exc}")
         if isinstance(exc, zstandard.ZstdError):
@@ -271,10 +301,16 @@ def iter_members(path: Path, state: StreamState | None = None,
     with data after the archive's end (checked once the last member has been read).
     """
     state = state or StreamState()
-    raw = open_archive(path)
+    try:
+        # A parts manifest (bundle/parts.py) reads the parts of a split archive as one file; anything else must be
+        # a regular file (open_archive refuses a FIFO, a socket, a device or a directory in one line).
+        raw = PartsReader(path) if is_parts_manifest(path) else open_archive(path)
+    except OSError as exc:
+        raise BundleError(f"{path}: cannot open: {exc.strerror}") from None
     frames = FrameCheck()
     file_reader = HashingReadAhead(raw, on_bytes, watch=frames.feed)
     stream = _Stream(path, file_reader, frames)
+    stream.source = raw
     try:
         dctx = zstandard.ZstdDecompressor()
         # One frame only: what follows it is trailing data, reported by the frame check, never decompressed.

@@ -20,6 +20,8 @@ from typing import Any
 from bundler import __version__
 from bundler.bundle.archive import FORMAT, WriteResult, unique_artifacts, write_archive
 from bundler.bundle.artifacts import Artifact, KindResult, file_artifact
+from bundler.bundle.basis import load_basis
+from bundler.bundle.delta import DeltaPlan, delta_members
 from bundler.bundle.progress import Reporter
 from bundler.bundle.signing import PUBLIC_KEY, bundle_key, sign
 from bundler.bundle.space import check_space, human
@@ -209,9 +211,13 @@ class BuildResult:
     metadata: dict
     artifacts: list[Artifact]
     signer: str
+    delta: DeltaPlan | None = None
 
 
-def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 1) -> BuildResult:
+def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 1,
+          base: Path | None = None) -> BuildResult:
+    """With `base` (an earlier archive or its bundle.json), a delta bundle: only what the base lacks."""
+    basis = load_basis(base) if base is not None else None
     if output.exists() and output.is_dir():
         raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
     check_writable_dir(output)
@@ -238,18 +244,25 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
             results = []
         metadata = _metadata(loaded, lock, summaries, artifacts)
         metadata["signer"] = key.fingerprint
-        total = sum(a.size for a in artifacts)
-        check_space([(output.parent, total, "the archive (at most)")])
-        ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
-        pending = {path: fut for r in results for path, fut in r.pending.items()}
-        wait = _waiter(pending)
-        with ctx.progress("archive", total) as task:
-            written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
-                                    on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
-                                    sign=lambda data: sign(key, data, lock["locked_at"]))
+        signing = lambda data: sign(key, data, lock["locked_at"])  # noqa: E731
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign-delta") as pool:
+            members = delta_members(basis, metadata, artifacts, signing, pool) if basis else None
+            delta = members.plan if members else None
+            total = delta.carried_bytes if delta else sum(a.size for a in artifacts)
+            check_space([(output.parent, total, "the archive (at most)")])
+            ctx.log(f"archive: writing {delta.carried if delta else len(artifacts)} members, {human(total)} to "
+                    f"{output}" + (f" (a delta on {basis.name} {basis.content_digest})" if delta else ""))
+            pending = {path: fut for r in results for path, fut in r.pending.items()}
+            wait = _waiter(pending)
+            with ctx.progress("archive", total) as task:
+                written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
+                                        on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
+                                        sign=signing, leave_out=delta.leave_out if delta else frozenset(),
+                                        extra=members.head if members else (),
+                                        tail=members.tail if members else tuple)
     finally:
         _close(results)
-    return BuildResult(written, metadata, artifacts, key.fingerprint)
+    return BuildResult(written, metadata, artifacts, key.fingerprint, delta)
 
 
 def check_writable_dir(output: Path) -> None:

@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 
 from bundler.bundle.archive import SIGNATURE
+from bundler.bundle.gpg import SigningKey, cached_key, gnupg_home, gpg, read_key, signing_time
 from bundler.errors import BundleError
-from bundler.kinds.debs.gpg import SigningKey, cached_key, gnupg_home, gpg, read_key, signing_time
 
 PUBLIC_KEY = "signing-key.asc"
 __all__ = ["SIGNATURE", "PUBLIC_KEY", "bundle_key", "sign", "signer", "check_trust", "normalise_fingerprint"]

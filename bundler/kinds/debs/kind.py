@@ -19,13 +19,13 @@ from typing import Any
 import requests
 
 from bundler import __version__
+from bundler.bundle import gpg
 from bundler.bundle.artifacts import Artifact, BuildContext, KindResult, file_artifact
 from bundler.bundle.space import check_space, human
 from bundler.bundle.spec import LoadedSpec
 from bundler.bundle.store import BlobStore
 from bundler.bundle.transport import Downloader
 from bundler.errors import BundleError, RegistryError
-from bundler.kinds.debs import gpg
 from bundler.kinds.debs.aptroot import Source, host_network_settings, requests_proxies
 from bundler.kinds.debs.repo import KEYRING, Dist, PoolEntry, publish
 from bundler.kinds.debs.resolve import resolve_target, root_key

@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bundler.bundle.gpg import SigningKey, sign_release
 from bundler.kinds.debs.debfile import read_control
-from bundler.kinds.debs.gpg import SigningKey, sign_release
 
 KEYRING = "wire-bundle-archive-keyring.gpg"
 KEYRING_ASC = "wire-bundle-archive-keyring.asc"
