@@ -10,15 +10,17 @@ same bytes.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import errno
 import hashlib
 import json
 import os
+import stat
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import zstandard
 from pydantic import (
@@ -257,6 +259,41 @@ class _Stream:
 _STREAM_ERRORS = (zstandard.ZstdError, tarfile.TarError, EOFError, OSError, ValueError)
 
 
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def check_archive_file(path: Path) -> None:
+    """Refuse at once, with one line, what cannot be an archive (a directory, FIFO, socket or device)."""
+    open_archive(path).close()
+
+
+def open_archive(path: Path) -> BinaryIO:
+    """The archive opened for reading, or a BundleError when it is not a regular file.
+
+    Opened without blocking and checked on the open descriptor: a FIFO would otherwise wait forever for a
+    writer, a device would stream without end, and a check before the open could be raced."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            _refuse_special(path, os.stat(path).st_mode)  # a socket cannot be opened at all (ENXIO)
+        raise BundleError(f"{path}: cannot open: {exc.strerror}") from None
+    try:
+        _refuse_special(path, os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _refuse_special(path: Path, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        what = next((name for test, name in _NOT_REGULAR if test(mode)), "a special file")
+        raise BundleError(f"{path}: is {what}, not a regular file: not an archive")
+
+
 def iter_members(path: Path, state: StreamState | None = None,
                  on_bytes: Callable[[int], None] | None = None) -> Iterator[Member]:
     """Yield members in archive order; each member's chunks must be consumed before the next is read.
@@ -268,8 +305,9 @@ def iter_members(path: Path, state: StreamState | None = None,
     """
     state = state or StreamState()
     try:
-        # A parts manifest (bundle/parts.py) reads the parts of a split archive as one file.
-        raw = PartsReader(path) if is_parts_manifest(path) else open(path, "rb")  # noqa: SIM115 - closed below
+        # A parts manifest (bundle/parts.py) reads the parts of a split archive as one file; anything else must be
+        # a regular file (open_archive refuses a FIFO, a socket, a device or a directory in one line).
+        raw = PartsReader(path) if is_parts_manifest(path) else open_archive(path)
     except OSError as exc:
         raise BundleError(f"{path}: cannot open: {exc.strerror}") from None
     frames = FrameCheck()

@@ -154,7 +154,9 @@ def test_checksum_mismatch_is_refused_and_nothing_is_kept(tmp_path, hello):
     assert "hello" in msg and f"expected sha256:{wrong}" in msg and f"got sha256:{hello['sha256']}" in msg
     assert hello["url"] in msg
     assert not cache_path(ctx.cache_dir, wrong).exists()
-    assert not list(cache_path(ctx.cache_dir, wrong).parent.glob("*.deb"))
+    # Neither under the locked digest nor under its own: nothing unverified reaches the store, nor stays partial.
+    assert not cache_path(ctx.cache_dir, hello["sha256"]).exists()
+    assert not list(cache_path(ctx.cache_dir, wrong).parent.glob("*.partial"))
 
 
 def _generated(root: Path) -> dict[str, bytes]:

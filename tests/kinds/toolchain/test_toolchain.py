@@ -231,7 +231,7 @@ def test_fetch_from_the_lock_into_an_empty_cache_downloads_exactly_the_locked_fi
     ctx = build_context(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")
     result = KIND.fetch(built["spec"], locked, ctx)
     for w in locked["wheels"]:
-        cached = tmp_path / "cache" / "toolchain" / "wheels" / w["sha256"] / w["filename"]
+        cached = tmp_path / "cache" / "blobs" / "sha256" / w["sha256"]
         assert hashlib.sha256(cached.read_bytes()).hexdigest() == w["sha256"]
     shipped = sorted(a.path for a in result.artifacts if a.path.startswith("toolchain/wheels/"))
     assert len(shipped) == 4  # the three locked wheels and this project's
@@ -245,4 +245,4 @@ def test_a_lock_whose_hash_pypi_does_not_have_is_refused(built, tmp_path):
     with pytest.raises(BundleError) as err:
         KIND.fetch(built["spec"], locked, ctx)
     assert str(err.value).startswith("toolchain: downloading 1 locked wheels: ") and "\n" not in str(err.value)
-    assert not (tmp_path / "cache" / "toolchain" / "wheels" / forged).exists()
+    assert not (tmp_path / "cache" / "blobs" / "sha256" / forged).exists()
