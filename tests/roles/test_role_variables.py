@@ -40,6 +40,14 @@ def test_spec_default_is_the_roles_default(role):
 
 
 @pytest.mark.parametrize("role", ROLES)
+def test_spec_text_holds_no_template(role):
+    """Ansible templates the spec with the task's arguments: an expression in a description would be evaluated
+    (and fail where its variables are not defined)."""
+    spec = (REPO / "roles" / role / "meta/argument_specs.yml").read_text()
+    assert "{{" not in spec and "{%" not in spec
+
+
+@pytest.mark.parametrize("role", ROLES)
 def test_readme_lists_every_variable(role):
     assert readme_section(role) == table(role), f"roles/{role}/README.md: run `python -m tests.roles.docs`"
 
