@@ -16,17 +16,18 @@ from bundler.errors import BundleError
 
 # name -> "module:attribute". One line per command; keep sorted by workflow stage.
 COMMANDS: dict[str, str] = {
-    "images": "bundler.charts.cli:images",
-    "lock": "bundler.commands.build_cmds:lock",
-    "build": "bundler.commands.build_cmds:build",
-    "verify": "bundler.commands.archive_cmds:verify",
-    "inspect": "bundler.commands.archive_cmds:inspect",
-    "unpack": "bundler.commands.archive_cmds:unpack",
-    "plan": "bundler.planner:plan",
-    "preflight": "bundler.preflight.cli:preflight",
-    "values": "bundler.values.cli:values",
-    "lab": "bundler.lab.cli:lab",
-    "deploy": "bundler.deploy.cli:deploy",
+    "images": "bundler.commands.images:images",
+    "lock": "bundler.commands.lock:lock",
+    "build": "bundler.commands.build:build",
+    "verify": "bundler.commands.verify:verify",
+    "inspect": "bundler.commands.inspect:inspect",
+    "unpack": "bundler.commands.unpack:unpack",
+    "diff": "bundler.commands.diff:diff",
+    "plan": "bundler.commands.plan:plan",
+    "preflight": "bundler.commands.preflight:preflight",
+    "values": "bundler.commands.values:values",
+    "lab": "bundler.commands.lab:lab",
+    "deploy": "bundler.commands.deploy:deploy",
 }
 
 
@@ -53,6 +54,7 @@ On the island:
   wire-bundle verify FILE         every member, digest and the signature, offline
   wire-bundle unpack FILE --to D  verify while extracting, all or nothing
   wire-bundle inspect FILE        what is inside, and what deduplication saved
+  wire-bundle diff OLD NEW        what an upgrade changes; `build --base OLD` carries only that
   wire-bundle plan -p 50 -c 4     SFT nodes and call bandwidth for a planned load
   wire-bundle preflight -i INV    every VM checked against the sizing table (exit 0/3/4)
   wire-bundle values -i INV -o DIR Helm values + vault-encrypted secrets for every release

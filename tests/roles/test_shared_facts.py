@@ -42,7 +42,7 @@ NOT_PREFLIGHT_PORTS = {
     "restund_relay_port_min": "a relay range, not a listener",
     "restund_relay_port_max": "a relay range, not a listener",
     "restund_verify_peer_port": "the scenario's own test peer",
-    "sft_port_range": "the kernel's ephemeral range (checked against NodePorts in tests/kubernetes)",
+    "sft_port_range": "the kernel's ephemeral range (checked against NodePorts in tests/roles/kubernetes)",
 }
 # Pre-flight data_paths role -> the role variable holding that path (a list's first entry counts).
 DATA_PATHS = {

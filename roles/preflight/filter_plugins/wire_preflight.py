@@ -1,4 +1,4 @@
-"""Filters that let the preflight role use wire-bundle's own rules (bundler.preflight) on the controller.
+"""Filters that let the preflight role use wire-bundle's own rules (bundler.island.preflight) on the controller.
 
 They run in the controller's Python, where wire-bundle is installed (the admin host, or the checkout's venv), so
 the playbook and `wire-bundle preflight` judge with the same code and the same data files. wire-bundle is
@@ -16,7 +16,7 @@ from ansible.errors import AnsibleFilterError
 
 def _preflight(module: str):
     try:
-        return importlib.import_module(f"bundler.preflight.{module}")
+        return importlib.import_module(f"bundler.island.preflight.{module}")
     except ImportError as e:
         raise AnsibleFilterError(
             f"preflight role: wire-bundle is not installed in the controller's Python ({sys.executable}): run "
