@@ -1,0 +1,59 @@
+"""The lock, bundle.json and the archive are byte-for-byte what they were: one fixed lock, one fixed key and a
+seeded cache (tests/bundle/golden.py) give the archive whose sha256 was recorded before the lock and bundle.json
+became typed models. A change to either file's keys, order or formatting, or to the archive's layout, fails here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bundler.archive import BUNDLE_JSON, iter_members
+from bundler.build import Context, build, read_lock, write_lock
+from bundler.progress import Reporter
+from bundler.spec import load_spec
+from tests.bundle.golden import FIXTURE, seed_cache
+
+# Recorded from the dict-based code (commit 3f8ba22), before the typed models.
+ARCHIVE_SHA256 = "5313c5627d8d73c52aef04960cdafe4d8fbff3134aacd9f49981d867ce133dae"
+BUNDLE_JSON_SHA256 = "7f6ebdfa07d25e02900ddfc47c65fab238ab63e4b14b730a55ee755f2b788b77"
+
+
+@pytest.fixture
+def golden(tmp_path: Path):
+    for name in ("golden.yaml", "golden.lock.json"):
+        shutil.copy(FIXTURE / name, tmp_path / name)
+    seed_cache(tmp_path / "cache")
+    return load_spec(tmp_path / "golden.yaml")
+
+
+def _build(loaded, tmp_path: Path, name: str) -> Path:
+    work = tmp_path / f"work-{name}"
+    work.mkdir()
+    ctx = Context(cache_dir=tmp_path / "cache", work_dir=work, reporter=Reporter(quiet=True), jobs=2,
+                  sign_key=FIXTURE / "signing-key.asc")
+    out = tmp_path / f"{name}.tar.zst"
+    build(loaded, out, ctx, locked=True)
+    return out
+
+
+def test_the_lock_is_written_back_byte_for_byte(tmp_path):
+    out = tmp_path / "again.lock.json"
+    write_lock(out, read_lock(FIXTURE / "golden.lock.json"))
+    assert out.read_bytes() == (FIXTURE / "golden.lock.json").read_bytes()
+
+
+def test_two_builds_from_one_lock_give_the_recorded_archive(golden, tmp_path):
+    first, second = _build(golden, tmp_path, "first"), _build(golden, tmp_path, "second")
+    digest = hashlib.sha256(first.read_bytes()).hexdigest()
+    assert hashlib.sha256(second.read_bytes()).hexdigest() == digest
+    for head in iter_members(first):
+        assert head.name == BUNDLE_JSON
+        assert hashlib.sha256(b"".join(head.chunks)).hexdigest() == BUNDLE_JSON_SHA256
+        break
+    assert digest == ARCHIVE_SHA256
+    # The build used the lock as it was: it is not rewritten.
+    assert (tmp_path / "golden.lock.json").read_bytes() == (FIXTURE / "golden.lock.json").read_bytes()
