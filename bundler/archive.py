@@ -32,14 +32,12 @@ from pydantic import (
 )
 
 from bundler.artifacts import Artifact
+from bundler.bundle.mediatypes import BUNDLE_FORMAT, BUNDLE_JSON, CHECKSUMS, SIGNATURE
 from bundler.errors import BundleError, IntegrityError, SpaceError
 from bundler.tarstream import CHUNK, OUT_CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, fsync
 from bundler.zstdframe import FrameCheck
 
-BUNDLE_JSON = "bundle.json"
-CHECKSUMS = "checksums.sha256"
-SIGNATURE = "checksums.sha256.asc"  # not listed in checksums.sha256: it signs that file
-FORMAT = "wire-bundle/1"
+FORMAT = BUNDLE_FORMAT
 
 
 @dataclass

@@ -13,11 +13,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bundler.bundle.mediatypes import DEBS_KEYRING, DEBS_KEYRING_ASC
 from bundler.debs.debfile import read_control
 from bundler.debs.gpg import SigningKey, sign_release
 
-KEYRING = "wire-bundle-archive-keyring.gpg"
-KEYRING_ASC = "wire-bundle-archive-keyring.asc"
+KEYRING = DEBS_KEYRING
+KEYRING_ASC = DEBS_KEYRING_ASC
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bundler.artifacts import Artifact, KindResult, sha256_file
+from bundler.bundle.mediatypes import HELM_CONTENT
 from bundler.charts.images import chart_dir, classify, merge_records, render_set, value_sets
 from bundler.charts.render import HelmMissing, RenderFailed, find_helm
 from bundler.charts.sources import ChartSources
@@ -21,7 +22,7 @@ from bundler.charts.tree import ChartNode, from_lock, lock_chart
 from bundler.errors import BundleError
 from bundler.spec import LoadedSpec
 
-MEDIA_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+MEDIA_TYPE = HELM_CONTENT
 
 
 def member_path(name: str, version: str) -> str:

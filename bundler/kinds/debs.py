@@ -20,6 +20,7 @@ import requests
 
 from bundler import __version__
 from bundler.artifacts import Artifact, BuildContext, KindResult, file_artifact
+from bundler.bundle.mediatypes import DEBIAN_PACKAGE
 from bundler.debs import gpg
 from bundler.debs.aptroot import Source, host_network_settings, requests_proxies
 from bundler.debs.repo import KEYRING, Dist, PoolEntry, publish
@@ -142,7 +143,7 @@ class DebsKind:
         artifacts = [
             Artifact(path=f"debs/{p['path']}", source=cache_path(ctx.cache_dir, p["sha256"]),
                      digest=f"sha256:{p['sha256']}", size=p["size"], kind="deb", origin=p["url"],
-                     media_type="application/vnd.debian.binary-package")
+                     media_type=DEBIAN_PACKAGE)
             for p in sorted(unique.values(), key=lambda p: p["path"])
         ]
         artifacts += [file_artifact(f"debs/{f.relative_to(root).as_posix()}", f, "meta") for f in sorted(generated)]

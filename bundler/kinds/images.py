@@ -15,15 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from bundler.artifacts import Artifact, BuildContext, KindResult, file_artifact
+from bundler.bundle.mediatypes import CONTAINERD_NAME, MANIFEST_TYPES, OCI_INDEX, OCI_LAYOUT, REF_NAME
 from bundler.errors import BundleError, RegistryError
 from bundler.reference import Reference, parse_reference
-from bundler.registry import MANIFEST_TYPES, Manifest, RegistryClient, RegistrySettings
+from bundler.registry import Manifest, RegistryClient, RegistrySettings
 from bundler.space import check_space, human
 from bundler.spec import LoadedSpec
 from bundler.store import BlobStore
-
-REF_NAME = "org.opencontainers.image.ref.name"
-CONTAINERD_NAME = "io.containerd.image.name"
 
 
 def platform_of(desc: dict) -> str:
@@ -241,8 +239,8 @@ class ImagesKind:
                 "source": entry["source"],
                 "why": entry.get("why", []),
             })
-        (layout_dir / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-        index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        (layout_dir / "oci-layout").write_text(OCI_LAYOUT)
+        index = {"schemaVersion": 2, "mediaType": OCI_INDEX,
                  "manifests": sorted(manifests, key=lambda m: m["annotations"][REF_NAME])}
         (layout_dir / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True))
         out = [file_artifact("images/oci-layout", layout_dir / "oci-layout", "meta"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bundler.bundle.mediatypes import BUNDLE_JSON
 from bundler.charts.repo import IndexCache
 from bundler.charts.sources import ChartSources
 from bundler.errors import BundleError
@@ -29,9 +30,9 @@ class ChartSource:
             if not root.is_dir():
                 raise ValuesError(f"--check-charts {where}: not a directory or an http(s):// chart repository")
             # A bundle's root holds its charts under charts/.
-            self.dir = root / "charts" if (root / "bundle.json").is_file() and (root / "charts").is_dir() else root
+            self.dir = root / "charts" if (root / BUNDLE_JSON).is_file() and (root / "charts").is_dir() else root
             # The bundle's image list, when these are a bundle's charts.
-            found = [d / "bundle.json" for d in (self.dir, self.dir.parent) if (d / "bundle.json").is_file()]
+            found = [d / BUNDLE_JSON for d in (self.dir, self.dir.parent) if (d / BUNDLE_JSON).is_file()]
             self.bundle_json: Path | None = found[0] if found else None
         else:
             self.sources = ChartSources(work / "chart-cache")
