@@ -17,21 +17,12 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Annotated
 
 import zstandard
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictInt,
-    StrictStr,
-    StringConstraints,
-    ValidationError,
-)
+from pydantic import ValidationError
 
 from bundler.artifacts import Artifact
+from bundler.bundle.manifest import BundleHead, Manifest
 from bundler.bundle.mediatypes import BUNDLE_FORMAT, BUNDLE_JSON, CHECKSUMS, SIGNATURE
 from bundler.errors import BundleError, IntegrityError, SpaceError
 from bundler.tarstream import CHUNK, OUT_CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, fsync
@@ -67,7 +58,7 @@ def unique_artifacts(artifacts: list[Artifact]) -> list[Artifact]:
 
 def write_archive(
     output: Path,
-    metadata: dict,
+    metadata: Manifest,
     artifacts: list[Artifact],
     mtime: int,
     level: int = 1,
@@ -84,7 +75,7 @@ def write_archive(
     while the artifacts are written.
     """
     artifacts = unique_artifacts(artifacts)
-    bundle_json = (json.dumps(metadata, indent=1, sort_keys=True) + "\n").encode()
+    bundle_json = metadata.dumps()
     lines = [f"{hashlib.sha256(bundle_json).hexdigest()}  {BUNDLE_JSON}"]
     lines += [f"{a.digest.split(':', 1)[1]}  {a.path}" for a in artifacts]
     checksums = ("\n".join(lines) + "\n").encode()
@@ -274,7 +265,7 @@ def read_member(path: Path, member: Member, limit: int) -> bytes:
     return b"".join(member.chunks)
 
 
-def read_bundle_json(path: Path) -> dict:
+def read_bundle_json(path: Path) -> BundleHead:
     """Only the head of the archive: inspect does not need to read gigabytes."""
     for member in iter_members(path):
         if member.name != BUNDLE_JSON:
@@ -285,7 +276,7 @@ def read_bundle_json(path: Path) -> dict:
     raise IntegrityError(f"{path}: empty archive")
 
 
-def parse_bundle_json(data: bytes, path: Path | None = None) -> dict:
+def parse_bundle_json(data: bytes, path: Path | None = None) -> BundleHead:
     """bundle.json parsed and checked for what readers rely on; IntegrityError names the first thing wrong
     (prefixed with `path: bundle.json:` when a path is given)."""
 
@@ -310,12 +301,11 @@ def parse_bundle_json(data: bytes, path: Path | None = None) -> dict:
         raise bad(f"unknown bundle format {str(meta.get('format'))[:80]!r} (this tool reads {FORMAT}): "
                   "not a wire-bundle")
     try:
-        BundleHead.model_validate(meta)
+        return BundleHead.model_validate(meta)
     except ValidationError as exc:
         err = exc.errors()[0]
         at = ".".join(str(p) for p in err["loc"]) or "(top)"
         raise bad(f"{at[:120]}: {err['msg'][:200]}") from None
-    return meta
 
 
 def _depth(value: object) -> int:
@@ -337,34 +327,6 @@ def _depth(value: object) -> int:
                 else:
                     todo.extend((c, d + 1) for c in v)
     return deepest
-
-
-def _member_name(name: str) -> str:
-    try:
-        check_member_name(name)
-    except IntegrityError as exc:
-        raise ValueError(str(exc)) from None  # what pydantic reports as a validation error
-    return name
-
-
-class HeadArtifact(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    path: Annotated[StrictStr, AfterValidator(_member_name)]
-    digest: Annotated[StrictStr, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
-    size: Annotated[StrictInt, Field(ge=0)]
-    kind: StrictStr
-
-
-class BundleHead(BaseModel):
-    """What readers (inspect, verify, unpack) take from bundle.json; the rest is carried along unchecked."""
-
-    model_config = ConfigDict(extra="allow")
-    format: StrictStr
-    name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
-    tool: StrictStr | None = None
-    created: StrictInt | None = None
-    kinds: dict[str, dict | list] = {}  # per kind its summary: a mapping (images) or a list (charts, files)
-    artifacts: list[HeadArtifact]
 
 
 def parse_checksums(data: bytes) -> dict[str, str]:

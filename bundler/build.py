@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import fcntl
 import importlib
-import json
 import os
 import shutil
 import sys
@@ -17,18 +16,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bundler import __version__
-from bundler.archive import FORMAT, WriteResult, unique_artifacts, write_archive
+from bundler.archive import WriteResult, unique_artifacts, write_archive
 from bundler.artifacts import Artifact, KindResult, file_artifact
+from bundler.bundle.lock import LOCK_VERSION, Lock, field_path, read_lock, write_lock
+from bundler.bundle.manifest import Manifest, ManifestArtifact
 from bundler.errors import BundleError, SpecError
 from bundler.kinds import KIND_MODULES
 from bundler.progress import Reporter
 from bundler.signing import PUBLIC_KEY, bundle_key, sign
 from bundler.space import check_space, human
 from bundler.spec import LoadedSpec
-from bundler.yamlsrc import load_json
 
-LOCK_VERSION = 1
+__all__ = ["Context", "WorkDir", "BuildResult", "build", "resolve_lock", "lock_for_build", "read_lock", "write_lock"]
+
 SCRATCH_MINIMUM = 16 << 20  # gpg homes, rendered charts, apt lists: a few MiB at a time
 
 
@@ -147,43 +150,21 @@ def _alive(pid: int) -> bool:
 # --- lock ---------------------------------------------------------------------------------------------------
 
 
-def resolve_lock(loaded: LoadedSpec, ctx: Context) -> dict:
-    lock: dict[str, Any] = {
-        "version": LOCK_VERSION,
-        "spec_digest": loaded.spec.digest(),
-        "locked_at": int(time.time()),
-        "tool": f"wire-bundle {__version__}",
-    }
-    for kind in kinds():
-        if kind.wanted(loaded):
-            lock[kind.name] = kind.lock(loaded, ctx)
-    return lock
-
-
-def write_lock(path: Path, lock: dict) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
-def read_lock(path: Path) -> dict | None:
-    if not path.exists():
-        return None
+def resolve_lock(loaded: LoadedSpec, ctx: Context) -> Lock:
+    sections = {kind.name: kind.lock(loaded, ctx) for kind in kinds() if kind.wanted(loaded)}
     try:
-        data = load_json(path, f"lock file {path}", SpecError)
-    except SpecError as exc:
-        raise SpecError(f"{exc}; delete it or run `wire-bundle lock`") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"lock file {path}: not a JSON object; delete it or run `wire-bundle lock`")
-    if data.get("version") != LOCK_VERSION:
-        raise SpecError(f"{path}: lock version {data.get('version')!r} is not {LOCK_VERSION}; run `wire-bundle lock`")
-    return data
+        return Lock(version=LOCK_VERSION, spec_digest=loaded.spec.digest(), locked_at=int(time.time()),
+                    tool=f"wire-bundle {__version__}", **sections)
+    except ValidationError as exc:  # a kind's lock() made a record the lock does not describe: a bug
+        err = exc.errors()[0]
+        raise BundleError(f"the lock for {loaded.path} is malformed at {field_path(err['loc'])}: {err['msg']} "
+                          "(a bug in wire-bundle; please report it)") from None
 
 
-def lock_for_build(loaded: LoadedSpec, ctx: Context, locked: bool) -> dict:
+def lock_for_build(loaded: LoadedSpec, ctx: Context, locked: bool) -> Lock:
     lock = read_lock(loaded.lock_path)
     current = loaded.spec.digest()
-    if lock is not None and lock.get("spec_digest") == current:
+    if lock is not None and lock.spec_digest == current:
         ctx.log(f"lock: using {loaded.lock_path}")
         return lock
     if locked:
@@ -205,7 +186,7 @@ def lock_for_build(loaded: LoadedSpec, ctx: Context, locked: bool) -> dict:
 @dataclass
 class BuildResult:
     archive: WriteResult
-    metadata: dict
+    metadata: Manifest
     artifacts: list[Artifact]
     signer: str
 
@@ -225,8 +206,8 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
     try:
         for round_ in (1, 2):
             summaries: dict[str, Any] = {}
-            for kind in kinds(only=lock):
-                result = kind.fetch(loaded, lock[kind.name], ctx)
+            for kind in kinds(only=lock.kinds()):
+                result = kind.fetch(loaded, lock.section(kind.name), ctx)
                 results.append(result)
                 summaries[kind.name] = result.summary
             artifacts = unique_artifacts([a for r in results for a in r.artifacts]
@@ -235,17 +216,16 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
                 break
             _close(results)  # fetch again: each kind now finds the thrown-away files missing
             results = []
-        metadata = _metadata(loaded, lock, summaries, artifacts)
-        metadata["signer"] = key.fingerprint
+        metadata = _metadata(loaded, lock, summaries, artifacts, key.fingerprint)
         total = sum(a.size for a in artifacts)
         check_space([(output.parent, total, "the archive (at most)")])
         ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
         pending = {path: fut for r in results for path, fut in r.pending.items()}
         wait = _waiter(pending)
         with ctx.progress("archive", total) as task:
-            written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
+            written = write_archive(output, metadata, artifacts, mtime=lock.locked_at, level=level,
                                     on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
-                                    sign=lambda data: sign(key, data, lock["locked_at"]))
+                                    sign=lambda data: sign(key, data, lock.locked_at))
     finally:
         _close(results)
     return BuildResult(written, metadata, artifacts, key.fingerprint)
@@ -313,18 +293,16 @@ def _waiter(pending: dict[str, Future]):
     return wait
 
 
-def _metadata(loaded: LoadedSpec, lock: dict, summaries: dict, artifacts: list[Artifact]) -> dict:
-    return {
-        "format": FORMAT,
-        "name": loaded.spec.name,
-        "created": lock["locked_at"],
-        "tool": lock.get("tool"),
-        "spec": loaded.spec.model_dump(mode="json"),
-        "lock": lock,
-        "kinds": summaries,
-        "artifacts": [
-            {"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "media_type": a.media_type,
-             "origin": a.origin}
-            for a in artifacts
-        ],
-    }
+def _metadata(loaded: LoadedSpec, lock: Lock, summaries: dict[str, Any], artifacts: list[Artifact],
+              signer: str) -> Manifest:
+    return Manifest(
+        name=loaded.spec.name,
+        created=lock.locked_at,
+        tool=lock.tool,
+        spec=loaded.spec.model_dump(mode="json"),
+        lock=lock,
+        kinds=summaries,
+        artifacts=[ManifestArtifact(path=a.path, digest=a.digest, size=a.size, kind=a.kind,
+                                    media_type=a.media_type, origin=a.origin) for a in artifacts],
+        signer=signer,
+    )

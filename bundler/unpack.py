@@ -30,6 +30,7 @@ from bundler.archive import (
     parse_checksums,
     read_bundle_json,
 )
+from bundler.bundle.manifest import BundleHead
 from bundler.errors import BundleError, IntegrityError, SpaceError
 from bundler.signing import PUBLIC_KEY, check_trust
 from bundler.space import check_space
@@ -48,9 +49,9 @@ class UnpackResult:
     trusted: bool = False
 
 
-def bundle_identity(meta: dict) -> str:
+def bundle_identity(meta: BundleHead) -> str:
     """bundle.json names every artifact by digest, so its own digest identifies the content."""
-    return "sha256:" + hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(json.dumps(meta.to_json(), sort_keys=True).encode()).hexdigest()
 
 
 def read_marker(target: Path) -> dict | None:
@@ -62,12 +63,12 @@ def read_marker(target: Path) -> dict | None:
     return marker if isinstance(marker, dict) else None
 
 
-def _still_intact(target: Path, meta: dict) -> bool:
+def _still_intact(target: Path, meta: BundleHead) -> bool:
     """Cheap re-check for a second unpack: every artifact there with its size (content was hashed before)."""
-    for art in meta["artifacts"]:
-        p = target / art["path"]
+    for art in meta.artifacts:
+        p = target / art.path
         try:
-            if p.stat().st_size != art["size"]:
+            if p.stat().st_size != art.size:
                 return False
         except (OSError, ValueError):
             return False
@@ -134,7 +135,7 @@ def _clean_stale(target: Path, log) -> None:
             log(f"removed {path}, left by an unpack (process {pid}) that was killed")
 
 
-def _reuse(archive: Path, target: Path, meta: dict, marker: dict | None, fingerprint: str | None,
+def _reuse(archive: Path, target: Path, meta: BundleHead, marker: dict | None, fingerprint: str | None,
            keyring: Path | None, log) -> UnpackResult | None:
     """The second unpack of one bundle: a result when `target` provably holds what `archive` holds, else None.
 
@@ -171,8 +172,8 @@ def _reuse(archive: Path, target: Path, meta: dict, marker: dict | None, fingerp
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(marker["unpacked_at"]))
     except (KeyError, TypeError, ValueError, OverflowError, OSError):
         when = "earlier"
-    log(f"{target} already holds this bundle ({meta['name']}, unpacked and verified {when}; {how}); nothing to do")
-    return UnpackResult(target, True, len(meta["artifacts"]), 0, meta["name"], signer, trusted)
+    log(f"{target} already holds this bundle ({meta.name}, unpacked and verified {when}; {how}); nothing to do")
+    return UnpackResult(target, True, len(meta.artifacts), 0, meta.name, signer, trusted)
 
 
 def _read_small(path: Path, limit: int) -> bytes | None:
@@ -202,7 +203,7 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
         held = f"bundle {str(marker.get('name'))[:80]!r}" if marker else "other files"
         raise BundleError(f"{target} is not empty (it holds {held}); choose another --to or pass --replace")
 
-    total = sum(a["size"] for a in meta["artifacts"])
+    total = sum(a.size for a in meta.artifacts)
     check_space([(target.parent, total, "the unpacked bundle")])
     staging = target.with_name(f".{target.name}.unpacking-{os.getpid()}")
     try:
@@ -221,7 +222,7 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
                                       (staging / PUBLIC_KEY).read_bytes() if (staging / PUBLIC_KEY).exists() else None,
                                       fingerprint=fingerprint, keyring=keyring)
         (staging / MARKER).write_text(json.dumps(
-            {"identity": identity, "name": meta["name"], "archive": archive.name, "unpacked_at": int(time.time()),
+            {"identity": identity, "name": meta.name, "archive": archive.name, "unpacked_at": int(time.time()),
              "archive_sha256": state.file_hash.hexdigest(), "archive_bytes": state.file_bytes,
              "content_digest": content_digest(checksums), "signer": signer},
             indent=1))
@@ -240,7 +241,7 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return UnpackResult(target, False, members, nbytes, meta["name"], signer, trusted)
+    return UnpackResult(target, False, members, nbytes, meta.name, signer, trusted)
 
 
 # Errors creating a member's file that say the archive's layout is impossible, not that the disk is.

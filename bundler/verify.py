@@ -19,6 +19,7 @@ from bundler.archive import (
     parse_bundle_json,
     parse_checksums,
 )
+from bundler.bundle.manifest import BundleHead
 from bundler.errors import BundleError, IntegrityError
 from bundler.signing import PUBLIC_KEY, check_trust
 
@@ -33,7 +34,7 @@ class VerifyReport:
     bytes: int = 0
     content_digest: str = ""
     file_sha256: str = ""
-    bundle: dict | None = None
+    bundle: BundleHead | None = None
     signer: str | None = None
     trusted: bool = False
 
@@ -112,9 +113,9 @@ def verify_archive(path: Path, on_bytes=None, fingerprint: str | None = None,
     if report.bundle is None and not stream_broken and not any(m == BUNDLE_JSON for m, _ in report.problems):
         report.problems.append((BUNDLE_JSON, "missing"))
     elif report.bundle is not None:
-        for art in report.bundle["artifacts"]:
-            name = art["path"]
-            if name in listed and art["digest"].split(":", 1)[1] != listed[name]:
+        for art in report.bundle.artifacts:
+            name = art.path
+            if name in listed and art.digest.split(":", 1)[1] != listed[name]:
                 report.problems.append((name, "bundle.json and checksums.sha256 disagree"))
 
     if CHECKSUMS in kept and not report.problems:

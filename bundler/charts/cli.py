@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from bundler.build import Context, WorkDir, read_lock
+from bundler.build import Context, WorkDir
+from bundler.bundle.lock import read_lock
 from bundler.charts.images import DEFAULTS, is_excluded
 from bundler.commands import options
 from bundler.progress import Reporter
@@ -24,7 +25,7 @@ def collect(spec_path: Path, cache_dir: Path, tmpdir: Path | None, helm: str | N
     loaded = load_spec(spec_path)
     lock = read_lock(loaded.lock_path)
     # The lock's chart versions when it still belongs to this spec: show what `build` would bundle.
-    pinned = (lock or {}).get("charts") if (lock or {}).get("spec_digest") == loaded.spec.digest() else None
+    pinned = lock.charts if lock is not None and lock.spec_digest == loaded.spec.digest() else None
     section = loaded.spec.images
     if loaded.spec.charts:
         cache_dir.mkdir(parents=True, exist_ok=True)

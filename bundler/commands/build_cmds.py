@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from bundler.build import Context, WorkDir, resolve_lock, write_lock
+from bundler.build import Context, WorkDir, resolve_lock
 from bundler.build import build as run_build
+from bundler.bundle.lock import write_lock
 from bundler.commands import options
 from bundler.progress import Reporter
 from bundler.space import human
@@ -37,7 +38,7 @@ def lock(spec: Path, cache_dir: Path, tmpdir: Path | None, jobs: int, helm: str 
         ctx = _context(cache_dir, work, jobs, quiet, helm)
         data = resolve_lock(loaded, ctx)
     write_lock(loaded.lock_path, data)
-    images = len(data.get("images", []))
+    images = len(data.images or [])
     click.echo(f"locked {images} images -> {loaded.lock_path}")
 
 

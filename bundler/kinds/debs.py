@@ -20,6 +20,7 @@ import requests
 
 from bundler import __version__
 from bundler.artifacts import Artifact, BuildContext, KindResult, file_artifact
+from bundler.bundle.lock import DebsLock, plain
 from bundler.bundle.mediatypes import DEBIAN_PACKAGE
 from bundler.debs import gpg
 from bundler.debs.aptroot import Source, host_network_settings, requests_proxies
@@ -88,7 +89,8 @@ class DebsKind:
 
     # --- fetch ---------------------------------------------------------------------------------------------
 
-    def fetch(self, spec: LoadedSpec, locked: dict[str, Any], ctx: BuildContext) -> KindResult:
+    def fetch(self, spec: LoadedSpec, section: DebsLock | dict[str, Any], ctx: BuildContext) -> KindResult:
+        locked: dict[str, Any] = plain(section)  # checked by the Lock; read here as the JSON it is written as
         _check_lock_shape(locked)
         _check_pool_paths(locked["targets"])
         unique: dict[str, dict] = {}

@@ -17,6 +17,7 @@ import requests
 
 from bundler import __version__
 from bundler.artifacts import Artifact, BuildContext, KindResult
+from bundler.bundle.lock import FileLock
 from bundler.errors import BundleError, IntegrityError
 from bundler.fetch import Downloader, describe_network_error
 from bundler.space import check_space, human
@@ -66,34 +67,32 @@ class FilesKind:
     def wanted(self, spec: LoadedSpec) -> bool:
         return bool(spec.spec.files)
 
-    def lock(self, spec: LoadedSpec, ctx: BuildContext) -> list[dict[str, Any]]:
+    def lock(self, spec: LoadedSpec, ctx: BuildContext) -> list[FileLock]:
         session = _session()
         out = []
         for entry in spec.spec.files:
             algorithm, checksum = next(iter(entry.checksums.items()))
             cached = _cache_path(ctx.cache_dir, algorithm, checksum)
             size = cached.stat().st_size if cached.exists() else _head_size(session, entry.url)
-            item: dict[str, Any] = {
-                "path": entry.dest, "url": entry.url, "algorithm": algorithm, "checksum": checksum, "size": size,
-            }
+            item = FileLock(path=entry.dest, url=entry.url, algorithm=algorithm, checksum=checksum, size=size)
             if entry.sha256 and algorithm != "sha256":
-                item["sha256"] = entry.sha256
+                item.sha256 = entry.sha256
             out.append(item)
-        return sorted(out, key=lambda i: i["path"])
+        return sorted(out, key=lambda i: i.path)
 
-    def fetch(self, spec: LoadedSpec, locked: list[dict[str, Any]], ctx: BuildContext) -> KindResult:
+    def fetch(self, spec: LoadedSpec, locked: list[FileLock], ctx: BuildContext) -> KindResult:
         downloader = Downloader(_session())
-        dests = {item["path"]: _cache_path(ctx.cache_dir, item["algorithm"], item["checksum"]) for item in locked}
-        missing = [item for item in locked if not dests[item["path"]].exists()]
-        missing_bytes = sum(item.get("size") or 0 for item in missing)
+        dests = {item.path: _cache_path(ctx.cache_dir, item.algorithm, item.checksum) for item in locked}
+        missing = [item for item in locked if not dests[item.path].exists()]
+        missing_bytes = sum(item.size or 0 for item in missing)
         check_space([(ctx.cache_dir, missing_bytes, "new files for the cache")])
         if missing:
             ctx.log(f"files: {len(locked)} files, {len(missing)} to fetch ({human(missing_bytes)} known)")
             with ctx.progress("files", missing_bytes) as task, ThreadPoolExecutor(max_workers=ctx.jobs) as pool:
                 futures = [
-                    pool.submit(downloader.download, item["url"], dests[item["path"]],
-                                digest=f"{item['algorithm']}:{item['checksum']}", size=item.get("size"),
-                                what=f"file {item['path']}", on_bytes=task.advance)
+                    pool.submit(downloader.download, item.url, dests[item.path],
+                                digest=f"{item.algorithm}:{item.checksum}", size=item.size,
+                                what=f"file {item.path}", on_bytes=task.advance)
                     for item in missing
                 ]
                 try:
@@ -106,16 +105,16 @@ class FilesKind:
         artifacts: list[Artifact] = []
         summary = []
         for item in locked:
-            url, algorithm, checksum = item["url"], item["algorithm"], item["checksum"]
-            dest = dests[item["path"]]
+            url, algorithm, checksum = item.url, item.algorithm, item.checksum
+            dest = dests[item.path]
             sha256 = checksum if algorithm == "sha256" else _hash(dest, "sha256")
-            if item.get("sha256") and item["sha256"] != sha256:
-                raise IntegrityError(f"file {item['path']}: sha256 mismatch (expected sha256:{item['sha256']}, "
+            if item.sha256 and item.sha256 != sha256:
+                raise IntegrityError(f"file {item.path}: sha256 mismatch (expected sha256:{item.sha256}, "
                                      f"got sha256:{sha256}) from {url}")
             size = dest.stat().st_size
-            artifacts.append(Artifact(path=f"files/{item['path']}", source=dest, digest=f"sha256:{sha256}",
+            artifacts.append(Artifact(path=f"files/{item.path}", source=dest, digest=f"sha256:{sha256}",
                                       size=size, kind="file", origin=url))
-            summary.append({"path": item["path"], "url": url, "size": size, "sha256": sha256,
+            summary.append({"path": item.path, "url": url, "size": size, "sha256": sha256,
                             algorithm: checksum})
         return KindResult(artifacts=artifacts, summary=summary)
 

@@ -19,6 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from bundler.artifacts import Artifact, BuildContext, KindResult, file_artifact, sha256_file
+from bundler.bundle.lock import ToolchainLock, plain
 from bundler.errors import BundleError
 from bundler.spec import LoadedSpec
 from bundler.toolchain import install_script, wheels
@@ -67,7 +68,8 @@ class ToolchainKind:
                 locked["collections"] = src.closure(tc.collections)
         return locked
 
-    def fetch(self, spec: LoadedSpec, locked: dict[str, Any], ctx: BuildContext) -> KindResult:
+    def fetch(self, spec: LoadedSpec, section: ToolchainLock | dict[str, Any], ctx: BuildContext) -> KindResult:
+        locked: dict[str, Any] = plain(section)  # checked by the Lock; read here as the JSON it is written as
         python, platform = locked["python"], locked["platform"]
         work = ctx.work_dir / "toolchain"
         source = locked.get("collections_source")

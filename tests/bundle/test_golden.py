@@ -6,15 +6,18 @@ became typed models. A change to either file's keys, order or formatting, or to 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from bundler.archive import BUNDLE_JSON, iter_members
-from bundler.build import Context, build, read_lock, write_lock
+from bundler.archive import BUNDLE_JSON, iter_members, parse_bundle_json
+from bundler.build import Context, build
+from bundler.bundle.lock import read_lock, write_lock
 from bundler.progress import Reporter
 from bundler.spec import load_spec
+from bundler.unpack import bundle_identity
 from tests.bundle.golden import FIXTURE, seed_cache
 
 # Recorded from the dict-based code (commit 3f8ba22), before the typed models.
@@ -52,8 +55,14 @@ def test_two_builds_from_one_lock_give_the_recorded_archive(golden, tmp_path):
     assert hashlib.sha256(second.read_bytes()).hexdigest() == digest
     for head in iter_members(first):
         assert head.name == BUNDLE_JSON
-        assert hashlib.sha256(b"".join(head.chunks)).hexdigest() == BUNDLE_JSON_SHA256
+        raw = b"".join(head.chunks)
+        assert hashlib.sha256(raw).hexdigest() == BUNDLE_JSON_SHA256
         break
+    # Readers give back the document as it was read: unpack's marker identity is what it always was.
+    parsed = parse_bundle_json(raw)
+    assert parsed.to_json() == json.loads(raw)
+    assert bundle_identity(parsed) == "sha256:" + hashlib.sha256(
+        json.dumps(json.loads(raw), sort_keys=True).encode()).hexdigest()
     assert digest == ARCHIVE_SHA256
     # The build used the lock as it was: it is not rewritten.
     assert (tmp_path / "golden.lock.json").read_bytes() == (FIXTURE / "golden.lock.json").read_bytes()
