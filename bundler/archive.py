@@ -17,6 +17,7 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO, cast
 
 import zstandard
 from pydantic import ValidationError
@@ -90,7 +91,8 @@ def write_archive(
                 try:
                     # Multi-threaded zstd output does not depend on the thread count: the bytes stay reproducible.
                     cctx = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
-                    with cctx.stream_writer(sink, closefd=False, write_size=OUT_CHUNK) as zw:
+                    # The sink is file-like where zstandard looks: write() and flush().
+                    with cctx.stream_writer(cast(IO[bytes], sink), closefd=False, write_size=OUT_CHUNK) as zw:
                         tar = TarWriter(zw)
                         tar.add_bytes(BUNDLE_JSON, bundle_json, mtime)
                         tar.add_bytes(CHECKSUMS, checksums, mtime)
@@ -233,7 +235,8 @@ def iter_members(path: Path, state: StreamState | None = None,
     try:
         dctx = zstandard.ZstdDecompressor()
         # One frame only: what follows it is trailing data, reported by the frame check, never decompressed.
-        with dctx.stream_reader(file_reader, read_across_frames=False, read_size=CHUNK) as zr:
+        # The read-ahead is file-like where zstandard looks: read().
+        with dctx.stream_reader(cast(IO[bytes], file_reader), read_across_frames=False, read_size=CHUNK) as zr:
             tar = TarReader(zr)
             for info, data in tar.members():
                 stream.last = info.name

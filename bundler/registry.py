@@ -223,7 +223,6 @@ class RegistryClient:
         return Manifest(body, media_type, actual)
 
     def _retrying_get(self, ref: Reference, url: str, headers: dict[str, str], what: str) -> requests.Response:
-        resp = None
         for attempt in range(5):
             resp = self._get(ref, url, headers, what)
             if resp.status_code not in (429, 500, 502, 503, 504):

@@ -149,6 +149,7 @@ def _reuse(archive: Path, target: Path, meta: BundleHead, marker: dict | None, f
     recorded = marker.get("archive_sha256")
     if not isinstance(recorded, str):
         return None  # unpacked before archive digests were recorded: nothing to compare with
+    signer: str | None
     if _file_sha256(archive) == recorded:
         checksums = _read_small(target / CHECKSUMS, CHECKSUMS_MAX)
         if checksums is None or content_digest(checksums) != marker.get("content_digest"):
@@ -267,7 +268,7 @@ def _extract(archive: Path, staging: Path, state: StreamState) -> tuple[int, int
         seen.add(name)
         if name not in (BUNDLE_JSON, CHECKSUMS) and listed is None:
             raise IntegrityError(f"{archive}: {CHECKSUMS} must come before {name!r}; not a wire-bundle archive")
-        if name not in (BUNDLE_JSON, CHECKSUMS, SIGNATURE) and name not in listed:
+        if name not in (BUNDLE_JSON, CHECKSUMS, SIGNATURE) and (listed is None or name not in listed):
             raise IntegrityError(f"refusing member {name!r}: not listed in {CHECKSUMS}")
         limit = _LIMITS.get(name)
         if limit is not None and member.size > limit:
@@ -292,7 +293,7 @@ def _extract(archive: Path, staging: Path, state: StreamState) -> tuple[int, int
             raise
         members += 1
         nbytes += member.size
-        if name == CHECKSUMS:
+        if name == CHECKSUMS and buf is not None:
             listed = parse_checksums(bytes(buf))
             head = listed.get(BUNDLE_JSON)
             if head != head_digest:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, Va
 from bundler.errors import SpecError
 from bundler.yamlsrc import load_json
 
-LOCK_VERSION = 1
+LOCK_VERSION: Literal[1] = 1
 
 
 class Record(BaseModel):

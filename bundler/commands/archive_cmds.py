@@ -63,7 +63,10 @@ def verify(archive: Path, fingerprint: str | None, keyring: Path | None, quiet: 
 
 def dedup_figures(meta: BundleHead) -> tuple[int, int]:
     """(bytes if every image carried its own copy of every blob, bytes actually stored)."""
-    images = meta.kinds.get("images", {}).get("images", [])  # type: ignore[union-attr]  # a list: caught below
+    summary = meta.kinds.get("images", {})
+    if not isinstance(summary, dict):
+        raise TypeError("the images summary is not a mapping")  # inspect names the malformed summary
+    images = summary.get("images", [])
     naive = sum(i["size"] for i in images)
     stored = sum(a.size for a in meta.artifacts if a.kind == "image")
     return naive, stored

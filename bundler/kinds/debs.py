@@ -54,7 +54,7 @@ class DebsKind:
         if settings:
             ctx.log("debs: from this host's apt configuration: "
                     + ", ".join(f"{k}={re.sub(r'//[^/@]+@', '//***@', v)}" for k, v in sorted(settings.items())))
-        targets = []
+        targets: list[dict[str, Any]] = []
         for t in debs.targets:
             sources = [
                 Source(s.uri.rstrip("/"), tuple(s.suites), tuple(s.components),

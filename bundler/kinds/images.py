@@ -182,8 +182,9 @@ class ImagesKind:
             image: dict[str, Any] = {"entry": entry, "ref": ref, "manifests": {entry.digest}, "blobs": set(),
                                      "platforms": []}
             top = get(ref, entry.digest, entry.media_type)
-            children = [(c.digest, c.platform, c.media_type) for c in entry.platforms or []] \
-                or [(top.digest, None, top.media_type)]
+            children: list[tuple[str, str | None, str]] = [(c.digest, c.platform, c.media_type)
+                                                           for c in entry.platforms or []]
+            children = children or [(top.digest, None, top.media_type)]
             for digest, platform, media_type in children:
                 m = top if digest == top.digest else get(ref, digest, media_type)
                 image["manifests"].add(m.digest)
@@ -212,7 +213,7 @@ class ImagesKind:
         layout_dir = Path(ctx.work_dir) / "images"
         layout_dir.mkdir(parents=True, exist_ok=True)
         artifacts: dict[str, Artifact] = {}
-        manifests = []
+        manifests: list[dict[str, Any]] = []
         summary = []
         for image in images:
             entry: ImageLock = image["entry"]

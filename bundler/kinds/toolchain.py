@@ -45,6 +45,8 @@ class ToolchainKind:
 
     def lock(self, spec: LoadedSpec, ctx: BuildContext) -> dict[str, Any]:
         tc = spec.spec.toolchain
+        if tc is None:
+            raise BundleError("toolchain: the spec has no toolchain section to lock")
         work = ctx.work_dir / "toolchain" / "lock"
         own = wheels.build_project_wheel(work / "self")
         own_name, own_version = wheels.wheel_name_version(own.name)

@@ -41,7 +41,7 @@ class ChartSource:
     def chart(self, name: str) -> Path:
         """An unpacked chart directory or a chart package (.tgz) for `helm template`."""
         if self.url is not None:
-            return self._from_repo(name)
+            return self._from_repo(self.url, name)
         unpacked = self.dir / name
         if (unpacked / "Chart.yaml").is_file():
             return unpacked
@@ -54,17 +54,17 @@ class ChartSource:
             raise ChartMissing(f"no chart {name} in {self.where} (neither {name}/Chart.yaml nor {name}-VERSION.tgz)")
         return packages[0]
 
-    def _from_repo(self, name: str) -> Path:
+    def _from_repo(self, url: str, name: str) -> Path:
         from bundler.charts.repo import resolve_http
 
         cache: IndexCache = self.sources.indexes
         try:
-            if name not in cache.index(self.url)["entries"]:
-                raise ChartMissing(f"no chart {name} in {self.url}/index.yaml")
-            r = resolve_http(cache, self.url, name, ANY_VERSION)
+            if name not in cache.index(url)["entries"]:
+                raise ChartMissing(f"no chart {name} in {url}/index.yaml")
+            r = resolve_http(cache, url, name, ANY_VERSION)
             path, _, _ = self.sources.fetch(r.name, r.repo, r.version, r.url, r.digest, r.size)
         except ChartMissing:
             raise
         except BundleError as exc:
-            raise ValuesError(f"--check-charts {self.url}: {exc}") from None
+            raise ValuesError(f"--check-charts {url}: {exc}") from None
         return path

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from bundler.values import tls
@@ -120,6 +120,10 @@ def load_settings_file(path: Path) -> dict[str, Any]:
 
 # --- small typed readers; each names the key it reads -------------------------------------------------------
 
+@overload
+def _str(s: dict, key: str, *, required: Literal[True]) -> str: ...
+@overload
+def _str(s: dict, key: str, *, required: bool = False) -> str | None: ...
 def _str(s: dict, key: str, *, required: bool = False) -> str | None:
     value = _dig(s, key)
     if value is None or value == "":
