@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, ValidationError
 
+from bundler.bundle.yamlsrc import load_json
 from bundler.errors import SpecError
-from bundler.yamlsrc import load_json
 
 LOCK_VERSION: Literal[1] = 1
 

@@ -66,7 +66,7 @@ class Manifest(BaseModel):
 
 
 def _member_name(name: str) -> str:
-    from bundler.archive import check_member_name
+    from bundler.bundle.archive import check_member_name
     from bundler.errors import IntegrityError
 
     try:

@@ -31,8 +31,8 @@ MANIFEST = json.dumps({
 
 def seed_cache(cache: Path) -> None:
     """Put every blob and file the golden lock pins where a build looks for it first."""
-    from bundler.kinds.files import _cache_path
-    from bundler.store import BlobStore
+    from bundler.bundle.store import BlobStore
+    from bundler.kinds.files.kind import _cache_path
 
     store = BlobStore(cache)
     for blob in (MANIFEST, CONFIG, LAYER):

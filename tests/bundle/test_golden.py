@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from bundler.archive import BUNDLE_JSON, iter_members, parse_bundle_json
-from bundler.build import Context, build
+from bundler.bundle.archive import BUNDLE_JSON, iter_members, parse_bundle_json
+from bundler.bundle.build import Context, build
 from bundler.bundle.lock import read_lock, write_lock
-from bundler.progress import Reporter
-from bundler.spec import load_spec
-from bundler.unpack import bundle_identity
+from bundler.bundle.progress import Reporter
+from bundler.bundle.spec import load_spec
+from bundler.bundle.unpack import bundle_identity
 from tests.bundle.golden import FIXTURE, seed_cache
 
 # Recorded from the dict-based code (commit 3f8ba22), before the typed models.

@@ -7,8 +7,8 @@ import tarfile
 
 import pytest
 
-from bundler.charts.package import read_chart_bytes
 from bundler.errors import BundleError
+from bundler.kinds.charts.package import read_chart_bytes
 
 
 def _tgz(members: list[tuple[str, bytes | None]]) -> bytes:

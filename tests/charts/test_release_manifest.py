@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from bundler.bundle.lock import Lock, write_lock
-from bundler.charts import release_manifest
+from bundler.bundle.spec import load_spec
 from bundler.errors import BundleError, SpecError
-from bundler.kinds.charts import KIND
-from bundler.spec import load_spec
+from bundler.kinds.charts import release_manifest
+from bundler.kinds.charts.kind import KIND
 from tests.charts import chartsrc
 from tests.charts.conftest import ChartServer, SmallRepo, helm_env
 from tests.images.conftest import run_cli
