@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, StrictBool, StrictInt, StrictStr, Va
 
 from bundler.bundle.yamlsrc import load_json
 from bundler.errors import SpecError
+from bundler.kinds import KIND_NAMES
 
 LOCK_VERSION: Literal[1] = 1
 
@@ -200,7 +201,8 @@ class Lock(Record):
         return getattr(self, kind, None)
 
     def kinds(self) -> list[str]:
-        return [k for k in ("charts", "images", "debs", "files", "toolchain") if k in self.model_fields_set]
+        """The kinds the lock has a section for, in pipeline order."""
+        return [k for k in KIND_NAMES if getattr(self, k) is not None]
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
