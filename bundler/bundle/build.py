@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from bundler import __version__
 from bundler.bundle.archive import WriteResult, unique_artifacts, write_archive
 from bundler.bundle.artifacts import Artifact, KindResult, file_artifact
-from bundler.bundle.lock import LOCK_VERSION, Lock, field_path, read_lock, write_lock
+from bundler.bundle.lock import LOCK_VERSION, Lock, field_path, read_lock, read_lock_for, write_lock
 from bundler.bundle.manifest import Manifest, ManifestArtifact
 from bundler.bundle.progress import Reporter
 from bundler.bundle.signing import PUBLIC_KEY, bundle_key, sign
@@ -163,18 +163,17 @@ def resolve_lock(loaded: LoadedSpec, ctx: Context) -> Lock:
 
 
 def lock_for_build(loaded: LoadedSpec, ctx: Context, locked: bool) -> Lock:
-    lock = read_lock(loaded.lock_path)
-    current = loaded.spec.digest()
-    if lock is not None and lock.spec_digest == current:
+    exists, lock = read_lock_for(loaded.lock_path, loaded.spec.digest())
+    if lock is not None:
         ctx.log(f"lock: using {loaded.lock_path}")
         return lock
     if locked:
-        why = "does not exist" if lock is None else "was made for another version of the spec"
+        why = "was made for another version of the spec" if exists else "does not exist"
         raise SpecError(
             f"{loaded.path} changed since it was locked ({loaded.lock_path} {why}); run `wire-bundle lock "
             f"{loaded.path}` or build without --locked"
         )
-    ctx.log(f"lock: {'spec changed, ' if lock else ''}resolving {loaded.path}")
+    ctx.log(f"lock: {'spec changed, ' if exists else ''}resolving {loaded.path}")
     lock = resolve_lock(loaded, ctx)
     write_lock(loaded.lock_path, lock)
     ctx.log(f"lock: wrote {loaded.lock_path}")

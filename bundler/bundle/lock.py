@@ -237,15 +237,31 @@ def parse_lock(data: Any, path: Path) -> Lock:
                         "`wire-bundle lock`") from None
 
 
+def _load(path: Path) -> Any:
+    try:
+        return load_json(path, f"lock file {path}", SpecError)
+    except SpecError as exc:
+        raise SpecError(f"{exc}; delete it or run `wire-bundle lock`") from None
+
+
 def read_lock(path: Path) -> Lock | None:
     """The lock at `path`, or None when there is none."""
     if not path.exists():
         return None
-    try:
-        data = load_json(path, f"lock file {path}", SpecError)
-    except SpecError as exc:
-        raise SpecError(f"{exc}; delete it or run `wire-bundle lock`") from None
-    return parse_lock(data, path)
+    return parse_lock(_load(path), path)
+
+
+def read_lock_for(path: Path, spec_digest: str) -> tuple[bool, Lock | None]:
+    """(whether there is a lock file, the lock when it was made for the spec with `spec_digest`).
+
+    A lock made for another version of the spec is checked only as far as being a version-1 JSON object: `build`
+    replaces it, as it always has, whatever else it holds."""
+    if not path.exists():
+        return False, None
+    data = _load(path)
+    if isinstance(data, dict) and data.get("version") == LOCK_VERSION and data.get("spec_digest") != spec_digest:
+        return True, None
+    return True, parse_lock(data, path)
 
 
 def write_lock(path: Path, lock: Lock) -> None:

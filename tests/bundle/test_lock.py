@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bundler.bundle.lock import Lock, parse_lock, plain
+from bundler.bundle.lock import Lock, parse_lock, plain, read_lock_for
 from bundler.errors import SpecError
 from tests.bundle.golden import FIXTURE
 
@@ -125,3 +125,19 @@ def test_records_made_in_code_serialise_with_only_the_keys_given():
     assert lock.to_json()["files"] == [{"path": "a", "url": "u", "algorithm": "sha512", "checksum": "c", "size": None}]
     lock.files[0].sha256 = "d"
     assert lock.to_json()["files"][0]["sha256"] == "d"
+
+
+def test_a_lock_for_another_spec_is_left_to_be_replaced_whatever_it_holds(tmp_path):
+    """build replaces a lock made for another version of the spec (as it always has): only the matching one is
+    read into records, and refused when malformed."""
+    path = tmp_path / "x.lock.json"
+    malformed = _set(copy.deepcopy(GOLDEN), "images.0.size", "big")
+    path.write_text(json.dumps({**malformed, "spec_digest": "sha256:" + "1" * 64}))
+    assert read_lock_for(path, GOLDEN["spec_digest"]) == (True, None)
+    path.write_text(json.dumps(malformed))
+    with pytest.raises(SpecError, match=r"images\.0\.size: Input should be a valid integer"):
+        read_lock_for(path, GOLDEN["spec_digest"])
+    path.write_text(json.dumps(GOLDEN))
+    exists, lock = read_lock_for(path, GOLDEN["spec_digest"])
+    assert exists and lock is not None and lock.to_json() == GOLDEN
+    assert read_lock_for(tmp_path / "none.lock.json", GOLDEN["spec_digest"]) == (False, None)
