@@ -208,16 +208,6 @@ class Lock(Record):
         return json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n"
 
 
-def plain(section: Any) -> Any:
-    """A section (a record or a list of them) as the JSON it is written as: for the kinds that still read
-    their section as dicts (charts, debs, toolchain). The Lock has checked its shape already."""
-    if isinstance(section, Record):
-        return section.to_json()
-    if isinstance(section, list):
-        return [plain(s) for s in section]
-    return section
-
-
 def field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top)"
 
