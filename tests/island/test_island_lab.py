@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from tests.debs.island import CACHE
+from tests.bundle.conftest import read_tar, run_cli, write_tar
 from tests.fixtures.lab import HostSpec
-from tests.images.conftest import read_tar, run_cli, write_tar
+from tests.kinds.debs.island import CACHE
 from tests.support.images import ImageFactory
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -38,7 +38,7 @@ def bundle(tmp_path_factory, registry):
 
     import yaml
 
-    from tests.debs.conftest import BOOKWORM_SOURCES
+    from tests.kinds.debs.conftest import BOOKWORM_SOURCES
     from tests.support.fileserver import FileServer
 
     factory = ImageFactory(seed="island-lab")

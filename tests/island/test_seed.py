@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import requests
 
-from tests.images.conftest import run_cli, write_spec
+from tests.bundle.conftest import run_cli, write_spec
 from tests.island.seeding import ReadOnlyRegistry, seed_module
 from tests.support import skopeo
 

@@ -23,7 +23,7 @@ import yaml
 from bundler.island.values.check import objects, render
 from bundler.kinds.charts.discover import images_in_manifests
 from bundler.kinds.charts.render import find_helm
-from tests.values.conftest import make_cert
+from tests.island.values.conftest import make_cert
 
 pytestmark = pytest.mark.slow
 

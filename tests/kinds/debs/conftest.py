@@ -1,0 +1,99 @@
+"""Fixtures for the Debian package tests: the real Debian archive, reached the way this machine's apt is set up.
+
+Downloads are kept in a persistent cache (WIRE_BUNDLE_TEST_CACHE, default /var/cache/wire-bundle-tests) so a
+rerun resolves again (apt-get update is incremental) but fetches nothing it already has.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bundler.kinds.debs import gpg
+from tests.kinds.debs.island import CACHE
+
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+BOOKWORM_SOURCES = [
+    {"uri": "http://deb.debian.org/debian", "suites": ["bookworm", "bookworm-updates"],
+     "signed_by": DEBIAN_KEYRING},
+    {"uri": "http://deb.debian.org/debian-security", "suites": ["bookworm-security"], "signed_by": DEBIAN_KEYRING},
+]
+
+
+@dataclass
+class DebsContext:
+    __test__ = False
+
+    cache_dir: Path
+    work_dir: Path
+    jobs: int = 2
+    helm: str | None = None
+    discovered_images: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    messages: list[str] = field(default_factory=list)
+
+    def progress(self, label: str, total_bytes: int | None = None) -> Any:
+        return _Progress()
+
+    def log(self, message: str) -> None:
+        self.messages.append(message)
+
+    def warn(self, message: str) -> None:
+        self.messages.append("warning: " + message)
+
+
+class _Progress:
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+
+def write_spec(path: Path, packages: list[str], *, sources: list[dict] | None = None, name: str = "debs-test",
+               **debs: Any) -> Path:
+    target = {"name": "bookworm", "suite": "bookworm", "sources": sources or BOOKWORM_SOURCES}
+    spec = {"version": 1, "name": name, "debs": {"targets": [target], "packages": packages, **debs}}
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def run_cli(*args: Any, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bundler.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=dict(os.environ))
+
+
+@pytest.fixture(scope="session")
+def debs_cache() -> Path:
+    """Persistent across runs: the apt roots (lists), the .debs by sha256 and the bundle signing key."""
+    path = CACHE / "debs-cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def ctx(debs_cache: Path, tmp_path: Path) -> DebsContext:
+    work = tmp_path / "work"
+    work.mkdir()
+    return DebsContext(cache_dir=debs_cache, work_dir=work)
+
+
+@pytest.fixture(scope="session")
+def other_key(tmp_path_factory) -> gpg.SigningKey:
+    """A second archive key, made like the bundle's: what a forged or foreign repository is signed with."""
+    return gpg.cached_key(tmp_path_factory.mktemp("other-key"), log=lambda m: None)
+
+
+@pytest.fixture
+def needs_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (debootstrap, mount and network namespaces)")
