@@ -44,7 +44,7 @@ MIB = 1 << 20
 def signing_key(work: Path) -> tuple[Path, float]:
     """The signing key is made once per cache (RSA-4096 generation takes seconds) or given by the operator:
     a one-time cost, measured apart. Signing itself stays inside the timed build."""
-    from bundler.kinds.debs.gpg import cached_key
+    from bundler.bundle.gpg import cached_key
 
     t0 = time.monotonic()
     key = cached_key(work / "key-cache", log=lambda *_: None)

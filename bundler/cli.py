@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "verify": "bundler.commands.verify:verify",
     "inspect": "bundler.commands.inspect:inspect",
     "unpack": "bundler.commands.unpack:unpack",
+    "diff": "bundler.commands.diff:diff",
+    "sbom": "bundler.commands.sbom:sbom",
     "plan": "bundler.commands.plan:plan",
     "preflight": "bundler.commands.preflight:preflight",
     "values": "bundler.commands.values:values",
@@ -53,6 +55,8 @@ On the island:
   wire-bundle verify FILE         every member, digest and the signature, offline
   wire-bundle unpack FILE --to D  verify while extracting, all or nothing
   wire-bundle inspect FILE        what is inside, and what deduplication saved
+  wire-bundle diff OLD NEW        what an upgrade changes; `build --base OLD` carries only that
+  wire-bundle sbom FILE           the CycloneDX SBOM: every artifact, the OS packages in every image
   wire-bundle plan -p 50 -c 4     SFT nodes and call bandwidth for a planned load
   wire-bundle preflight -i INV    every VM checked against the sizing table (exit 0/3/4)
   wire-bundle values -i INV -o DIR Helm values + vault-encrypted secrets for every release

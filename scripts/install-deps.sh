@@ -9,6 +9,7 @@ APT_PACKAGES=(
   docker-registry skopeo buildah uidmap
   debootstrap systemd-container iproute2 iptables openssh-client
   containerd nginx coturn chrony aptly apt-utils gnupg zstd unzip curl apache2-utils time
+  rpm  # rpmbuild and rpm make the real rpm database the SBOM tests read
 )
 
 need_apt=()

@@ -129,6 +129,23 @@ def test_invalid_yaml_inventory_names_the_yaml_error(tmp_path):
     one_line(rc, err, f"inventory {inv / 'hosts.yml'}:4: not valid YAML")
 
 
+@pytest.mark.parametrize("hosts_ini,where,cause", [
+    ("[wire]\nwire1 ansible_host=10.0.0.1 oops\n", 2, "Expected key=value host variable assignment, got: oops"),
+])
+def test_invalid_ini_inventory_names_file_line_and_cause(tmp_path, hosts_ini, where, cause):
+    """`values` said "no hosts found" for an INI inventory Ansible could not parse; pre-flight said only that
+    parsing failed. Both now read the inventory through one reader, which names the file, the line and the cause."""
+    inv = _inventory(tmp_path, "wire_domain: example.com\n")
+    (inv / "hosts.yml").unlink()
+    (inv / "hosts.ini").write_text(hosts_ini)
+    expected = f"inventory {inv / 'hosts.ini'}:{where}: not a valid INI inventory: {cause}"
+    rc, err, _ = values(tmp_path, inv)
+    one_line(rc, err, expected)
+    assert not (tmp_path / "values").exists()
+    rc, err, _ = run("preflight", "-i", inv / "hosts.ini")
+    one_line(rc, err, expected)
+
+
 def test_hostile_settings_file_is_one_line(tmp_path):
     inv = _inventory(tmp_path, "wire_domain: example.com\n")
     settings = tmp_path / "settings.yml"

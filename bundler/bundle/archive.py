@@ -1,35 +1,41 @@
 """The bundle archive: one deterministic tar, zstd-compressed, written and read in a single streaming pass.
 
 Members: `bundle.json` first (what the bundle holds, so `inspect` reads only the head), `checksums.sha256`
-second (checkable with `sha256sum -c` after extraction), then every artifact sorted by path, and last the
-signature over checksums.sha256 (made while the artifacts are written). Every member has the same mtime (the
-lock's), uid/gid 0 and mode 0644, so two builds from one lock give the same bytes.
+second (checkable with `sha256sum -c` after extraction), then the EARLY_MEMBERS (the SBOM), every other
+artifact sorted by path, and last the signature over checksums.sha256 (made while the artifacts are written).
+Every member has the same mtime (the lock's), uid/gid 0 and mode 0644, so two builds from one lock give the
+same bytes.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import errno
 import hashlib
 import json
 import os
+import stat
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, cast
+from typing import IO, BinaryIO, cast
 
 import zstandard
 from pydantic import ValidationError
 
 from bundler.bundle.artifacts import Artifact
 from bundler.bundle.manifest import BundleHead, Manifest
-from bundler.bundle.mediatypes import BUNDLE_FORMAT, BUNDLE_JSON, CHECKSUMS, SIGNATURE
+from bundler.bundle.mediatypes import BUNDLE_FORMAT, BUNDLE_JSON, CHECKSUMS, SBOM, SIGNATURE
+from bundler.bundle.parts import PartsReader, is_parts_manifest
 from bundler.bundle.tarstream import CHUNK, OUT_CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, fsync
 from bundler.bundle.zstdframe import FrameCheck
 from bundler.errors import BundleError, IntegrityError, SpaceError
 
 FORMAT = BUNDLE_FORMAT
+# Small documents readers want without streaming the blobs (`wire-bundle sbom`): right after checksums.sha256.
+EARLY_MEMBERS = frozenset({SBOM})
 
 
 @dataclass
@@ -46,6 +52,19 @@ def content_digest(checksums: bytes) -> str:
     return "sha256:" + hashlib.sha256(checksums).hexdigest()
 
 
+def head_bytes(metadata: Manifest, artifacts: list[Artifact]) -> tuple[bytes, bytes]:
+    """bundle.json and checksums.sha256 as the archive holds them (artifacts as unique_artifacts returns them)."""
+    bundle_json = metadata.dumps()
+    return bundle_json, checksums_for(bundle_json, [(a.digest, a.path) for a in artifacts])
+
+
+def checksums_for(bundle_json: bytes, artifacts: list[tuple[str, str]]) -> bytes:
+    """checksums.sha256 follows from bundle.json's bytes and its artifacts' (digest, path), in path order."""
+    lines = [f"{hashlib.sha256(bundle_json).hexdigest()}  {BUNDLE_JSON}"]
+    lines += [f"{digest.split(':', 1)[1]}  {path}" for digest, path in artifacts]
+    return ("\n".join(lines) + "\n").encode()
+
+
 def unique_artifacts(artifacts: list[Artifact]) -> list[Artifact]:
     by_path: dict[str, Artifact] = {}
     for a in artifacts:
@@ -54,7 +73,7 @@ def unique_artifacts(artifacts: list[Artifact]) -> list[Artifact]:
         if old is not None and old.digest != a.digest:
             raise BundleError(f"two different artifacts want the archive path {a.path} ({old.origin}, {a.origin})")
         by_path.setdefault(a.path, a)
-    return sorted(by_path.values(), key=lambda a: a.path)
+    return sorted(by_path.values(), key=lambda a: (a.path not in EARLY_MEMBERS, a.path))
 
 
 def write_archive(
@@ -67,6 +86,9 @@ def write_archive(
     wait: Callable[[Artifact], None] | None = None,
     fresh: frozenset[str] = frozenset(),
     sign: Callable[[bytes], bytes] | None = None,
+    extra: tuple[tuple[str, bytes], ...] = (),
+    leave_out: frozenset[str] = frozenset(),
+    tail: Callable[[], tuple[tuple[str, bytes], ...]] = tuple,
 ) -> WriteResult:
     """`wait(artifact)` is called before each artifact is read: it blocks until a download has finished.
 
@@ -74,12 +96,13 @@ def write_archive(
     source (the cache from earlier builds, generated files) is hashed again as it streams into the tar.
     `sign(checksums)` returns a detached signature, stored as the last member; it runs on a thread of its own
     while the artifacts are written.
+
+    A delta bundle (bundler/bundle/delta.py) lists every artifact in checksums.sha256 but writes only those not
+    in `leave_out`, with its `extra` members (its declaration) after checksums.sha256 and the `tail()` ones (the
+    declaration's signature, made meanwhile) before the signature.
     """
     artifacts = unique_artifacts(artifacts)
-    bundle_json = metadata.dumps()
-    lines = [f"{hashlib.sha256(bundle_json).hexdigest()}  {BUNDLE_JSON}"]
-    lines += [f"{a.digest.split(':', 1)[1]}  {a.path}" for a in artifacts]
-    checksums = ("\n".join(lines) + "\n").encode()
+    bundle_json, checksums = head_bytes(metadata, artifacts)
 
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
@@ -96,8 +119,13 @@ def write_archive(
                         tar = TarWriter(zw)
                         tar.add_bytes(BUNDLE_JSON, bundle_json, mtime)
                         tar.add_bytes(CHECKSUMS, checksums, mtime)
-                        for a in artifacts:
+                        for name, data in extra:
+                            tar.add_bytes(name, data, mtime)
+                        for a in (a for a in artifacts if a.path not in leave_out):
                             _add_artifact(tar, a, mtime, on_bytes, wait, verify=a.path not in fresh)
+                        ends = tail()
+                        for name, data in ends:
+                            tar.add_bytes(name, data, mtime)
                         if signature is not None:
                             tar.add_bytes(SIGNATURE, signature.result(), mtime)
                         tar.close()
@@ -119,7 +147,8 @@ def write_archive(
     sidecar = output.with_name(output.name + ".sha256")
     sidecar.write_text(f"{file_sha256}  {output.name}\n")
     return WriteResult(output, output.stat().st_size, file_sha256,
-                       content_digest(checksums), len(artifacts) + 2 + (signature is not None))
+                       content_digest(checksums),
+                       len(artifacts) - len(leave_out) + 2 + len(extra) + len(ends) + (signature is not None))
 
 
 def _add_artifact(tar: TarWriter, a: Artifact, mtime: int, on_bytes: Callable[[int], None] | None,
@@ -180,9 +209,15 @@ class _Stream:
         self.reader = reader
         self.frames = frames
         self.last = "(start)"
+        self.source: object = None
 
     def error(self, exc: BaseException) -> IntegrityError:
         p = self.path
+        explain = getattr(self.source, "explain", None)
+        if explain is not None:  # a split archive: the part at fault, if one is
+            self.reader.close()
+            if (part := explain()) is not None:
+                return IntegrityError(part)
         if isinstance(exc, EOFError):
             return IntegrityError(f"{p}: archive is truncated ({self.reader.consumed} bytes read): {exc}")
         if isinstance(exc, zstandard.ZstdError):
@@ -215,6 +250,41 @@ class _Stream:
 _STREAM_ERRORS = (zstandard.ZstdError, tarfile.TarError, EOFError, OSError, ValueError)
 
 
+_NOT_REGULAR = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def check_archive_file(path: Path) -> None:
+    """Refuse at once, with one line, what cannot be an archive (a directory, FIFO, socket or device)."""
+    open_archive(path).close()
+
+
+def open_archive(path: Path) -> BinaryIO:
+    """The archive opened for reading, or a BundleError when it is not a regular file.
+
+    Opened without blocking and checked on the open descriptor: a FIFO would otherwise wait forever for a
+    writer, a device would stream without end, and a check before the open could be raced."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            _refuse_special(path, os.stat(path).st_mode)  # a socket cannot be opened at all (ENXIO)
+        raise BundleError(f"{path}: cannot open: {exc.strerror}") from None
+    try:
+        _refuse_special(path, os.fstat(fd).st_mode)
+    except BaseException:
+        os.close(fd)
+        raise
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def _refuse_special(path: Path, mode: int) -> None:
+    if not stat.S_ISREG(mode):
+        what = next((name for test, name in _NOT_REGULAR if test(mode)), "a special file")
+        raise BundleError(f"{path}: is {what}, not a regular file: not an archive")
+
+
 def iter_members(path: Path, state: StreamState | None = None,
                  on_bytes: Callable[[int], None] | None = None) -> Iterator[Member]:
     """Yield members in archive order; each member's chunks must be consumed before the next is read.
@@ -226,12 +296,15 @@ def iter_members(path: Path, state: StreamState | None = None,
     """
     state = state or StreamState()
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed below
+        # A parts manifest (bundle/parts.py) reads the parts of a split archive as one file; anything else must be
+        # a regular file (open_archive refuses a FIFO, a socket, a device or a directory in one line).
+        raw = cast(BinaryIO, PartsReader(path)) if is_parts_manifest(path) else open_archive(path)
     except OSError as exc:
         raise BundleError(f"{path}: cannot open: {exc.strerror}") from None
     frames = FrameCheck()
     file_reader = HashingReadAhead(raw, on_bytes, watch=frames.feed)
     stream = _Stream(path, file_reader, frames)
+    stream.source = raw
     try:
         dctx = zstandard.ZstdDecompressor()
         # One frame only: what follows it is trailing data, reported by the frame check, never decompressed.

@@ -21,8 +21,10 @@ from pydantic import ValidationError
 from bundler import __version__
 from bundler.bundle.archive import WriteResult, unique_artifacts, write_archive
 from bundler.bundle.artifacts import Artifact, KindResult, file_artifact
+from bundler.bundle.basis import load_basis
+from bundler.bundle.delta import DeltaPlan, delta_members
 from bundler.bundle.lock import LOCK_VERSION, Lock, field_path, read_lock, read_lock_for, write_lock
-from bundler.bundle.manifest import Manifest, ManifestArtifact
+from bundler.bundle.manifest import Manifest, ManifestArtifact, SbomSummary
 from bundler.bundle.progress import Reporter
 from bundler.bundle.signing import PUBLIC_KEY, bundle_key, sign
 from bundler.bundle.space import check_space, human
@@ -189,9 +191,13 @@ class BuildResult:
     metadata: Manifest
     artifacts: list[Artifact]
     signer: str
+    delta: DeltaPlan | None = None
 
 
-def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 1) -> BuildResult:
+def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 1,
+          base: Path | None = None) -> BuildResult:
+    """With `base` (an earlier archive or its bundle.json), a delta bundle: only what the base lacks."""
+    basis = load_basis(base) if base is not None else None
     if output.exists() and output.is_dir():
         raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
     check_writable_dir(output)
@@ -216,19 +222,34 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
                 break
             _close(results)  # fetch again: each kind now finds the thrown-away files missing
             results = []
-        metadata = _metadata(loaded, lock, summaries, artifacts, key.fingerprint)
-        total = sum(a.size for a in artifacts)
-        check_space([(output.parent, total, "the archive (at most)")])
-        ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
         pending = {path: fut for r in results for path, fut in r.pending.items()}
         wait = _waiter(pending)
-        with ctx.progress("archive", total) as task:
-            written = write_archive(output, metadata, artifacts, mtime=lock.locked_at, level=level,
-                                    on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
-                                    sign=lambda data: sign(key, data, lock.locked_at))
+        # The SBOM reads every image layer, so the archive (whose head lists its digest) starts after the last one.
+        # Imported here: verify and inspect import this module on the island, which needs no cyclonedx-python-lib.
+        from bundler.sbom.generate import write_sbom
+
+        sbom = write_sbom(loaded.spec.name, f"wire-bundle {__version__}", lock, summaries, artifacts, ctx.work_dir,
+                          wait, ctx.jobs, ctx.log)
+        artifacts = unique_artifacts([*artifacts, sbom])
+        metadata = _metadata(loaded, lock, summaries, artifacts, key.fingerprint)
+        metadata.sbom = SbomSummary.model_validate(sbom.meta)
+        signing = lambda data: sign(key, data, lock.locked_at)  # noqa: E731
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign-delta") as pool:
+            members = delta_members(basis, metadata, artifacts, signing, pool) if basis else None
+            delta = members.plan if members else None
+            total = delta.carried_bytes if delta else sum(a.size for a in artifacts)
+            check_space([(output.parent, total, "the archive (at most)")])
+            ctx.log(f"archive: writing {delta.carried if delta else len(artifacts)} members, {human(total)} to "
+                    f"{output}" + (f" (a delta on {basis.name} {basis.content_digest})" if delta and basis else ""))
+            with ctx.progress("archive", total) as task:
+                written = write_archive(output, metadata, artifacts, mtime=lock.locked_at, level=level,
+                                        on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
+                                        sign=signing, leave_out=delta.leave_out if delta else frozenset(),
+                                        extra=members.head if members else (),
+                                        tail=members.tail if members else tuple)
     finally:
         _close(results)
-    return BuildResult(written, metadata, artifacts, key.fingerprint)
+    return BuildResult(written, metadata, artifacts, key.fingerprint, delta)
 
 
 def check_writable_dir(output: Path) -> None:

@@ -40,6 +40,16 @@ class ManifestArtifact(BaseModel):
     origin: StrictStr | None
 
 
+class SbomSummary(BaseModel):
+    """bundle.json's `sbom`: where the SBOM is and how many components of each type it lists (for inspect)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    member: StrictStr
+    format: StrictStr
+    components: dict[str, StrictInt]
+
+
 class Manifest(BaseModel):
     """What `build` writes as bundle.json."""
 
@@ -54,9 +64,13 @@ class Manifest(BaseModel):
     kinds: dict[str, Any]  # per kind the summary its fetch() gave (JSON-able)
     artifacts: list[ManifestArtifact]
     signer: StrictStr  # the fingerprint of the key that signed checksums.sha256
+    sbom: SbomSummary | None = None  # absent in bundles built without an SBOM
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.model_dump(mode="json", exclude={"lock"}), "lock": self.lock.to_json()}
+        doc = {**self.model_dump(mode="json", exclude={"lock", "sbom"}), "lock": self.lock.to_json()}
+        if self.sbom is not None:
+            doc["sbom"] = self.sbom.model_dump(mode="json")
+        return doc
 
     def dumps(self) -> bytes:
         return dumps(self.to_json())
@@ -95,6 +109,7 @@ class BundleHead(BaseModel):
     created: StrictInt | None = None
     kinds: dict[str, dict | list] = {}  # per kind its summary: a mapping (images) or a list (charts, files)
     artifacts: list[HeadArtifact]
+    sbom: dict[str, Any] | None = None  # SbomSummary's fields; only shown, so not checked further
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)

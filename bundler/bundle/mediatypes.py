@@ -34,3 +34,4 @@ SIGNATURE = "checksums.sha256.asc"  # last member, not listed in checksums.sha25
 PUBLIC_KEY = "signing-key.asc"  # the signer's public key, a member like any other
 DEBS_KEYRING = "wire-bundle-archive-keyring.gpg"  # the apt repository's key, under debs/
 DEBS_KEYRING_ASC = "wire-bundle-archive-keyring.asc"
+SBOM = "sbom.cdx.json"  # the CycloneDX SBOM, right after checksums.sha256 (bundler/sbom)

@@ -307,9 +307,11 @@ class TarReader:
     raises tarfile.ReadError for anything after the end-of-archive marker and its padding.
     """
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, gnu_long_names: bool = False):
         self.stream = stream
         self.offset = 0  # bytes of the tar stream read so far
+        # Image layers (read for the SBOM) may carry GNU tar's long-name records ('L', 'K'); a bundle never does.
+        self.gnu_long_names = gnu_long_names
 
     def _read(self, n: int) -> bytes:
         data = self.stream.read(n)
@@ -344,6 +346,13 @@ class TarReader:
                 records = self._exact(_padded(info.size), "inside a pax header")[:info.size]
                 if info.type == tarfile.XHDTYPE:
                     pax = _pax_records(records)
+                continue
+            if self.gnu_long_names and info.type in (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK):
+                if info.size > PAX_MAX:
+                    raise tarfile.HeaderError(f"a GNU long name of {info.size} bytes (at most {PAX_MAX} are read)")
+                value = self._exact(_padded(info.size), "inside a GNU long name")[:info.size]
+                pax["path" if info.type == tarfile.GNUTYPE_LONGNAME else "linkpath"] = \
+                    value.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
                 continue
             if "path" in pax:
                 info.name = pax["path"]

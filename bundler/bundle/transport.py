@@ -1,4 +1,5 @@
-"""Download one thing by its checksum: resumable, retried, verified, atomic.
+"""The one HTTP transport for content: download one thing by its checksum (resumable, retried, verified, atomic),
+or read one small document whole (a chart repository's index.yaml, a release manifest).
 
 Bytes stream into `<name>.partial` beside the destination; an interrupted download is continued with an HTTP
 Range request on the next attempt (or the next build), and the file is renamed to its final name only after
@@ -26,6 +27,42 @@ TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 class TransientError(Exception):
     pass
+
+
+class DocumentError(BundleError):
+    """A small document could not be read: `status` is the final HTTP status (None: network, size, retries)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+def read_document(session: requests.Session, url: str, *, limit: int, too_large: str, attempts: int = 4,
+                  timeout: tuple[float, float] = (15, 60)) -> bytes:
+    """GET a small document whole into memory, never more than `limit` bytes (`too_large` says why not).
+
+    Connection errors and transient statuses (429, 5xx, ...) are retried `attempts` times with backoff; any other
+    status is final. Errors are DocumentError whose message is the cause alone; the caller names the document."""
+    last = ""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(0.5 * 2 ** (attempt - 1) * (0.5 + random.random()))
+        try:
+            with session.get(url, stream=True, timeout=timeout) as resp:
+                if resp.status_code in TRANSIENT_STATUS:
+                    last = f"HTTP {resp.status_code}"
+                    continue
+                if resp.status_code != 200:
+                    raise DocumentError(f"HTTP {resp.status_code}", resp.status_code)
+                body = bytearray()
+                for block in resp.iter_content(1 << 16):
+                    body += block
+                    if len(body) > limit:
+                        raise DocumentError(too_large)
+                return bytes(body)
+        except requests.exceptions.RequestException as exc:
+            last = describe_network_error(exc)
+    raise DocumentError(last if attempts == 1 else f"gave up after {attempts} attempts: {last}")
 
 
 def describe_network_error(exc: Exception) -> str:
@@ -96,6 +133,23 @@ class Downloader:
                 )
             finally:
                 fcntl.flock(lock_handle, fcntl.LOCK_UN)
+
+    def download_unpinned(self, url: str, dest: Path, *, what: str) -> str:
+        """Fetch `url` into `dest` when nothing says what its bytes must be (a chart index that lists no digest):
+        the same retries and errors as `download`, each attempt from the first byte (a prefix of unknown bytes
+        cannot be trusted to continue), and the sha256 of what arrived is returned for the caller to pin."""
+        last_error = ""
+        for attempt in range(1, self.attempts + 1):
+            dest.unlink(missing_ok=True)
+            try:
+                return "sha256:" + self._attempt(url, dest, "sha256", None, None, None)
+            except TransientError as exc:
+                last_error = str(exc)
+                self.sleep(self.backoff * (2 ** (attempt - 1)) * (0.5 + random.random()))
+            except _Unauthorized as exc:
+                raise RegistryError(f"{what}: {exc.response.status_code} unauthorized at {_short(url)}") from None
+        dest.unlink(missing_ok=True)
+        raise RegistryError(f"{what}: gave up after {self.attempts} attempts: {last_error}")
 
     def _download_locked(self, url, dest, partial, algo, expected, size, what, headers, on_unauthorized,
                          on_bytes) -> Path:

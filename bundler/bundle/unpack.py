@@ -31,6 +31,7 @@ from bundler.bundle.archive import (
     read_bundle_json,
 )
 from bundler.bundle.manifest import BundleHead
+from bundler.bundle.parts import is_parts_manifest, name_bad_part
 from bundler.bundle.signing import PUBLIC_KEY, check_trust
 from bundler.bundle.space import check_space
 from bundler.errors import BundleError, IntegrityError, SpaceError
@@ -189,6 +190,11 @@ def _read_small(path: Path, limit: int) -> bytes | None:
 def unpack(archive: Path, target: Path, replace: bool = False, log=print, fingerprint: str | None = None,
            keyring: Path | None = None) -> UnpackResult:
     target = target.absolute()
+    from bundler.bundle.unpack_delta import read_delta_head, unpack_delta
+
+    delta = read_delta_head(archive)
+    if delta is not None:
+        return unpack_delta(archive, target, delta, log=log, fingerprint=fingerprint, keyring=keyring)
     meta = read_bundle_json(archive)
     identity = bundle_identity(meta)
     _clean_stale(target, log)
@@ -222,8 +228,10 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
                                       signature.read_bytes() if signature.exists() else None,
                                       (staging / PUBLIC_KEY).read_bytes() if (staging / PUBLIC_KEY).exists() else None,
                                       fingerprint=fingerprint, keyring=keyring)
+        done_ns = time.time_ns()  # no file of the tree is newer: a delta unpacked later relies on it
         (staging / MARKER).write_text(json.dumps(
-            {"identity": identity, "name": meta.name, "archive": archive.name, "unpacked_at": int(time.time()),
+            {"identity": identity, "name": meta.name, "archive": archive.name, "unpacked_at": done_ns // 10**9,
+             "unpacked_at_ns": done_ns,
              "archive_sha256": state.file_hash.hexdigest(), "archive_bytes": state.file_bytes,
              "content_digest": content_digest(checksums), "signer": signer},
             indent=1))
@@ -249,7 +257,22 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
 _LAYOUT_ERRNOS = {errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ}
 
 
-def _extract(archive: Path, staging: Path, state: StreamState) -> tuple[int, int]:
+def _extract(archive: Path, staging: Path, state: StreamState, from_base: frozenset[str] = frozenset(),
+             extra: frozenset[str] = frozenset()) -> tuple[int, int]:
+    """A delta (bundle/unpack_delta.py) leaves out the members `from_base` and carries the `extra` ones.
+
+    For a split archive, a member that fails its check is blamed on the part that holds the damage, if one does.
+    """
+    try:
+        return _extract_members(archive, staging, state, from_base, extra)
+    except IntegrityError:
+        if is_parts_manifest(archive) and (bad := name_bad_part(archive)) is not None:
+            raise IntegrityError(bad) from None
+        raise
+
+
+def _extract_members(archive: Path, staging: Path, state: StreamState, from_base: frozenset[str],
+                     extra: frozenset[str]) -> tuple[int, int]:
     listed: dict[str, str] | None = None
     head_digest = None
     seen: set[str] = set()
@@ -268,7 +291,7 @@ def _extract(archive: Path, staging: Path, state: StreamState) -> tuple[int, int
         seen.add(name)
         if name not in (BUNDLE_JSON, CHECKSUMS) and listed is None:
             raise IntegrityError(f"{archive}: {CHECKSUMS} must come before {name!r}; not a wire-bundle archive")
-        if name not in (BUNDLE_JSON, CHECKSUMS, SIGNATURE) and (listed is None or name not in listed):
+        if name not in (BUNDLE_JSON, CHECKSUMS, SIGNATURE, *extra) and (listed is None or name not in listed):
             raise IntegrityError(f"refusing member {name!r}: not listed in {CHECKSUMS}")
         limit = _LIMITS.get(name)
         if limit is not None and member.size > limit:
@@ -300,7 +323,7 @@ def _extract(archive: Path, staging: Path, state: StreamState) -> tuple[int, int
                 raise IntegrityError(f"{BUNDLE_JSON}: sha256 mismatch (expected {head}, got {head_digest})")
         elif name == BUNDLE_JSON:
             head_digest = h.hexdigest()  # checked as soon as checksums.sha256, the next member, is read
-        elif name == SIGNATURE:
+        elif name == SIGNATURE or name in extra:
             pass  # checked against checksums.sha256 once everything is extracted
         elif listed is not None and listed.get(name) != h.hexdigest():
             raise IntegrityError(f"{name}: sha256 mismatch (expected {listed.get(name)}, got {h.hexdigest()})")
@@ -308,7 +331,7 @@ def _extract(archive: Path, staging: Path, state: StreamState) -> tuple[int, int
             raise IntegrityError(f"{name}: content does not match its digest name")
     if listed is None:
         raise IntegrityError(f"{archive}: no {CHECKSUMS}")
-    missing = sorted(set(listed) - seen)
+    missing = sorted(set(listed) - seen - from_base)
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise IntegrityError(f"{missing[0][:200]!r}{more}: listed in {CHECKSUMS} but missing from the archive")

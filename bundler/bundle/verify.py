@@ -19,6 +19,7 @@ from bundler.bundle.archive import (
     parse_bundle_json,
     parse_checksums,
 )
+from bundler.bundle.delta import DELTA_JSON, DELTA_JSON_MAX, DELTA_SIGNATURE, Declaration, check_delta_members
 from bundler.bundle.manifest import BundleHead
 from bundler.bundle.signing import PUBLIC_KEY, check_trust
 from bundler.errors import BundleError, IntegrityError
@@ -37,6 +38,7 @@ class VerifyReport:
     bundle: BundleHead | None = None
     signer: str | None = None
     trusted: bool = False
+    delta: Declaration | None = None  # when the archive is a delta
 
     @property
     def ok(self) -> bool:
@@ -44,7 +46,8 @@ class VerifyReport:
 
 
 # Members kept in memory to be checked once the stream has ended, and how large each may be.
-_KEPT = {BUNDLE_JSON: BUNDLE_JSON_MAX, CHECKSUMS: CHECKSUMS_MAX, SIGNATURE: SMALL_MAX, PUBLIC_KEY: SMALL_MAX}
+_KEPT = {BUNDLE_JSON: BUNDLE_JSON_MAX, CHECKSUMS: CHECKSUMS_MAX, SIGNATURE: SMALL_MAX, PUBLIC_KEY: SMALL_MAX,
+         DELTA_JSON: DELTA_JSON_MAX, DELTA_SIGNATURE: SMALL_MAX}
 
 
 def verify_archive(path: Path, on_bytes=None, fingerprint: str | None = None,
@@ -95,19 +98,22 @@ def verify_archive(path: Path, on_bytes=None, fingerprint: str | None = None,
         report.content_digest = content_digest(kept[CHECKSUMS])
     report.file_sha256 = state.file_hash.hexdigest()
 
+    stream_broken = any(m == "(stream)" for m, _ in report.problems)
     if listed is None:
-        if not any(m == CHECKSUMS for m, _ in report.problems):
+        if not any(m == CHECKSUMS for m, _ in report.problems) and not stream_broken:
             report.problems.append((CHECKSUMS, "missing"))
         listed = {}
-    stream_broken = any(m == "(stream)" for m, _ in report.problems)
+    from_base = check_delta_members(report, kept, listed, seen) if DELTA_JSON in seen else set()
     for name, expected in sorted(listed.items()):
+        if name in from_base:
+            continue  # the base supplies it
         if name not in seen and stream_broken:
             continue  # unread behind the break, not missing: the stream's problem says it all
         if name not in seen:
             report.problems.append((name, "listed in checksums.sha256 but missing from the archive"))
         elif seen[name] != expected:
             report.problems.append((name, f"sha256 mismatch (expected {expected}, got {seen[name]})"))
-    for name in sorted(set(seen) - set(listed) - {CHECKSUMS, SIGNATURE}):
+    for name in sorted(set(seen) - set(listed) - {CHECKSUMS, SIGNATURE, DELTA_JSON, DELTA_SIGNATURE}):
         if listed:
             report.problems.append((name, "not listed in checksums.sha256"))
     if report.bundle is None and not stream_broken and not any(m == BUNDLE_JSON for m, _ in report.problems):
@@ -124,6 +130,12 @@ def verify_archive(path: Path, on_bytes=None, fingerprint: str | None = None,
                 kept[CHECKSUMS], kept.get(SIGNATURE), kept.get(PUBLIC_KEY), fingerprint=fingerprint, keyring=keyring)
         except BundleError as exc:
             report.problems.append((SIGNATURE, str(exc)))
+    if report.delta is not None and not report.problems:
+        try:
+            check_trust(kept[DELTA_JSON], kept.get(DELTA_SIGNATURE), kept.get(PUBLIC_KEY),
+                        fingerprint=fingerprint, keyring=keyring)
+        except BundleError as exc:
+            report.problems.append((DELTA_SIGNATURE, str(exc)))
 
     sidecar_problem = _check_sidecar(path, report.file_sha256)
     if sidecar_problem and not stream_broken:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from bundler.bundle.build import WorkDir
 from bundler.bundle.build import build as run_build
+from bundler.bundle.parts import parse_size, split_archive
 from bundler.bundle.space import human
 from bundler.bundle.spec import load_spec
 from bundler.commands import options
@@ -25,13 +27,20 @@ from bundler.commands import options
               envvar="WIRE_BUNDLE_SIGN_KEY", show_envvar=True,
               help="Armored OpenPGP secret key (no passphrase) that signs the bundle and its apt repository "
                    "(default: a key made once for this cache, valid 5 years).")
+@click.option("--base", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Build a delta on this earlier bundle (its archive, parts manifest or bundle.json): only the "
+                   "members it lacks (layers, files) are written; `unpack` onto the unpacked base gives the new "
+                   "bundle.")
+@click.option("--split", "split", metavar="SIZE", default=None,
+              help="Write the archive as numbered parts of at most SIZE (4G for FAT32, 25G for a Blu-ray) and a "
+                   "manifest, OUTPUT.parts.json, that verify and unpack read directly; `cat` joins the parts.")
 @options.cache_dir
 @options.tmpdir
 @options.jobs
 @options.helm
 @options.quiet
-def build(spec: Path, output: Path | None, locked: bool, level: int, sign_key: Path | None, cache_dir: Path,
-          tmpdir: Path | None, jobs: int, helm: str | None, quiet: bool) -> None:
+def build(spec: Path, output: Path | None, locked: bool, level: int, sign_key: Path | None, base: Path | None,
+          split: str | None, cache_dir: Path, tmpdir: Path | None, jobs: int, helm: str | None, quiet: bool) -> None:
     """Fetch everything SPEC names into one verified, deduplicated archive.
 
     \b
@@ -45,15 +54,26 @@ def build(spec: Path, output: Path | None, locked: bool, level: int, sign_key: P
     \b
     Example:
       wire-bundle build examples/wire.yaml -o /media/usb/wire-5.0.tar.zst
+      wire-bundle build examples/wire.yaml -o wire-5.1.delta.tar.zst --base wire-5.0.tar.zst
+      wire-bundle build examples/wire.yaml -o /media/usb/wire-5.0.tar.zst --split 4G
     """
+    part_size = parse_size(split) if split is not None else None
     loaded = load_spec(spec)
     out = output or spec.with_name(f"{loaded.spec.name}.tar.zst")
     with WorkDir(tmpdir) as work:
         ctx = options.context(cache_dir, work, jobs, quiet, helm)
         ctx.sign_key = sign_key
-        result = run_build(loaded, out, ctx, locked=locked, level=level)
+        result = run_build(loaded, out, ctx, locked=locked, level=level, base=base)
     a = result.archive
     click.echo(f"wrote {a.path} ({human(a.size)}, {a.members} members)")
+    if result.delta is not None:
+        d = result.delta
+        click.echo(f"  delta on:       {base} ({json.loads(d.declaration)['base']}): carries {d.carried} members, "
+                   f"{human(d.carried_bytes)}; {len(d.leave_out)} members, {human(d.from_base_bytes)} from the base")
+    if part_size is not None:
+        manifest = split_archive(a.path, part_size, a.file_sha256, a.content_digest)
+        count = len(json.loads(manifest.read_text())["parts"])
+        click.echo(f"  split into:     {count} parts of at most {human(part_size)}; manifest {manifest}")
     click.echo(f"  file sha256:    {a.file_sha256}")
     click.echo(f"  content digest: {a.content_digest}")
     click.echo(f"  signed by:      {result.signer}")

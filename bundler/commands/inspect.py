@@ -60,7 +60,7 @@ def _show(archive: Path, meta: BundleHead, as_json: bool) -> None:
     }
     if as_json:
         doc = meta.to_json()
-        out = {k: doc.get(k) for k in ("format", "name", "created", "tool", "kinds")}
+        out = {k: doc.get(k) for k in ("format", "name", "created", "tool", "kinds", "sbom")}
         out["totals"] = totals
         click.echo(json.dumps(out, indent=2, sort_keys=True))
         return
@@ -85,6 +85,10 @@ def _show(archive: Path, meta: BundleHead, as_json: bool) -> None:
         f"artifacts: {totals['artifacts']}, {human(totals['artifact_bytes'])} uncompressed; "
         f"archive {human(totals['archive_bytes'])}"
     )
+    if meta.sbom is not None:  # bundles built before the SBOM have none
+        counts = meta.sbom.get("components") or {}
+        console.print(Text(f"sbom ({meta.sbom.get('member')}, `wire-bundle sbom`): "
+                           + ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))))
     if naive:
         pct = 100 * (naive - stored) / naive
         console.print(f"images: {human(naive)} as separate images, {human(stored)} stored; "

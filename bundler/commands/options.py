@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from bundler.bundle.archive import check_archive_file
 from bundler.bundle.build import Context
 from bundler.bundle.progress import Reporter
 from bundler.bundle.store import DEFAULT_CACHE
@@ -29,7 +30,22 @@ helm = click.option(
     help="helm binary used to render charts for image discovery (default: helm on PATH).",
 )
 spec_arg = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
-archive_arg = click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+
+
+class ArchiveFile(click.Path):
+    """An existing regular file: a directory, FIFO, socket or device is refused in one line before any read
+    (a FIFO would block the open until something writes to it)."""
+
+    def __init__(self) -> None:
+        super().__init__(exists=True, dir_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, (str, Path)) and Path(value).exists():
+            check_archive_file(Path(value))
+        return super().convert(value, param, ctx)  # a missing path: click's own message, as before
+
+
+archive_arg = click.argument("archive", type=ArchiveFile())
 fingerprint = click.option(
     "--fingerprint", default=None, metavar="FPR",
     help="Require the bundle to be signed by this key (the fingerprint `build` printed, carried separately).")

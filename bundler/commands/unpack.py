@@ -32,6 +32,11 @@ def unpack(archive: Path, target: Path, replace: bool, fingerprint: str | None, 
     into place only when every check passed, so the target never holds a half-unpacked bundle. Unpacking the
     same archive again hashes the file against the one unpacked there and checks the signer again; an archive
     with other bytes is verified in full.
+
+    \b
+    A delta bundle (`build --base`) is unpacked onto the directory holding its base and turns it into the new
+    bundle, with the same all-or-nothing swap; the wrong base is refused, naming both. ARCHIVE may be a split
+    archive's parts manifest (NAME.tar.zst.parts.json): the parts are read in turn, never joined.
     """
     from bundler.bundle.unpack import unpack as run_unpack
 

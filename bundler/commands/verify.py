@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from bundler.bundle.delta import needs_line
+from bundler.bundle.parts import stream_size
 from bundler.bundle.progress import Reporter
 from bundler.bundle.space import human
 from bundler.bundle.verify import verify_archive
@@ -23,9 +25,11 @@ def verify(archive: Path, fingerprint: str | None, keyring: Path | None, quiet: 
 
     Exits 0 when the archive is intact; otherwise names each broken member and exits 1. With --fingerprint (or
     --keyring) the signer must be that key; without, a valid signature by any key is reported but not trusted.
+    A delta bundle (`build --base`) is verified on its own and names the bundle it must be unpacked onto; a split
+    archive is verified from its parts manifest (NAME.tar.zst.parts.json), part by part, never joined.
     """
     reporter = Reporter(quiet=quiet)
-    size = archive.stat().st_size
+    size = stream_size(archive)
     with reporter.bytes_task("verify", size) as task:
         report = verify_archive(archive, on_bytes=task.advance, fingerprint=fingerprint, keyring=keyring)
     if not report.ok:
@@ -36,3 +40,5 @@ def verify(archive: Path, fingerprint: str | None, keyring: Path | None, quiet: 
         click.echo(f"OK {archive}: {report.members} members, {human(report.bytes)} verified")
         click.echo(f"  content digest: {report.content_digest}")
         click.echo(options.signer_line(report.signer, report.trusted))
+    if report.delta is not None:
+        click.echo(needs_line(report.delta))

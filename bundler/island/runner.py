@@ -1,4 +1,5 @@
-"""Run one playbook through ansible-runner and turn its event stream into progress, failures and a recap.
+"""The island's one Ansible runner: run one playbook through ansible-runner and turn its event stream into
+progress, failures and a recap. `deploy` and the pre-flight both run their playbooks here.
 
 ansible-runner writes every event (JSON, one file each) under the run directory's artifacts/; this module also
 keeps a compact `events.jsonl` there (one line per task result), which is what an operator greps after a run.
@@ -143,21 +144,26 @@ def project_env(playbook: Path) -> dict[str, str]:
 
 
 def run_playbook(playbook: Path, inventory: Path, run_dir: Path, *, check: bool = False, limit: str | None = None,
-                 extravars: dict | None = None,
-                 on_change: Callable[[EventSink], None] = lambda s: None) -> DeployResult:
+                 extravars: dict | None = None, on_change: Callable[[EventSink], None] = lambda s: None,
+                 env: dict[str, str] | None = None, verbose: bool = False, what: str = "deploy",
+                 error: type[BundleError] = BundleError, keeps_log: bool = True) -> DeployResult:
+    """Run `playbook` against `inventory` with `run_dir` as ansible-runner's private data directory.
+
+    `env` adds to the project's environment; `verbose` shows Ansible's own output; `what` and `error` say whose
+    run it is in error lines; `keeps_log` says whether `run_dir` outlives the run (and may be pointed to)."""
     import ansible_runner
 
     run_dir.mkdir(parents=True, exist_ok=True)
     sink = EventSink(run_dir / "events.jsonl", on_change)
-    env = project_env(playbook)
+    env = {**project_env(playbook), **(env or {})}
     old_path = os.environ.get("PATH", "")
     os.environ["PATH"] = env["PATH"]  # ansible-runner finds ansible-playbook on this process's PATH
     try:
         r = ansible_runner.run(private_data_dir=str(run_dir), playbook=str(playbook), inventory=str(inventory),
                                limit=limit, cmdline="--check --diff" if check else None, extravars=extravars or {},
-                               envvars=env, quiet=True, event_handler=sink, ident="run")
+                               envvars=env, quiet=not verbose, event_handler=sink, ident="run")
     except Exception as exc:  # ansible-runner raises for what it cannot start (missing binary, bad arguments)
-        raise BundleError(f"deploy: could not start ansible-playbook for {playbook}: {exc}") from None
+        raise error(f"{what}: could not start ansible-playbook for {playbook}: {exc}") from None
     finally:
         os.environ["PATH"] = old_path
         sink.close()
@@ -165,6 +171,8 @@ def run_playbook(playbook: Path, inventory: Path, run_dir: Path, *, check: bool 
         # ansible-playbook stopped before any task: a syntax error, an unreadable inventory, ...
         out = (r.stdout.read() if r.stdout else "").strip().splitlines()
         reason = next((ln for ln in reversed(out) if ln.startswith("ERROR")), out[-1] if out else r.status)
-        raise BundleError(f"deploy: ansible-playbook {playbook.name} failed before any task ran: "
-                          f"{' '.join(reason.split())[:400]} (log: {run_dir / 'artifacts' / 'run' / 'stdout'})")
+        log = (f" (log: {run_dir / 'artifacts' / 'run' / 'stdout'})" if keeps_log
+               else " (run with -v for Ansible's output)")
+        raise error(f"{what}: ansible-playbook {playbook.name} failed before any task ran: "
+                    f"{' '.join(reason.split())[:400]}{log}")
     return DeployResult(rc=r.rc, status=r.status, run_dir=run_dir, recap=sink.recap(), failures=sink.failures)

@@ -2,7 +2,7 @@
 
 Starts a real registry (Debian's docker-registry) on loopback, seeds it with stand-in images shaped like a
 Wire release (the images are generated, not Wire's), writes a spec that names them as quay.io/wire/... and
-maps quay.io to the local registry, then runs the real CLI: build, verify, inspect. Everything it writes
+maps quay.io to the local registry, then runs the real CLI: build, verify, inspect, sbom. Everything it writes
 goes under out/demo/.
 """
 
@@ -49,6 +49,8 @@ def main() -> int:
              "--locked", "--cache-dir", str(OUT / "cache"))
         step("verify: every member and digest, offline", *cli, "verify", str(archive))
         step("inspect: what is inside", *cli, "inspect", str(archive))
+        step("sbom: every artifact and the OS packages inside every image", *cli, "sbom", str(archive),
+             "--format", "table")
     finally:
         registry.stop()
     print(f"\nDone. Archive: {archive} (checksum beside it: {archive.name}.sha256)")

@@ -3,14 +3,29 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import tarfile
 from pathlib import Path
 
 FIXTURE = Path(__file__).parent / "fixtures" / "golden"
 REF = "registry.invalid/golden/app:1.0"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 
-LAYER = bytes(range(256)) * 64  # stand-in layer: the images kind never looks inside one
+
+
+def _layer() -> bytes:
+    """A stand-in layer: a real tar (the SBOM reads every layer) of one file, fixed down to its mtime."""
+    out = io.BytesIO()
+    content = bytes(range(256)) * 64
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo("srv/golden/data.bin")
+        info.size, info.mtime, info.mode = len(content), 0, 0o644
+        tar.addfile(info, io.BytesIO(content))
+    return out.getvalue()
+
+
+LAYER = _layer()
 TOOL = b"stand-in tool, never shipped\n" * 1000
 
 
@@ -32,11 +47,7 @@ MANIFEST = json.dumps({
 def seed_cache(cache: Path) -> None:
     """Put every blob and file the golden lock pins where a build looks for it first."""
     from bundler.bundle.store import BlobStore
-    from bundler.kinds.files.kind import _cache_path
 
-    store = BlobStore(cache)
-    for blob in (MANIFEST, CONFIG, LAYER):
+    store = BlobStore(cache)  # one content store for every kind: the file by its sha256 too
+    for blob in (MANIFEST, CONFIG, LAYER, TOOL):
         store.put_bytes(sha256(blob), blob)
-    dest = _cache_path(cache, "sha256", sha256(TOOL).split(":", 1)[1])
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(TOOL)

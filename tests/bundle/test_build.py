@@ -45,9 +45,9 @@ def test_build_verify_inspect_with_mirror_and_dedup(tmp_path, registry, image_fa
 
     members = read_tar(out)
     names = [m.name for m, _ in members]
-    assert names[:2] == ["bundle.json", "checksums.sha256"]
+    assert names[:3] == ["bundle.json", "checksums.sha256", "sbom.cdx.json"]  # the SBOM readable from the head
     assert names[-1] == "checksums.sha256.asc"  # made while the artifacts were written
-    assert names[2:-1] == sorted(names[2:-1])
+    assert names[3:-1] == sorted(names[3:-1])
     assert {(m.mtime, m.uid, m.gid) for m, _ in members} == {(lock["locked_at"], 0, 0)}
     # The shared base layer is stored once although three images use it.
     blob_names = [n for n in names if n.startswith("images/blobs/")]

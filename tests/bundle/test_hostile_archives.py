@@ -386,3 +386,40 @@ def test_a_bundle_moved_aside_by_a_killed_replace_is_put_back(tmp_path, archive)
     assert r.rc == 0, r.err
     assert f"restored {dest} from {aside.name}" in r.out and "already holds this bundle" in r.out
     assert not aside.exists() and not _leftovers(tmp_path)
+
+
+def _cli_process(*args: object, timeout: float = 20) -> tuple[int, str]:
+    """A real process, bounded: a FIFO given as the archive used to block its open() forever."""
+    try:
+        proc = subprocess.run([sys.executable, "-m", "bundler.cli", *map(str, args)], capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"wire-bundle {args[0]} on a FIFO still running after {timeout} s")
+    return proc.returncode, proc.stderr
+
+
+@pytest.mark.parametrize("command", ["inspect", "verify", "unpack"])
+def test_a_fifo_as_the_archive_is_refused_at_once(tmp_path, command):
+    fifo = tmp_path / "b.tar.zst"
+    os.mkfifo(fifo)
+    extra = ["--to", tmp_path / "out"] if command == "unpack" else []
+    rc, err = _cli_process(command, fifo, *extra)
+    assert rc == 1 and "Traceback" not in err, err
+    assert err.strip().splitlines() == [f"error: {fifo}: is a FIFO (named pipe), not a regular file: not an archive"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_directory_socket_or_device_as_the_archive_is_one_line(tmp_path):
+    import socket
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="wb-sock-") as short:  # socket paths are limited to ~108 bytes
+        sock_path = Path(short) / "s"
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.bind(str(sock_path))
+            for path, what in [(tmp_path, "a directory"), (sock_path, "a socket"),
+                               (Path("/dev/null"), "a character device")]:
+                for command in ("inspect", "verify", "unpack"):
+                    extra = ["--to", tmp_path / "out"] if command == "unpack" else []
+                    assert_refused(cli(command, path, *extra), f"{path}: is {what}, not a regular file")
+    assert not (tmp_path / "out").exists()

@@ -183,7 +183,9 @@ def make_image(
         "schemaVersion": 2,
         "mediaType": DOCKER_MANIFEST if docker else OCI_MANIFEST,
         "config": config.descriptor(),
-        "layers": [layer.descriptor(layer_type) for layer in layers],
+        # A gzip layer takes the manifest's flavour; any other (zstd, plain tar) keeps its own media type.
+        "layers": [layer.descriptor(layer_type if layer.media_type in (OCI_LAYER_GZIP, DOCKER_LAYER_GZIP) else None)
+                   for layer in layers],
     }
     if annotations and not docker:
         manifest_obj["annotations"] = annotations

@@ -1,18 +1,14 @@
-"""The inventory as the pre-flight sees it: hosts, their groups and the few variables it reads."""
+"""The inventory as the pre-flight sees it: hosts, their groups and the few variables it reads (from a file through
+bundler.island.inventory, or from a play's hostvars in the filter plugins)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bundler.bundle.yamlsrc import check_inventory
+from bundler.island.inventory import IMPLICIT_GROUPS, read
 from bundler.island.preflight.rules import PreflightError, group_rules, role_of_group, rules
-
-# Groups Ansible makes up itself; never judged.
-IMPLICIT_GROUPS = {"all", "ungrouped"}
 
 
 def wanted_var(name: str) -> bool:
@@ -82,29 +78,7 @@ def from_hostvars(hostvars: Any, groups: dict[str, list[str]], host_names: list[
 
 
 def from_file(path: str | Path) -> Inventory:
-    """Parse any inventory Ansible can read (YAML, INI, directory with group_vars)."""
-    path = Path(path)
-    if not path.exists():
-        raise PreflightError(f"inventory {path}: no such file or directory")
-    check_inventory(path, PreflightError)
-    from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.vars.manager import VariableManager
-
-    loader = DataLoader()
-    # Ansible explains a parse failure in several multi-line warnings; keep them for one line of our own.
-    said = io.StringIO()
-    with contextlib.redirect_stderr(said):
-        manager = InventoryManager(loader=loader, sources=[str(path)])
-    if not manager.hosts:
-        reasons = [line.strip() for line in said.getvalue().splitlines() if "parsing failed" in line.lower()
-                   or "failed to parse" in line.lower()]
-        why = reasons[0].removeprefix("[WARNING]: ") if reasons else "no hosts in it"
-        raise PreflightError(f"inventory {path}: not usable: {why}")
-    variables = VariableManager(loader=loader, inventory=manager)
-    hosts = {}
-    for host in manager.get_hosts():
-        all_vars = variables.get_vars(host=host)
-        groups = sorted(g.name for g in host.get_groups() if g.name not in IMPLICIT_GROUPS)
-        hosts[host.name] = Host(host.name, groups, {k: v for k, v in all_vars.items() if wanted_var(k)})
-    return Inventory(hosts)
+    """Parse any inventory Ansible can read (YAML, INI, directory with group_vars), through the island's one
+    inventory reader."""
+    hosts = read(path, PreflightError, wanted_var)
+    return Inventory({h.name: Host(h.name, list(h.groups), h.vars) for h in hosts})

@@ -1,4 +1,4 @@
-"""Run playbooks/preflight.yml through ansible-runner and hand back its JSON report."""
+"""Run playbooks/preflight.yml through the island's Ansible runner and hand back its JSON report."""
 
 from __future__ import annotations
 
@@ -12,22 +12,18 @@ from typing import Any
 
 from bundler import paths
 from bundler.island.preflight.rules import PreflightError
+from bundler.island.runner import DeployResult, run_playbook
 
 REPO = paths.REPO
 PLAYBOOK = REPO / "playbooks" / "preflight.yml"
-ROLES = REPO / "roles"
 
 
-def _failure_summary(runner: Any) -> str:
+def _failure_summary(result: DeployResult) -> str:
     """The last failed or unreachable task's host and message, for an error line."""
-    for event in reversed(list(runner.events)):
-        if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
-            data = event.get("event_data", {})
-            res = data.get("res", {})
-            return f"{data.get('host')}: {data.get('task')}: {res.get('msg') or res.get('stderr') or res}"
-    lines = [ln.strip() for ln in (runner.stdout.read() if runner.stdout else "").splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith(("ERROR", "fatal:", "[ERROR]"))]
-    return (errors or lines or ["no output"])[-1][:300] + " (run with -v for Ansible's output)"
+    if result.failures:
+        last = result.failures[-1]
+        return f"{last.host}: {last.task}: {last.message}"
+    return "no task failed (run with -v for Ansible's output)"
 
 
 def ansible_playbook() -> str:
@@ -41,8 +37,6 @@ def ansible_playbook() -> str:
 
 def run_preflight(inventory: Path, profile: str | None, ignores: list[str], extravars: dict[str, Any] | None = None,
                   verbose: bool = False) -> dict[str, Any]:
-    import ansible_runner
-
     inventory = Path(inventory).resolve()
     if not inventory.exists():
         raise PreflightError(f"inventory {inventory}: no such file or directory")
@@ -56,18 +50,15 @@ def run_preflight(inventory: Path, profile: str | None, ignores: list[str], extr
     }
     if profile:
         variables["preflight_profile"] = profile
-    env = {"ANSIBLE_ROLES_PATH": f"{ROLES}:{os.environ.get('ANSIBLE_ROLES_PATH', '')}".rstrip(":"),
-           "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_RETRY_FILES_ENABLED": "False",
-           "ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_NOCOLOR": "1",
+    env = {"ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_RETRY_FILES_ENABLED": "False",
+           "ANSIBLE_STDOUT_CALLBACK": "default",
            "PATH": f"{Path(ansible_playbook()).parent}:{os.environ.get('PATH', '')}"}
     try:
-        runner = ansible_runner.run(
-            private_data_dir=str(work), playbook=str(PLAYBOOK), inventory=str(inventory), extravars=variables,
-            envvars=env, quiet=not verbose, json_mode=False,
-        )
+        result = run_playbook(PLAYBOOK, inventory, work / "run", extravars=variables, env=env, verbose=verbose,
+                              what="pre-flight", error=PreflightError, keeps_log=False)
         if not report_path.exists():
-            raise PreflightError(f"pre-flight playbook ended ({runner.status}, rc {runner.rc}) without a report: "
-                                 f"{_failure_summary(runner)}")
+            raise PreflightError(f"pre-flight playbook ended ({result.status}, rc {result.rc}) without a report: "
+                                 f"{_failure_summary(result)}")
         return json.loads(report_path.read_text())
     finally:
         shutil.rmtree(work, ignore_errors=True)

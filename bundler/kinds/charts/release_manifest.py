@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from bundler.bundle.transport import TRANSIENT_STATUS, describe_network_error
+from bundler.bundle.transport import DocumentError, read_document
 
 MAX_BYTES = 16 << 20  # build.json of a release is ~15 KiB; anything near this is not a manifest
 ATTEMPTS = 4
@@ -102,28 +100,13 @@ def _read_path(path: Path) -> bytes:
 
 
 def _read_url(url: str, session: requests.Session | None) -> bytes:
-    """GET with the chart code's session conventions (proxies from the environment, ~/.netrc), retrying what
-    may pass (connection errors, 5xx, 429) a few times with backoff; a 4xx is final."""
+    """GET through the shared transport with the chart code's session conventions (proxies from the environment,
+    ~/.netrc), retrying what may pass (connection errors, 5xx, 429) a few times with backoff; a 4xx is final."""
     if session is None:
         session = requests.Session()
         session.headers["User-Agent"] = "wire-bundle"
-    last = ""
-    for attempt in range(ATTEMPTS):
-        if attempt:
-            time.sleep(0.5 * 2 ** (attempt - 1) * (0.5 + random.random()))
-        try:
-            with session.get(url, stream=True, timeout=(15, 60)) as resp:
-                if resp.status_code in TRANSIENT_STATUS:
-                    last = f"HTTP {resp.status_code}"
-                    continue
-                if resp.status_code != 200:
-                    raise ManifestError(f"HTTP {resp.status_code}")
-                body = bytearray()
-                for block in resp.iter_content(1 << 16):
-                    body += block
-                    if len(body) > MAX_BYTES:
-                        raise ManifestError(f"larger than {MAX_BYTES >> 20} MiB: not a release manifest")
-                return bytes(body)
-        except requests.exceptions.RequestException as exc:
-            last = describe_network_error(exc)
-    raise ManifestError(f"gave up after {ATTEMPTS} attempts: {last}")
+    try:
+        return read_document(session, url, limit=MAX_BYTES, attempts=ATTEMPTS,
+                             too_large=f"larger than {MAX_BYTES >> 20} MiB: not a release manifest")
+    except DocumentError as exc:
+        raise ManifestError(str(exc)) from None

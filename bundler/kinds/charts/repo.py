@@ -10,7 +10,7 @@ from urllib.parse import urljoin
 import requests
 import yaml
 
-from bundler.bundle.transport import describe_network_error
+from bundler.bundle.transport import DocumentError, read_document
 from bundler.errors import BundleError
 from bundler.kinds.charts.semver import ConstraintError, best_match, nearest
 
@@ -52,18 +52,17 @@ class IndexCache:
     def _fetch(self, repo: str) -> dict:
         url = repo.rstrip("/") + "/index.yaml"
         try:
-            resp = self.session.get(url, timeout=(15, 120))
-        except requests.exceptions.RequestException as exc:
-            raise BundleError(f"chart repository {repo}: {describe_network_error(exc)}") from None
-        if resp.status_code in (401, 403):
-            raise BundleError(f"chart repository {repo}: HTTP {resp.status_code} for index.yaml (credentials for "
-                              "an HTTP chart repository go in ~/.netrc, or the file $NETRC names)")
-        if resp.status_code != 200:
-            raise BundleError(f"chart repository {repo}: HTTP {resp.status_code} for index.yaml")
-        if len(resp.content) > MAX_INDEX_BYTES:
-            raise BundleError(f"chart repository {repo}: index.yaml is larger than {MAX_INDEX_BYTES >> 20} MiB")
+            # One attempt, as before the shared transport: a lock asks again on its next run.
+            content = read_document(self.session, url, limit=MAX_INDEX_BYTES, attempts=1, timeout=(15, 120),
+                                    too_large=f"index.yaml is larger than {MAX_INDEX_BYTES >> 20} MiB")
+        except DocumentError as exc:
+            if exc.status in (401, 403):
+                raise BundleError(f"chart repository {repo}: HTTP {exc.status} for index.yaml (credentials for "
+                                  "an HTTP chart repository go in ~/.netrc, or the file $NETRC names)") from None
+            suffix = " for index.yaml" if exc.status else ""
+            raise BundleError(f"chart repository {repo}: {exc}{suffix}") from None
         try:
-            data = yaml.load(resp.content, Loader=_Loader)  # noqa: S506 - a safe loader
+            data = yaml.load(content, Loader=_Loader)  # noqa: S506 - a safe loader
         except yaml.YAMLError as exc:
             raise BundleError(f"chart repository {repo}: index.yaml is not YAML ({_first_line(exc)})") from None
         if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):

@@ -1,12 +1,12 @@
 """Where chart versions come from and how their .tgz gets into the cache, for HTTP and OCI repositories alike.
 
-The cache is content-addressed (`<cache>/charts/sha256/<hex>.tgz`): a file at its final name is complete and
-verified, so a second lock or build reuses it without asking the network.
+Every .tgz is kept in the content store (bundler.bundle.store) by its sha256: a blob at its final name is complete and
+verified, so a second lock or build reuses it without asking the network. Every download, pinned or not, goes
+through the shared Downloader (retries, proxies, resume where the digest is known).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -14,8 +14,8 @@ from pathlib import Path
 import requests
 
 from bundler.bundle.artifacts import sha256_file
-from bundler.bundle.transport import Downloader, describe_network_error
-from bundler.errors import BundleError
+from bundler.bundle.store import BlobStore
+from bundler.bundle.transport import Downloader
 from bundler.kinds.charts.oci import fetch_oci, resolve_oci
 from bundler.kinds.charts.repo import IndexCache, Resolved, resolve_http
 from bundler.kinds.images.registry import RegistryClient, RegistrySettings
@@ -23,7 +23,7 @@ from bundler.kinds.images.registry import RegistryClient, RegistrySettings
 
 class ChartSources:
     def __init__(self, cache_dir: Path, registries: dict | None = None, client: RegistryClient | None = None):
-        self.root = cache_dir / "charts" / "sha256"
+        self.store = BlobStore(cache_dir)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = "wire-bundle"
         self.downloader = Downloader(self.session)
@@ -43,7 +43,7 @@ class ChartSources:
         return resolve_http(self.indexes, repo, name, constraint)
 
     def path_for(self, digest: str) -> Path:
-        return self.root / (digest.split(":", 1)[1] + ".tgz")
+        return self.store.path(digest)
 
     def fetch(self, name: str, repo: str, version: str, url: str, digest: str | None,
               size: int | None = None) -> tuple[Path, str, int]:
@@ -52,7 +52,7 @@ class ChartSources:
         what = f"chart {name} {version}"
         if digest is None:
             path = self._fetch_unpinned(url, what)
-            digest = "sha256:" + path.name.removesuffix(".tgz")
+            digest = "sha256:" + path.name
         else:
             path = self.path_for(digest)
             if path.exists() and sha256_file(path) != digest:
@@ -64,24 +64,11 @@ class ChartSources:
         return path, digest, path.stat().st_size
 
     def _fetch_unpinned(self, url: str, what: str) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.store.staging_dir(), prefix=".unpinned-", suffix=".partial")
+        os.close(fd)
+        partial = Path(tmp)
         try:
-            resp = self.session.get(url, stream=True, timeout=(15, 120))
-        except requests.exceptions.RequestException as exc:
-            raise BundleError(f"{what}: {describe_network_error(exc)} ({url})") from None
-        with resp:
-            if resp.status_code != 200:
-                raise BundleError(f"{what}: HTTP {resp.status_code} from {url}")
-            fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-")
-            h = hashlib.sha256()
-            try:
-                with os.fdopen(fd, "wb") as out:
-                    for block in resp.iter_content(1 << 20):
-                        h.update(block)
-                        out.write(block)
-                dest = self.path_for("sha256:" + h.hexdigest())
-                os.replace(tmp, dest)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        return dest
+            digest = self.downloader.download_unpinned(url, partial, what=what)
+            return self.store.adopt(partial, digest)[1]
+        finally:
+            partial.unlink(missing_ok=True)

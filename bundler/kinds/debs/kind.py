@@ -2,8 +2,8 @@
 
 lock: apt resolves each target's closure in a root of its own (see bundler.kinds.debs.resolve) and the lock pins
 every .deb by name, version, pool path, sha256 and size, per target, with the sources' snapshot date.
-fetch: each .deb is downloaded by its sha256 from the Packages index (resumable, into
-`<cache>/debs/sha256/`), then the repository's indexes are generated and signed (bundler.kinds.debs.repo).
+fetch: each .deb is downloaded by its sha256 from the Packages index (resumable, into the content store,
+bundler.bundle.store), then the repository's indexes are generated and signed (bundler.kinds.debs.repo).
 In the archive: `debs/dists/<suite>/...`, `debs/pool/...` and the public key `debs/wire-bundle-archive-keyring.gpg`.
 """
 
@@ -19,14 +19,15 @@ from typing import Any
 import requests
 
 from bundler import __version__
+from bundler.bundle import gpg
 from bundler.bundle.artifacts import Artifact, BuildContext, KindResult, file_artifact
 from bundler.bundle.lock import DebLock, DebsLock, DebTargetLock
 from bundler.bundle.mediatypes import DEBIAN_PACKAGE
 from bundler.bundle.space import check_space, human
 from bundler.bundle.spec import LoadedSpec
+from bundler.bundle.store import BlobStore
 from bundler.bundle.transport import Downloader
 from bundler.errors import BundleError, RegistryError
-from bundler.kinds.debs import gpg
 from bundler.kinds.debs.aptroot import Source, host_network_settings, requests_proxies
 from bundler.kinds.debs.repo import KEYRING, Dist, PoolEntry, publish
 from bundler.kinds.debs.resolve import resolve_target, root_key
@@ -37,7 +38,8 @@ def _epoch(date: str) -> int:
 
 
 def cache_path(cache_dir: Path, sha256: str) -> Path:
-    return cache_dir / "debs" / "sha256" / sha256[:2] / f"{sha256}.deb"
+    """A .deb's place in the content store, by the sha256 the signed Packages index gives."""
+    return BlobStore(cache_dir).path(f"sha256:{sha256}")
 
 
 class DebsKind:

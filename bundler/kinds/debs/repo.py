@@ -13,9 +13,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bundler.bundle.gpg import SigningKey, sign_release
 from bundler.bundle.mediatypes import DEBS_KEYRING, DEBS_KEYRING_ASC
 from bundler.kinds.debs.debfile import read_control
-from bundler.kinds.debs.gpg import SigningKey, sign_release
 
 KEYRING = DEBS_KEYRING
 KEYRING_ASC = DEBS_KEYRING_ASC

@@ -1,14 +1,15 @@
 """Pinned upstream files (Cassandra, MinIO, kubelet, helm ...): a URL and the checksum its publisher gives.
 
-The checksum is the file's identity: the cache keeps each file under `files/<algorithm>/<hex>`, so a file
-fetched once is never fetched again, whatever its URL or name in another spec. Downloads go through the
-shared Downloader, so an interrupted transfer resumes with a Range request and nothing unverified ever
-reaches the cache's final name. In the archive the file lives at `files/<path>`.
+The checksum is the file's identity: the file is kept once in the content store (bundler.bundle.store), so a file
+fetched once is never fetched again, whatever its URL or name in another spec. The store is addressed by
+sha256; a file its publisher pins by sha512 is found again through the store's `files` index (`sha512/<hex>` ->
+its sha256). Downloads go through the shared Downloader, so an interrupted transfer resumes with a Range
+request and nothing unverified ever reaches the store. In the archive the file lives at `files/<path>`.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from bundler.bundle.artifacts import Artifact, BuildContext, KindResult
 from bundler.bundle.lock import FileLock
 from bundler.bundle.space import check_space, human
 from bundler.bundle.spec import LoadedSpec
+from bundler.bundle.store import BlobStore
 from bundler.bundle.transport import Downloader, describe_network_error
 from bundler.errors import BundleError, IntegrityError
 
@@ -32,16 +34,26 @@ def _session() -> requests.Session:
     return s
 
 
-def _cache_path(cache_dir: Path, algorithm: str, checksum: str) -> Path:
-    return cache_dir / "files" / algorithm / checksum
+def _stored(store: BlobStore, algorithm: str, checksum: str) -> Path | None:
+    """The file's blob in the store, found by the checksum its publisher gives, if it is there."""
+    digest = f"sha256:{checksum}" if algorithm == "sha256" else store.index("files").get(f"{algorithm}/{checksum}")
+    return store.path(digest) if digest and store.has(digest) else None
 
 
-def _hash(path: Path, algorithm: str) -> str:
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+def _download(downloader: Downloader, store: BlobStore, item: FileLock,
+              on_bytes: Callable[[int], None]) -> Path:
+    algorithm, checksum = item.algorithm, item.checksum
+    pinned = f"{algorithm}:{checksum}"
+    what = f"file {item.path}"
+    if algorithm == "sha256":
+        return downloader.download(item.url, store.path(pinned), digest=pinned, size=item.size,
+                                   what=what, on_bytes=on_bytes)
+    # Known by another digest: downloaded (resumably) beside the store, then moved in under its sha256.
+    staged = downloader.download(item.url, store.staging(pinned), digest=pinned, size=item.size,
+                                 what=what, on_bytes=on_bytes)
+    digest, path = store.adopt(staged)
+    store.index("files").put(f"{algorithm}/{checksum}", digest)
+    return path
 
 
 def _head_size(session: requests.Session, url: str) -> int | None:
@@ -69,11 +81,12 @@ class FilesKind:
 
     def lock(self, spec: LoadedSpec, ctx: BuildContext) -> list[FileLock]:
         session = _session()
+        store = BlobStore(ctx.cache_dir)
         out = []
         for entry in spec.spec.files:
             algorithm, checksum = next(iter(entry.checksums.items()))
-            cached = _cache_path(ctx.cache_dir, algorithm, checksum)
-            size = cached.stat().st_size if cached.exists() else _head_size(session, entry.url)
+            cached = _stored(store, algorithm, checksum)
+            size = cached.stat().st_size if cached else _head_size(session, entry.url)
             item = FileLock(path=entry.dest, url=entry.url, algorithm=algorithm, checksum=checksum, size=size)
             if entry.sha256 and algorithm != "sha256":
                 item.sha256 = entry.sha256
@@ -82,22 +95,18 @@ class FilesKind:
 
     def fetch(self, spec: LoadedSpec, locked: list[FileLock], ctx: BuildContext) -> KindResult:
         downloader = Downloader(_session())
-        dests = {item.path: _cache_path(ctx.cache_dir, item.algorithm, item.checksum) for item in locked}
-        missing = [item for item in locked if not dests[item.path].exists()]
+        store = BlobStore(ctx.cache_dir)
+        dests = {item.path: _stored(store, item.algorithm, item.checksum) for item in locked}
+        missing = [item for item in locked if dests[item.path] is None]
         missing_bytes = sum(item.size or 0 for item in missing)
         check_space([(ctx.cache_dir, missing_bytes, "new files for the cache")])
         if missing:
             ctx.log(f"files: {len(locked)} files, {len(missing)} to fetch ({human(missing_bytes)} known)")
             with ctx.progress("files", missing_bytes) as task, ThreadPoolExecutor(max_workers=ctx.jobs) as pool:
-                futures = [
-                    pool.submit(downloader.download, item.url, dests[item.path],
-                                digest=f"{item.algorithm}:{item.checksum}", size=item.size,
-                                what=f"file {item.path}", on_bytes=task.advance)
-                    for item in missing
-                ]
+                futures = {pool.submit(_download, downloader, store, item, task.advance): item for item in missing}
                 try:
                     for fut in as_completed(futures):
-                        fut.result()
+                        dests[futures[fut].path] = fut.result()
                 except BaseException:
                     for f in futures:
                         f.cancel()
@@ -107,7 +116,8 @@ class FilesKind:
         for item in locked:
             url, algorithm, checksum = item.url, item.algorithm, item.checksum
             dest = dests[item.path]
-            sha256 = checksum if algorithm == "sha256" else _hash(dest, "sha256")
+            assert dest is not None  # every missing file was downloaded above, or the build stopped
+            sha256 = dest.name  # the store's name for it
             if item.sha256 and item.sha256 != sha256:
                 raise IntegrityError(f"file {item.path}: sha256 mismatch (expected sha256:{item.sha256}, "
                                      f"got sha256:{sha256}) from {url}")

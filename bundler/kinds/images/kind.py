@@ -237,6 +237,7 @@ class ImagesKind:
                 "media_type": entry.media_type,
                 "platforms": [p for p in image["platforms"] if p] or ["as published"],
                 "size": size,
+                "blobs": sorted(image["manifests"] | image["blobs"]),  # what `diff` counts as its bytes
                 "source": entry.source,
                 "why": [w.to_json() for w in entry.why],
             })

@@ -29,8 +29,9 @@ PREFIX = "ansible_collections"
 class CollectionSource:
     """The collections inside one wheel (e.g. ansible-12.3.0-py3-none-any.whl)."""
 
-    def __init__(self, wheel: Path):
+    def __init__(self, wheel: Path, filename: str | None = None):
         self.wheel = wheel
+        self.filename = filename or wheel.name  # the wheel's own name: the store keeps it under its digest
         self.zip = zipfile.ZipFile(wheel)
         self.names = set(self.zip.namelist())
 
@@ -56,7 +57,7 @@ class CollectionSource:
         if member not in self.names:
             near = [c for c in self.available() if c.split(".")[0] == fqcn.split(".")[0]][:8]
             hint = f"; {fqcn.split('.')[0]}.* there: {', '.join(near)}" if near else ""
-            raise BundleError(f"toolchain: collection {fqcn} is not in {self.wheel.name}{hint}")
+            raise BundleError(f"toolchain: collection {fqcn} is not in {self.filename}{hint}")
         return json.loads(self.zip.read(member))
 
     def closure(self, wanted: list[str]) -> list[dict[str, Any]]:
@@ -78,7 +79,7 @@ class CollectionSource:
         base = self._base(fqcn)
         manifest = self.manifest(fqcn)
         if manifest["collection_info"]["version"] != version:
-            raise IntegrityError(f"toolchain: {self.wheel.name} has {fqcn} "
+            raise IntegrityError(f"toolchain: {self.filename} has {fqcn} "
                                  f"{manifest['collection_info']['version']}, the lock says {version}")
         files_json_raw = self.zip.read(base + "FILES.json")
         expected = manifest["file_manifest_file"]["chksum_sha256"]

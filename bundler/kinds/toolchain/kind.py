@@ -21,6 +21,7 @@ from packaging.utils import canonicalize_name
 from bundler.bundle.artifacts import Artifact, BuildContext, KindResult, file_artifact, sha256_file
 from bundler.bundle.lock import ToolchainLock
 from bundler.bundle.spec import LoadedSpec
+from bundler.bundle.store import BlobStore
 from bundler.errors import BundleError
 from bundler.kinds.toolchain import install_script, wheels
 from bundler.kinds.toolchain.collections import CollectionSource
@@ -66,7 +67,7 @@ class ToolchainKind:
             locked["wheels"] = [i for i in items if i is not source]
             locked["collections_source"] = source
             paths = wheels.fetch([source], tc.python, tc.platform, ctx.cache_dir, work)
-            with CollectionSource(paths[source["filename"]]) as src:
+            with CollectionSource(paths[source["filename"]], source["filename"]) as src:
                 locked["collections"] = src.closure(tc.collections)
         return ToolchainLock.model_validate(locked)
 
@@ -76,7 +77,8 @@ class ToolchainKind:
         source = locked.collections_source.to_json() if locked.collections_source else None
         locked_wheels = [w.to_json() for w in locked.wheels]  # the wheels module reads pip's items as dicts
         to_fetch = locked_wheels + ([source] if source else [])
-        missing = [i for i in to_fetch if not wheels.cache_path(ctx.cache_dir, i).exists()]
+        store = BlobStore(ctx.cache_dir)
+        missing = [i for i in to_fetch if not store.has("sha256:" + i["sha256"])]
         if missing:
             ctx.log(f"toolchain: downloading {len(missing)} of {len(to_fetch)} wheels")
         paths = wheels.fetch(to_fetch, python, platform, ctx.cache_dir, work / "pip")
@@ -99,7 +101,7 @@ class ToolchainKind:
 
         collections = []
         if source:
-            with CollectionSource(paths[source["filename"]]) as src:
+            with CollectionSource(paths[source["filename"]], source["filename"]) as src:
                 for c in locked.collections or []:
                     tarball = src.build_tarball(c.name, c.version, work / "collections")
                     art = file_artifact(f"toolchain/collections/{tarball.name}", tarball, "toolchain",

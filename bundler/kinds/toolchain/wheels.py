@@ -21,6 +21,7 @@ from packaging.utils import canonicalize_name
 
 from bundler import paths
 from bundler.bundle.artifacts import sha256_file
+from bundler.bundle.store import BlobStore
 from bundler.errors import BundleError, IntegrityError
 
 # Wheels are zip files: zip cannot store times before 1980, and a fixed time makes our own wheel reproducible.
@@ -113,13 +114,12 @@ def resolve(requirements: list[str], python: str, platform: str, work: Path) -> 
     return sorted(items, key=lambda i: i["name"])
 
 
-def cache_path(cache_dir: Path, item: dict[str, Any]) -> Path:
-    return cache_dir / "toolchain" / "wheels" / item["sha256"] / item["filename"]
-
-
 def fetch(items: list[dict[str, Any]], python: str, platform: str, cache_dir: Path, work: Path) -> dict[str, Path]:
-    """Every locked wheel in the cache, verified; pip downloads only the missing ones, by hash."""
-    paths = {i["filename"]: cache_path(cache_dir, i) for i in items}
+    """Every locked wheel in the content store, verified: {filename: path}. pip downloads only the missing ones,
+    by hash (pip is the client here: it knows the index, its mirrors and credentials from pip's own
+    configuration); the store checks each against its locked sha256 again as it takes it in."""
+    store = BlobStore(cache_dir)
+    paths = {i["filename"]: store.path("sha256:" + i["sha256"]) for i in items}
     missing = [i for i in items if not paths[i["filename"]].exists()]
     if missing:
         work.mkdir(parents=True, exist_ok=True)
@@ -136,11 +136,7 @@ def fetch(items: list[dict[str, Any]], python: str, platform: str, cache_dir: Pa
             if got is None:
                 raise IntegrityError(f"toolchain: pip did not download {item['filename']} "
                                      f"(sha256:{item['sha256']}); its index no longer has that file")
-            dest = paths[item["filename"]]
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            partial = dest.with_name(dest.name + ".partial")
-            shutil.copyfile(got, partial)
-            os.replace(partial, dest)
+            store.put_file(got, "sha256:" + item["sha256"])
     return paths
 
 

@@ -83,6 +83,21 @@ def test_images_build_verify_inspect(tmp_path, chart_repo, oci_repo, registry, i
     names = {m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]}
     assert names == set(expected)
 
+    # The SBOM: each chart a component with its digest and download URL; a chart as the spec names it depends on
+    # its subcharts and on every image discovery found rendering it (its subcharts' templates included).
+    sbom = json.loads(members["sbom.cdx.json"])
+    components = {c["bom-ref"]: c for c in sbom["components"]}
+    parent = components["chart:charts/parent-1.0.0.tgz"]
+    assert parent["hashes"] == [{"alg": "SHA-256", "content": charts["parent"]["digest"].removeprefix("sha256:")}]
+    assert parent["purl"].startswith("pkg:generic/parent@1.0.0?download_url=")
+    depends = {d["ref"]: set(d.get("dependsOn", [])) for d in sbom["dependencies"]}
+    assert depends["chart:charts/parent-1.0.0.tgz"] == {"chart:charts/lib-0.1.5.tgz", *(
+        f"image:{i}" for i in charts["parent"]["images"])}
+    assert {f"{reg}/wire/brig:5.0", f"{reg}/wire/lib-migrate:0.1.5"} <= set(charts["parent"]["images"])
+    assert depends["chart:charts/lib-0.1.5.tgz"] == set()
+    assert depends["chart:charts/ocichart-0.1.0.tgz"] == {f"image:{reg}/wire/oci-pod:1.0"}
+    assert f"image:{reg}/wire/brig-tools:5.0" not in components  # excluded: not in the bundle, not in its SBOM
+
     # The island's view: every chart rebuilt from the bundle alone renders only images the bundle holds.
     bundle_dir = tmp_path / "island"
     for name, data in members.items():

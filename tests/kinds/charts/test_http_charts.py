@@ -135,7 +135,7 @@ def test_second_lock_reuses_the_cache(tmp_path, chart_repo, ctx):
 
 def test_damaged_cache_entry_is_fetched_again(locked_parent, ctx, chart_repo):
     spec, locked = locked_parent
-    cached = ctx.cache_dir / "charts" / "sha256" / (locked[0].digest.split(":")[1] + ".tgz")
+    cached = ctx.cache_dir / "blobs" / "sha256" / locked[0].digest.split(":")[1]
     cached.write_bytes(b"not the chart")
     result = KIND.fetch(spec, locked, ctx)
     art = next(a for a in result.artifacts if a.path == "charts/parent-1.0.0.tgz")
@@ -147,7 +147,7 @@ def test_lock_digest_mismatch_on_fetch(locked_parent, ctx):
     locked[0].digest = "sha256:" + "0" * 64
     with pytest.raises(IntegrityError, match=r"chart parent 1.0.0: digest mismatch \(expected sha256:0000"):
         KIND.fetch(spec, locked, ctx)
-    assert not list((ctx.cache_dir / "charts" / "sha256").glob("0000*"))
+    assert not list((ctx.cache_dir / "blobs" / "sha256").glob("0000*"))
 
 
 @pytest.mark.parametrize(("constraint", "version"), [
@@ -265,7 +265,7 @@ def test_tgz_not_matching_the_index_digest_is_refused(tmp_path, small_repo, char
     spec = write_spec(tmp_path, [{"name": "tiny", "repo": small_repo.url, "version": "1.0.0"}])
     with pytest.raises(IntegrityError, match=rf"chart tiny 1.0.0: digest mismatch \(expected {expected}, got "):
         KIND.lock(spec, ctx)
-    assert not [p for p in (ctx.cache_dir / "charts" / "sha256").iterdir() if not p.name.endswith(".partial")]
+    assert not [p for p in (ctx.cache_dir / "blobs" / "sha256").iterdir() if not p.name.endswith(".partial")]
 
 
 def test_parallel_lock_equals_serial_and_reads_the_index_once(tmp_path, chart_repo, ctx):

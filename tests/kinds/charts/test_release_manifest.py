@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bundler.bundle import transport as fetch
 from bundler.bundle.lock import Lock, write_lock
 from bundler.bundle.spec import load_spec
 from bundler.errors import BundleError, SpecError
@@ -235,7 +236,7 @@ class FlakyServer:
 
 @pytest.mark.parametrize(("failures", "ok"), [(2, True), (10, False)])
 def test_url_manifest_retries_a_busy_server_a_bounded_number_of_times(tmp_path, monkeypatch, failures, ok):
-    monkeypatch.setattr(release_manifest.time, "sleep", lambda _s: None)  # the backoff's waiting, not its count
+    monkeypatch.setattr(fetch.time, "sleep", lambda _s: None)  # the backoff's waiting, not its count
     server = FlakyServer(json.dumps(manifest("https://charts.example")).encode(), failures)
     try:
         path = write(tmp_path, {"manifest": server.url, "exclude": {"demo": "demo"}})

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from bundler.bundle import gpg
 from bundler.bundle.spec import load_spec
 from bundler.errors import BundleError, IntegrityError
-from bundler.kinds.debs import gpg
 from bundler.kinds.debs.kind import KIND, cache_path
 from tests.kinds.debs.conftest import DebsContext, run_cli, write_spec
 from tests.kinds.debs.island import minbase_root
@@ -154,7 +154,9 @@ def test_checksum_mismatch_is_refused_and_nothing_is_kept(tmp_path, hello):
     assert "hello" in msg and f"expected sha256:{wrong}" in msg and f"got sha256:{hello.sha256}" in msg
     assert hello.url in msg
     assert not cache_path(ctx.cache_dir, wrong).exists()
-    assert not list(cache_path(ctx.cache_dir, wrong).parent.glob("*.deb"))
+    # Neither under the locked digest nor under its own: nothing unverified reaches the store, nor stays partial.
+    assert not cache_path(ctx.cache_dir, hello["sha256"]).exists()
+    assert not list(cache_path(ctx.cache_dir, wrong).parent.glob("*.partial"))
 
 
 def _generated(root: Path) -> dict[str, bytes]:

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from packageurl import PackageURL
 
-from bundler.kinds.debs import gpg
+from bundler.bundle import gpg
 from tests.kinds.debs.conftest import run_cli, write_spec
 from tests.kinds.debs.island import Island, minbase_root
 
@@ -120,3 +121,19 @@ def test_rebuild_from_the_lock_is_byte_identical(bundle, debs_cache, tmp_path):
     assert again.read_bytes() == bundle["archive"].read_bytes()  # signatures and Release Date included
     r = run_cli("inspect", again)
     assert r.returncode == 0 and "openjdk-17-jre-headless" in r.stdout and "wire-bundle-archive-keyring" in r.stdout
+
+
+def test_sbom_lists_every_deb_by_purl_and_sha256(bundle):
+    from tests.bundle.conftest import read_tar
+
+    sbom = json.loads(next(d for m, d in read_tar(bundle["archive"]) if m.name == "sbom.cdx.json"))
+    listed = {}
+    for c in sbom["components"]:
+        if c["bom-ref"].startswith("deb:"):
+            purl = PackageURL.from_string(c["purl"])
+            listed[(purl.type, purl.namespace, purl.name, purl.version, purl.qualifiers["arch"],
+                    purl.qualifiers["distro"])] = c["hashes"][0]["content"]
+    target = bundle["lock"]["debs"]["targets"][0]
+    expected = {("deb", "debian", p["name"], p["version"], p["architecture"], target["suite"]): p["sha256"]
+                for p in target["packages"]}
+    assert listed == expected and len(listed) > 10

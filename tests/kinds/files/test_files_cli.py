@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import zstandard
@@ -63,6 +64,11 @@ def test_build_verify_inspect(tmp_path, server):
     assert content["files/tools/stand-in-tool-1.2.tar.gz"] == STAND_IN
     bundle = json.loads(content["bundle.json"])
     assert bundle["kinds"]["files"][0]["sha256"] == hashlib.sha256(STAND_IN).hexdigest()
+    sbom = json.loads(content["sbom.cdx.json"])  # the file in the SBOM: its sha256, where it came from
+    digest = hashlib.sha256(STAND_IN).hexdigest()
+    assert [(c["type"], c["purl"], c["hashes"][0]["content"]) for c in sbom["components"]] == [
+        ("file", f"pkg:generic/stand-in-tool-1.2.tar.gz?checksum=sha256:{digest}&download_url="
+                 f"{quote(server.url + '/rel/stand-in-tool-1.2.tar.gz', safe='/:')}", digest)]
 
     verified = run("verify", str(out), cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr

@@ -87,7 +87,10 @@ def test_fetch_caches_by_checksum_and_returns_archive_members(tmp_path, server, 
     by_path = {a.path: a for a in result.artifacts}
     assert set(by_path) == {"files/k8s/v1/stand-in-tool", "files/stand-in-1.0.tar.gz"}
     tgz = by_path["files/stand-in-1.0.tar.gz"]
-    assert tgz.source == ctx.cache_dir / "files" / "sha512" / sha512(STAND_IN_TGZ)
+    # One store for every kind, by sha256; the sha512 the spec pins finds it through the files index.
+    assert tgz.source == ctx.cache_dir / "blobs" / "sha256" / sha256(STAND_IN_TGZ)
+    index = ctx.cache_dir / "index" / "files" / "sha512" / sha512(STAND_IN_TGZ)
+    assert index.read_text() == f"sha256:{sha256(STAND_IN_TGZ)}\n"
     assert tgz.source.read_bytes() == STAND_IN_TGZ
     # The archive's digests are sha256 even when the spec pins sha512.
     assert tgz.digest == "sha256:" + sha256(STAND_IN_TGZ) and tgz.size == len(STAND_IN_TGZ)
@@ -112,9 +115,11 @@ def test_checksum_mismatch_names_url_expected_and_got(tmp_path, server, ctx):
     assert f"{server.url}/dist/stand-in-1.0.tar.gz" in msg
     assert f"expected sha512:{wrong}" in msg
     assert f"got sha512:{sha512(STAND_IN_TGZ)}" in msg
-    cache = ctx.cache_dir / "files" / "sha512"
-    assert not (cache / wrong).exists()
-    assert not list(cache.glob("*.partial")) or all(p.stat().st_size == 0 for p in cache.glob("*.partial"))
+    blobs = ctx.cache_dir / "blobs"
+    assert not (blobs / "sha256" / sha256(STAND_IN_TGZ)).exists()
+    assert not (ctx.cache_dir / "index" / "files" / "sha512" / wrong).exists()
+    staged = list(blobs.glob("*/*sha512*"))
+    assert all(p.name.endswith(".partial") and p.stat().st_size == 0 for p in staged), staged
 
 
 def test_missing_file_is_a_404_naming_the_url(tmp_path, server, ctx):
@@ -127,7 +132,7 @@ def test_missing_file_is_a_404_naming_the_url(tmp_path, server, ctx):
     stale = [FileLock(path="stand-in-2.0.tar.gz", url=url, algorithm="sha256", checksum=gone, size=None)]
     with pytest.raises(RegistryError, match=f"404 not found at {url}"):
         KIND.fetch(spec, stale, ctx)
-    assert not (ctx.cache_dir / "files" / "sha256" / gone).exists()
+    assert not (ctx.cache_dir / "blobs" / "sha256" / gone).exists()
 
 
 def test_connection_cut_mid_file_resumes_with_range(tmp_path, server, ctx):

@@ -81,7 +81,8 @@ def test_lock_pins_every_wheel_by_filename_and_sha256(built):
     assert locked["project"]["name"] == "wire-bundle"
     names = [w["name"] for w in locked["wheels"]]
     assert names == sorted(names)
-    for required in ("ansible-core", "ansible-runner", "pyyaml", "cryptography", "pydantic-core", "zstandard"):
+    for required in ("ansible-core", "ansible-runner", "pyyaml", "cryptography", "pydantic-core", "zstandard",
+                     "cyclonedx-python-lib", "packageurl-python"):
         assert required in names, f"{required} missing from the wheelhouse"
     for w in locked["wheels"]:
         assert w["filename"].endswith(".whl"), f"{w['filename']} is not a binary wheel"
@@ -115,6 +116,14 @@ def test_archive_verifies_and_inspect_lists_the_toolchain(built):
     assert shown.returncode == 0, shown.stderr
     assert "toolchain (Python 3.11, manylinux2014_x86_64)" in shown.stdout
     assert "ansible-core" in shown.stdout and "community.docker" in shown.stdout
+    # The SBOM lists every wheel (and this project's own) by its pypi purl and sha256, every collection too.
+    sbom = json.loads((built["stage"] / "sbom.cdx.json").read_text())
+    listed = {c["purl"]: c["hashes"][0]["content"] for c in sbom["components"] if c["bom-ref"].startswith("wheel:")}
+    summary = built["summary"]
+    assert listed == {f"pkg:pypi/{w['name']}@{w['version']}?file_name={w['filename']}": w["sha256"]
+                      for w in [summary["project"], *summary["wheels"]]}
+    assert sorted(c["name"] for c in sbom["components"] if c["bom-ref"].startswith("collection:")) == [
+        c["name"] for c in summary["collections"]]
 
 
 def test_requirements_pin_every_shipped_wheel(built):
@@ -223,7 +232,7 @@ def test_fetch_from_the_lock_into_an_empty_cache_downloads_exactly_the_locked_fi
     ctx = build_context(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")
     result = KIND.fetch(built["spec"], ToolchainLock.model_validate(locked), ctx)
     for w in locked["wheels"]:
-        cached = tmp_path / "cache" / "toolchain" / "wheels" / w["sha256"] / w["filename"]
+        cached = tmp_path / "cache" / "blobs" / "sha256" / w["sha256"]
         assert hashlib.sha256(cached.read_bytes()).hexdigest() == w["sha256"]
     shipped = sorted(a.path for a in result.artifacts if a.path.startswith("toolchain/wheels/"))
     assert len(shipped) == 4  # the three locked wheels and this project's
@@ -237,4 +246,4 @@ def test_a_lock_whose_hash_pypi_does_not_have_is_refused(built, tmp_path):
     with pytest.raises(BundleError) as err:
         KIND.fetch(built["spec"], ToolchainLock.model_validate(locked), ctx)
     assert str(err.value).startswith("toolchain: downloading 1 locked wheels: ") and "\n" not in str(err.value)
-    assert not (tmp_path / "cache" / "toolchain" / "wheels" / forged).exists()
+    assert not (tmp_path / "cache" / "blobs" / "sha256" / forged).exists()

@@ -1,6 +1,7 @@
-"""The roles' data against the project's other sources of truth (no lab): checksums from examples/wire.yaml,
-the pre-flight's kernel rules, sftd's node selector, the NodePort range; plus the unready-pod report filter and
-the refusals that happen before a role touches any host (run against localhost in check mode)."""
+"""The roles' data against the project's other sources of truth (no lab): the pre-flight's kernel rules,
+sftd's node selector, the NodePort range (ports, files, checksums and images: tests/roles/test_shared_facts.py);
+plus the unready-pod report filter and the refusals that happen before a role touches any host (run against
+localhost in check mode)."""
 
 from __future__ import annotations
 
@@ -14,20 +15,6 @@ from tests.roles.kubernetes.playbook import REPO, ansible_playbook
 
 K8S = yaml.safe_load((REPO / "roles/kubernetes/defaults/main.yml").read_text())
 SFT = yaml.safe_load((REPO / "roles/sft/defaults/main.yml").read_text())
-
-
-def test_node_file_checksums_are_those_of_the_reference_spec():
-    # Entries may pin sha512 instead (Cassandra's upstream publishes only that); the node binaries pin sha256.
-    spec = {f["path"]: f.get("sha256") for f in yaml.safe_load((REPO / "examples/wire.yaml").read_text())["files"]}
-    for name, entry in K8S["kubernetes_files"].items():
-        assert spec.get(entry["path"]) == entry["sha256"], name
-    assert K8S["kubernetes_version"] in K8S["kubernetes_files"]["kubelet"]["path"]
-    images = yaml.safe_load((REPO / "examples/wire.yaml").read_text())["images"]["refs"]
-    assert f"registry.k8s.io/kube-apiserver:{K8S['kubernetes_version']}" in images
-    for key in ("kubernetes_pause_image", "kubernetes_etcd_image", "kubernetes_coredns_image"):
-        assert K8S[key] in images, key
-    restund = yaml.safe_load((REPO / "roles/restund/defaults/main.yml").read_text())
-    assert restund["restund_image"] in images
 
 
 def test_kernel_settings_cover_the_preflight_rules():

@@ -1,0 +1,102 @@
+"""Reading the few files an SBOM needs (package databases, os-release) out of one image layer, streaming the
+blob the build already holds: decompressed on the fly, never copied to disk, with only the wanted files kept.
+
+A layer is a tar of the files it adds or changes, plus whiteouts: `dir/.wh.NAME` removes NAME of the layers
+below, `dir/.wh..wh..opq` empties dir of them (the OCI image spec's layer changesets).
+"""
+
+from __future__ import annotations
+
+import gzip
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import zstandard
+
+from bundler.bundle.tarstream import CHUNK, TarReader
+from bundler.errors import IntegrityError
+from bundler.sbom.ospkgs import apk, dpkg, rpm
+
+OS_RELEASE = ("etc/os-release", "usr/lib/os-release")
+WANTED = frozenset((dpkg.STATUS, apk.INSTALLED, *rpm.SQLITE_PATHS, *OS_RELEASE))
+PRESENCE_ONLY = frozenset(rpm.UNREAD_PATHS)  # recognised, not read: only their presence is kept
+FILE_MAX = 256 << 20  # an rpm SQLite database of a large image is tens of MiB; a dpkg status a few
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+
+_GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+
+
+def wanted(path: str) -> bool:
+    return path in WANTED or path in PRESENCE_ONLY or dpkg.is_status_d_entry(path)
+
+
+@dataclass
+class LayerScan:
+    """What one layer says about the wanted files."""
+
+    files: dict[str, bytes] = field(default_factory=dict)  # path -> content (b"" for presence-only files)
+    links: dict[str, str] = field(default_factory=dict)  # path -> symlink target (os-release is often one)
+    removed: list[str] = field(default_factory=list)  # whiteouts: paths of lower layers removed
+    opaque: list[str] = field(default_factory=list)  # directories emptied of lower layers' files
+
+    def touches(self, prefix: str) -> bool:
+        return (any(p.startswith(prefix) for p in self.files) or any(p.startswith(prefix) for p in self.removed)
+                or any(prefix.startswith(d + "/") for d in self.opaque + self.removed))
+
+
+def _normal(name: str) -> str:
+    return PurePosixPath("/" + name).as_posix().lstrip("/")
+
+
+def _open(raw):
+    head = raw.peek(4)[:4] if hasattr(raw, "peek") else b""
+    if head.startswith(_GZIP):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if head.startswith(_ZSTD):
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, read_size=CHUNK)
+    return raw  # an uncompressed tar layer
+
+
+def scan_layer(path: Path, digest: str) -> LayerScan:
+    """Stream the layer at `path` once; IntegrityError names the layer when it is not a readable tar."""
+    out = LayerScan()
+    try:
+        with open(path, "rb", buffering=CHUNK) as raw:
+            stream = _open(raw)
+            reader = TarReader(stream, gnu_long_names=True)
+            for info, chunks in reader.members():
+                name = _normal(info.name)
+                base = PurePosixPath(name).name
+                if base.startswith(WHITEOUT):
+                    parent = str(PurePosixPath(name).parent).lstrip(".")
+                    if base == OPAQUE:
+                        out.opaque.append(parent)
+                    else:
+                        out.removed.append(f"{parent}/{base[len(WHITEOUT):]}".lstrip("/"))
+                    continue
+                if not wanted(name):
+                    continue
+                if info.issym() or info.islnk():
+                    # a hard link names its target from the layer's root, a symlink from its own directory
+                    out.links[name] = info.linkname if info.issym() else "/" + info.linkname
+                elif info.isfile():
+                    if info.size > FILE_MAX:
+                        raise IntegrityError(f"layer {digest}: {name} is {info.size} bytes, more than the "
+                                             f"{FILE_MAX} an SBOM reads")
+                    out.files[name] = b"" if name in PRESENCE_ONLY else _read(chunks, FILE_MAX)
+    except (OSError, EOFError, tarfile.TarError, zstandard.ZstdError, ValueError) as exc:
+        raise IntegrityError(f"layer {digest}: not a readable tar layer ({type(exc).__name__}: "
+                             f"{str(exc)[:120]})") from None
+    return out
+
+
+def _read(chunks, limit: int) -> bytes:
+    data = bytearray()
+    for c in chunks:
+        data += c
+        if len(data) > limit:
+            raise ValueError(f"a member larger than {limit} bytes")
+    return bytes(data)
+
