@@ -155,7 +155,7 @@ def test_checksum_mismatch_is_refused_and_nothing_is_kept(tmp_path, hello):
     assert hello.url in msg
     assert not cache_path(ctx.cache_dir, wrong).exists()
     # Neither under the locked digest nor under its own: nothing unverified reaches the store, nor stays partial.
-    assert not cache_path(ctx.cache_dir, hello["sha256"]).exists()
+    assert not cache_path(ctx.cache_dir, hello.sha256).exists()
     assert not list(cache_path(ctx.cache_dir, wrong).parent.glob("*.partial"))
 
 
