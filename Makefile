@@ -13,10 +13,12 @@ demo: deps
 
 lint: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/ansible-lint --offline --profile production playbooks roles
 
 test: deps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/ansible-lint --offline --profile production playbooks roles
 	$(VENV)/bin/python -m pytest -q -rs --durations=30 tests
 

@@ -1,2 +1,3 @@
 """The bundle format and its pipeline, whatever the artifact kind: spec -> lock -> fetch -> store -> archive, and
-archive -> verify -> unpack. A kind plugs in through `artifacts` (the protocol in artifacts.py)."""
+archive -> verify -> unpack. A kind plugs in through `artifacts` (the protocol in artifacts.py); the lock and
+bundle.json are typed records (lock.py, manifest.py), protocol constants are spelled once (mediatypes.py)."""

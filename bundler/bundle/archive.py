@@ -20,32 +20,22 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Annotated, BinaryIO
+from typing import IO, BinaryIO, cast
 
 import zstandard
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictInt,
-    StrictStr,
-    StringConstraints,
-    ValidationError,
-)
+from pydantic import ValidationError
 
 from bundler.bundle.artifacts import Artifact
+from bundler.bundle.manifest import BundleHead, Manifest
+from bundler.bundle.mediatypes import BUNDLE_FORMAT, BUNDLE_JSON, CHECKSUMS, SBOM, SIGNATURE
 from bundler.bundle.parts import PartsReader, is_parts_manifest
 from bundler.bundle.tarstream import CHUNK, OUT_CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, fsync
 from bundler.bundle.zstdframe import FrameCheck
 from bundler.errors import BundleError, IntegrityError, SpaceError
 
-BUNDLE_JSON = "bundle.json"
-CHECKSUMS = "checksums.sha256"
-SIGNATURE = "checksums.sha256.asc"  # not listed in checksums.sha256: it signs that file
-FORMAT = "wire-bundle/1"
+FORMAT = BUNDLE_FORMAT
 # Small documents readers want without streaming the blobs (`wire-bundle sbom`): right after checksums.sha256.
-EARLY_MEMBERS = frozenset({"sbom.cdx.json"})
+EARLY_MEMBERS = frozenset({SBOM})
 
 
 @dataclass
@@ -62,9 +52,9 @@ def content_digest(checksums: bytes) -> str:
     return "sha256:" + hashlib.sha256(checksums).hexdigest()
 
 
-def head_bytes(metadata: dict, artifacts: list[Artifact]) -> tuple[bytes, bytes]:
+def head_bytes(metadata: Manifest, artifacts: list[Artifact]) -> tuple[bytes, bytes]:
     """bundle.json and checksums.sha256 as the archive holds them (artifacts as unique_artifacts returns them)."""
-    bundle_json = (json.dumps(metadata, indent=1, sort_keys=True) + "\n").encode()
+    bundle_json = metadata.dumps()
     return bundle_json, checksums_for(bundle_json, [(a.digest, a.path) for a in artifacts])
 
 
@@ -88,7 +78,7 @@ def unique_artifacts(artifacts: list[Artifact]) -> list[Artifact]:
 
 def write_archive(
     output: Path,
-    metadata: dict,
+    metadata: Manifest,
     artifacts: list[Artifact],
     mtime: int,
     level: int = 1,
@@ -124,7 +114,8 @@ def write_archive(
                 try:
                     # Multi-threaded zstd output does not depend on the thread count: the bytes stay reproducible.
                     cctx = zstandard.ZstdCompressor(level=level, threads=-1, write_checksum=True)
-                    with cctx.stream_writer(sink, closefd=False, write_size=OUT_CHUNK) as zw:
+                    # The sink is file-like where zstandard looks: write() and flush().
+                    with cctx.stream_writer(cast(IO[bytes], sink), closefd=False, write_size=OUT_CHUNK) as zw:
                         tar = TarWriter(zw)
                         tar.add_bytes(BUNDLE_JSON, bundle_json, mtime)
                         tar.add_bytes(CHECKSUMS, checksums, mtime)
@@ -307,7 +298,7 @@ def iter_members(path: Path, state: StreamState | None = None,
     try:
         # A parts manifest (bundle/parts.py) reads the parts of a split archive as one file; anything else must be
         # a regular file (open_archive refuses a FIFO, a socket, a device or a directory in one line).
-        raw = PartsReader(path) if is_parts_manifest(path) else open_archive(path)
+        raw = cast(BinaryIO, PartsReader(path)) if is_parts_manifest(path) else open_archive(path)
     except OSError as exc:
         raise BundleError(f"{path}: cannot open: {exc.strerror}") from None
     frames = FrameCheck()
@@ -317,7 +308,8 @@ def iter_members(path: Path, state: StreamState | None = None,
     try:
         dctx = zstandard.ZstdDecompressor()
         # One frame only: what follows it is trailing data, reported by the frame check, never decompressed.
-        with dctx.stream_reader(file_reader, read_across_frames=False, read_size=CHUNK) as zr:
+        # The read-ahead is file-like where zstandard looks: read().
+        with dctx.stream_reader(cast(IO[bytes], file_reader), read_across_frames=False, read_size=CHUNK) as zr:
             tar = TarReader(zr)
             for info, data in tar.members():
                 stream.last = info.name
@@ -349,7 +341,7 @@ def read_member(path: Path, member: Member, limit: int) -> bytes:
     return b"".join(member.chunks)
 
 
-def read_bundle_json(path: Path) -> dict:
+def read_bundle_json(path: Path) -> BundleHead:
     """Only the head of the archive: inspect does not need to read gigabytes."""
     for member in iter_members(path):
         if member.name != BUNDLE_JSON:
@@ -360,7 +352,7 @@ def read_bundle_json(path: Path) -> dict:
     raise IntegrityError(f"{path}: empty archive")
 
 
-def parse_bundle_json(data: bytes, path: Path | None = None) -> dict:
+def parse_bundle_json(data: bytes, path: Path | None = None) -> BundleHead:
     """bundle.json parsed and checked for what readers rely on; IntegrityError names the first thing wrong
     (prefixed with `path: bundle.json:` when a path is given)."""
 
@@ -385,12 +377,11 @@ def parse_bundle_json(data: bytes, path: Path | None = None) -> dict:
         raise bad(f"unknown bundle format {str(meta.get('format'))[:80]!r} (this tool reads {FORMAT}): "
                   "not a wire-bundle")
     try:
-        BundleHead.model_validate(meta)
+        return BundleHead.model_validate(meta)
     except ValidationError as exc:
         err = exc.errors()[0]
         at = ".".join(str(p) for p in err["loc"]) or "(top)"
         raise bad(f"{at[:120]}: {err['msg'][:200]}") from None
-    return meta
 
 
 def _depth(value: object) -> int:
@@ -412,34 +403,6 @@ def _depth(value: object) -> int:
                 else:
                     todo.extend((c, d + 1) for c in v)
     return deepest
-
-
-def _member_name(name: str) -> str:
-    try:
-        check_member_name(name)
-    except IntegrityError as exc:
-        raise ValueError(str(exc)) from None  # what pydantic reports as a validation error
-    return name
-
-
-class HeadArtifact(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    path: Annotated[StrictStr, AfterValidator(_member_name)]
-    digest: Annotated[StrictStr, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
-    size: Annotated[StrictInt, Field(ge=0)]
-    kind: StrictStr
-
-
-class BundleHead(BaseModel):
-    """What readers (inspect, verify, unpack) take from bundle.json; the rest is carried along unchecked."""
-
-    model_config = ConfigDict(extra="allow")
-    format: StrictStr
-    name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
-    tool: StrictStr | None = None
-    created: StrictInt | None = None
-    kinds: dict[str, dict | list] = {}  # per kind its summary: a mapping (images) or a list (charts, files)
-    artifacts: list[HeadArtifact]
 
 
 def parse_checksums(data: bytes) -> dict[str, str]:

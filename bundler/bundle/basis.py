@@ -21,22 +21,23 @@ from bundler.bundle.archive import (
     parse_bundle_json,
     read_member,
 )
+from bundler.bundle.manifest import BundleHead
 from bundler.errors import BundleError, IntegrityError
 
 
 @dataclass(frozen=True)
 class Basis:
     source: Path
-    meta: dict
+    meta: BundleHead
     content_digest: str
 
     @property
     def name(self) -> str:
-        return self.meta["name"]
+        return self.meta.name
 
     @property
     def digests(self) -> set[str]:
-        return {a["digest"] for a in self.meta["artifacts"]}
+        return {a.digest for a in self.meta.artifacts}
 
 
 def load_basis(path: Path) -> Basis:
@@ -57,7 +58,7 @@ def _from_bundle_json(path: Path) -> Basis:
     if len(data) > BUNDLE_JSON_MAX:
         raise IntegrityError(f"{path}: more than the {BUNDLE_JSON_MAX} bytes a {BUNDLE_JSON} may have")
     meta = parse_bundle_json(data, path)
-    return Basis(path, meta, content_digest(checksums_for(data, [(a["digest"], a["path"]) for a in meta["artifacts"]])))
+    return Basis(path, meta, content_digest(checksums_for(data, [(a.digest, a.path) for a in meta.artifacts])))
 
 
 def _from_archive(path: Path) -> Basis:
@@ -73,7 +74,7 @@ def _from_archive(path: Path) -> Basis:
             raise IntegrityError(f"{path}: second member is {member.name[:80]!r}, not {CHECKSUMS}: not a wire-bundle")
         checksums = read_member(path, member, CHECKSUMS_MAX)
         meta = parse_bundle_json(head, path)
-        if checksums != checksums_for(head, [(a["digest"], a["path"]) for a in meta["artifacts"]]):
+        if checksums != checksums_for(head, [(a.digest, a.path) for a in meta.artifacts]):
             raise IntegrityError(f"{path}: {CHECKSUMS} does not match {BUNDLE_JSON}")
         return Basis(path, meta, content_digest(checksums))
     raise IntegrityError(f"{path}: ends before its {CHECKSUMS}: not a wire-bundle")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import concurrent.futures
 import fcntl
 import importlib
-import json
 import os
 import shutil
 import sys
@@ -17,20 +16,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bundler import __version__
-from bundler.bundle.archive import FORMAT, WriteResult, unique_artifacts, write_archive
+from bundler.bundle.archive import WriteResult, unique_artifacts, write_archive
 from bundler.bundle.artifacts import Artifact, KindResult, file_artifact
 from bundler.bundle.basis import load_basis
 from bundler.bundle.delta import DeltaPlan, delta_members
+from bundler.bundle.lock import LOCK_VERSION, Lock, field_path, read_lock, read_lock_for, write_lock
+from bundler.bundle.manifest import Manifest, ManifestArtifact, SbomSummary
 from bundler.bundle.progress import Reporter
 from bundler.bundle.signing import PUBLIC_KEY, bundle_key, sign
 from bundler.bundle.space import check_space, human
 from bundler.bundle.spec import LoadedSpec
-from bundler.bundle.yamlsrc import load_json
 from bundler.errors import BundleError, SpecError
 from bundler.kinds import KIND_NAMES, kind_module
 
-LOCK_VERSION = 1
+__all__ = ["Context", "WorkDir", "BuildResult", "build", "resolve_lock", "lock_for_build", "read_lock", "write_lock"]
+
 SCRATCH_MINIMUM = 16 << 20  # gpg homes, rendered charts, apt lists: a few MiB at a time
 
 
@@ -150,52 +153,29 @@ def _alive(pid: int) -> bool:
 # --- lock ---------------------------------------------------------------------------------------------------
 
 
-def resolve_lock(loaded: LoadedSpec, ctx: Context) -> dict:
-    lock: dict[str, Any] = {
-        "version": LOCK_VERSION,
-        "spec_digest": loaded.spec.digest(),
-        "locked_at": int(time.time()),
-        "tool": f"wire-bundle {__version__}",
-    }
-    for kind in kinds():
-        if kind.wanted(loaded):
-            lock[kind.name] = kind.lock(loaded, ctx)
-    return lock
-
-
-def write_lock(path: Path, lock: dict) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
-def read_lock(path: Path) -> dict | None:
-    if not path.exists():
-        return None
+def resolve_lock(loaded: LoadedSpec, ctx: Context) -> Lock:
+    sections = {kind.name: kind.lock(loaded, ctx) for kind in kinds() if kind.wanted(loaded)}
     try:
-        data = load_json(path, f"lock file {path}", SpecError)
-    except SpecError as exc:
-        raise SpecError(f"{exc}; delete it or run `wire-bundle lock`") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"lock file {path}: not a JSON object; delete it or run `wire-bundle lock`")
-    if data.get("version") != LOCK_VERSION:
-        raise SpecError(f"{path}: lock version {data.get('version')!r} is not {LOCK_VERSION}; run `wire-bundle lock`")
-    return data
+        return Lock(version=LOCK_VERSION, spec_digest=loaded.spec.digest(), locked_at=int(time.time()),
+                    tool=f"wire-bundle {__version__}", **sections)
+    except ValidationError as exc:  # a kind's lock() made a record the lock does not describe: a bug
+        err = exc.errors()[0]
+        raise BundleError(f"the lock for {loaded.path} is malformed at {field_path(err['loc'])}: {err['msg']} "
+                          "(a bug in wire-bundle; please report it)") from None
 
 
-def lock_for_build(loaded: LoadedSpec, ctx: Context, locked: bool) -> dict:
-    lock = read_lock(loaded.lock_path)
-    current = loaded.spec.digest()
-    if lock is not None and lock.get("spec_digest") == current:
+def lock_for_build(loaded: LoadedSpec, ctx: Context, locked: bool) -> Lock:
+    exists, lock = read_lock_for(loaded.lock_path, loaded.spec.digest())
+    if lock is not None:
         ctx.log(f"lock: using {loaded.lock_path}")
         return lock
     if locked:
-        why = "does not exist" if lock is None else "was made for another version of the spec"
+        why = "was made for another version of the spec" if exists else "does not exist"
         raise SpecError(
             f"{loaded.path} changed since it was locked ({loaded.lock_path} {why}); run `wire-bundle lock "
             f"{loaded.path}` or build without --locked"
         )
-    ctx.log(f"lock: {'spec changed, ' if lock else ''}resolving {loaded.path}")
+    ctx.log(f"lock: {'spec changed, ' if exists else ''}resolving {loaded.path}")
     lock = resolve_lock(loaded, ctx)
     write_lock(loaded.lock_path, lock)
     ctx.log(f"lock: wrote {loaded.lock_path}")
@@ -208,7 +188,7 @@ def lock_for_build(loaded: LoadedSpec, ctx: Context, locked: bool) -> dict:
 @dataclass
 class BuildResult:
     archive: WriteResult
-    metadata: dict
+    metadata: Manifest
     artifacts: list[Artifact]
     signer: str
     delta: DeltaPlan | None = None
@@ -232,8 +212,8 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
     try:
         for round_ in (1, 2):
             summaries: dict[str, Any] = {}
-            for kind in kinds(only=lock):
-                result = kind.fetch(loaded, lock[kind.name], ctx)
+            for kind in kinds(only=lock.kinds()):
+                result = kind.fetch(loaded, lock.section(kind.name), ctx)
                 results.append(result)
                 summaries[kind.name] = result.summary
             artifacts = unique_artifacts([a for r in results for a in r.artifacts]
@@ -251,19 +231,18 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         sbom = write_sbom(loaded.spec.name, f"wire-bundle {__version__}", lock, summaries, artifacts, ctx.work_dir,
                           wait, ctx.jobs, ctx.log)
         artifacts = unique_artifacts([*artifacts, sbom])
-        metadata = _metadata(loaded, lock, summaries, artifacts)
-        metadata["sbom"] = sbom.meta
-        metadata["signer"] = key.fingerprint
-        signing = lambda data: sign(key, data, lock["locked_at"])  # noqa: E731
+        metadata = _metadata(loaded, lock, summaries, artifacts, key.fingerprint)
+        metadata.sbom = SbomSummary.model_validate(sbom.meta)
+        signing = lambda data: sign(key, data, lock.locked_at)  # noqa: E731
         with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign-delta") as pool:
             members = delta_members(basis, metadata, artifacts, signing, pool) if basis else None
             delta = members.plan if members else None
             total = delta.carried_bytes if delta else sum(a.size for a in artifacts)
             check_space([(output.parent, total, "the archive (at most)")])
             ctx.log(f"archive: writing {delta.carried if delta else len(artifacts)} members, {human(total)} to "
-                    f"{output}" + (f" (a delta on {basis.name} {basis.content_digest})" if delta else ""))
+                    f"{output}" + (f" (a delta on {basis.name} {basis.content_digest})" if delta and basis else ""))
             with ctx.progress("archive", total) as task:
-                written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
+                written = write_archive(output, metadata, artifacts, mtime=lock.locked_at, level=level,
                                         on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
                                         sign=signing, leave_out=delta.leave_out if delta else frozenset(),
                                         extra=members.head if members else (),
@@ -335,18 +314,16 @@ def _waiter(pending: dict[str, Future]):
     return wait
 
 
-def _metadata(loaded: LoadedSpec, lock: dict, summaries: dict, artifacts: list[Artifact]) -> dict:
-    return {
-        "format": FORMAT,
-        "name": loaded.spec.name,
-        "created": lock["locked_at"],
-        "tool": lock.get("tool"),
-        "spec": loaded.spec.model_dump(mode="json"),
-        "lock": lock,
-        "kinds": summaries,
-        "artifacts": [
-            {"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "media_type": a.media_type,
-             "origin": a.origin}
-            for a in artifacts
-        ],
-    }
+def _metadata(loaded: LoadedSpec, lock: Lock, summaries: dict[str, Any], artifacts: list[Artifact],
+              signer: str) -> Manifest:
+    return Manifest(
+        name=loaded.spec.name,
+        created=lock.locked_at,
+        tool=lock.tool,
+        spec=loaded.spec.model_dump(mode="json"),
+        lock=lock,
+        kinds=summaries,
+        artifacts=[ManifestArtifact(path=a.path, digest=a.digest, size=a.size, kind=a.kind,
+                                    media_type=a.media_type, origin=a.origin) for a in artifacts],
+        signer=signer,
+    )

@@ -28,6 +28,7 @@ from bundler.bundle.archive import (
 )
 from bundler.bundle.artifacts import Artifact
 from bundler.bundle.basis import Basis
+from bundler.bundle.manifest import Manifest
 from bundler.bundle.signing import PUBLIC_KEY
 from bundler.errors import IntegrityError
 
@@ -61,7 +62,7 @@ class DeltaPlan:
     from_base_bytes: int
 
 
-def plan_delta(basis: Basis, metadata: dict, artifacts: list[Artifact]) -> DeltaPlan:
+def plan_delta(basis: Basis, metadata: Manifest, artifacts: list[Artifact]) -> DeltaPlan:
     """Which of NEW's artifacts the base supplies, and the declaration saying so (deterministic: sorted)."""
     artifacts = unique_artifacts(artifacts)
     have = basis.digests
@@ -136,7 +137,7 @@ class DeltaMembers:
     tail: Callable[[], tuple[tuple[str, bytes], ...]]  # before the last member: its signature, made meanwhile
 
 
-def delta_members(basis: Basis, metadata: dict, artifacts: list[Artifact], sign: Callable[[bytes], bytes],
+def delta_members(basis: Basis, metadata: Manifest, artifacts: list[Artifact], sign: Callable[[bytes], bytes],
                   pool: concurrent.futures.Executor) -> DeltaMembers:
     """The plan and what write_archive adds for it; the declaration is signed on `pool` while artifacts stream
     (gpg takes about half a second: a tenth of a small delta's build)."""

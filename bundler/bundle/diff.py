@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bundler.bundle.basis import Basis
+from bundler.bundle.manifest import BundleHead
 from bundler.bundle.signing import PUBLIC_KEY
 from bundler.errors import IntegrityError
 
@@ -44,15 +45,15 @@ def diff_bundles(old: Basis, new: Basis) -> dict[str, Any]:
         raise IntegrityError(f"bundle.json: a kind's summary is malformed ({type(exc).__name__}: "
                              f"{str(exc)[:120]})") from None
     have = old.digests
-    carried = [a for a in new.meta["artifacts"] if a["digest"] not in have or a["path"] == PUBLIC_KEY]
-    full = sum(a["size"] for a in new.meta["artifacts"])
+    carried = [a for a in new.meta.artifacts if a.digest not in have or a.path == PUBLIC_KEY]
+    full = sum(a.size for a in new.meta.artifacts)
     return {
         "old": {"name": old.name, "content_digest": old.content_digest, "source": str(old.source)},
         "new": {"name": new.name, "content_digest": new.content_digest, "source": str(new.source)},
         "kinds": {k: v.as_dict() for k, v in kinds.items()},
-        "delta": {"members": len(carried), "bytes": sum(a["size"] for a in carried), "full_bytes": full,
-                  "removed_members": sum(1 for a in old.meta["artifacts"]
-                                         if a["digest"] not in {b["digest"] for b in new.meta["artifacts"]})},
+        "delta": {"members": len(carried), "bytes": sum(a.size for a in carried), "full_bytes": full,
+                  "removed_members": sum(1 for a in old.meta.artifacts
+                                         if a.digest not in {b.digest for b in new.meta.artifacts})},
     }
 
 
@@ -63,24 +64,25 @@ def repository(ref: str) -> str:
     return name[:colon] if colon > name.rfind("/") else name
 
 
-def _image_rows(meta: dict) -> dict[str, dict]:
-    images = (meta.get("kinds") or {}).get("images") or {}
+def _image_rows(meta: BundleHead) -> dict[str, dict]:
+    images = meta.kinds.get("images") or {}
     rows = images.get("images", []) if isinstance(images, dict) else []
     repos = [repository(i["ref"]) for i in rows]
     # A repository bundled under two tags is paired by its full reference instead.
     return {(repository(i["ref"]) if repos.count(repository(i["ref"])) == 1 else i["ref"]): i for i in rows}
 
 
-def _image_blobs(image: dict, meta: dict) -> set[str]:
+def _image_blobs(image: dict, meta: BundleHead) -> set[str]:
     if "blobs" in image:
         return set(image["blobs"])
     # Bundles made before images listed their blobs: each blob is credited to the first image that wanted it.
-    return {a["digest"] for a in meta["artifacts"] if a["kind"] == "image" and a.get("origin") == image["ref"]}
+    return {a.digest for a in meta.artifacts
+            if a.kind == "image" and (a.model_extra or {}).get("origin") == image["ref"]}
 
 
 def _images(old: Basis, new: Basis) -> KindDiff:
     before, after = _image_rows(old.meta), _image_rows(new.meta)
-    sizes = {a["digest"]: a["size"] for a in new.meta["artifacts"] if a["path"].startswith(BLOB_PREFIX)}
+    sizes = {a.digest: a.size for a in new.meta.artifacts if a.path.startswith(BLOB_PREFIX)}
     have = old.digests
     out = KindDiff()
     for key in sorted(after.keys() - before.keys()):
@@ -101,24 +103,30 @@ def _images(old: Basis, new: Basis) -> KindDiff:
     return out
 
 
-def _charts(meta: dict) -> dict[str, dict]:
-    rows = (meta.get("kinds") or {}).get("charts") or []
+def _charts(meta: BundleHead) -> dict[str, dict]:
+    rows = meta.kinds.get("charts") or []
     return {c["name"]: {"version": c["version"], "digest": c["digest"]} for c in rows}
 
 
-def _debs(meta: dict) -> dict[str, dict]:
-    debs = (meta.get("kinds") or {}).get("debs") or {}
+def _mapping(meta: BundleHead, kind: str) -> dict[str, Any]:
+    """A kind's summary that is a mapping (debs, toolchain); empty when absent or of another shape."""
+    summary = meta.kinds.get(kind)
+    return summary if isinstance(summary, dict) else {}
+
+
+def _debs(meta: BundleHead) -> dict[str, dict]:
+    debs = _mapping(meta, "debs")
     return {f"{t['name']}/{p['name']}:{p['architecture']}": {"version": p["version"], "digest": p["sha256"]}
             for t in debs.get("targets", []) for p in t["packages"]}
 
 
-def _files(meta: dict) -> dict[str, dict]:
-    rows = (meta.get("kinds") or {}).get("files") or []
+def _files(meta: BundleHead) -> dict[str, dict]:
+    rows = meta.kinds.get("files") or []
     return {f["path"]: {"sha256": f["sha256"], "digest": f["sha256"]} for f in rows}
 
 
-def _wheels(meta: dict) -> dict[str, dict]:
-    tc = (meta.get("kinds") or {}).get("toolchain") or {}
+def _wheels(meta: BundleHead) -> dict[str, dict]:
+    tc = _mapping(meta, "toolchain")
     rows = [*tc.get("wheels", []), *([tc["project"]] if tc.get("project") else [])]
     return {w["name"]: {"version": w["version"], "digest": w.get("sha256") or w.get("filename")} for w in rows}
 

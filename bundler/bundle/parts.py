@@ -15,6 +15,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import BinaryIO
 
 from bundler.bundle.tarstream import CHUNK
 from bundler.errors import BundleError, IntegrityError
@@ -61,8 +62,8 @@ def split_archive(archive: Path, part_size: int, file_sha256: str, content: str)
             dest = archive.with_name(part_name(archive, n))
             if n == 1:
                 f.seek(0)
-                h = _hash_stream(f, total if count == 1 else part_size)
-                parts[0] = {"name": dest.name, "size": min(total, part_size), "sha256": h}
+                first = _hash_stream(f, total if count == 1 else part_size)
+                parts[0] = {"name": dest.name, "size": min(total, part_size), "sha256": first}
                 break
             f.seek(start)
             size = total - start if n == count else part_size
@@ -119,7 +120,7 @@ class PartsReader:
         self.dir = manifest.parent
         self.total = hashlib.sha256()
         self.index = -1
-        self.file = None
+        self.file: BinaryIO | None = None
         self.part_hash = hashlib.sha256()
         self.part_left = 0
         for i, p in enumerate(self.parts["parts"]):

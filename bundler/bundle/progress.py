@@ -9,9 +9,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from bundler.bundle.space import human
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class Reporter:
@@ -20,7 +23,7 @@ class Reporter:
         self.stream = stream or sys.stderr
         self.interval = interval
         self.live = not quiet and self.stream.isatty()
-        self._rich = None
+        self._rich: Progress | None = None
         self._active = 0
         self._lock = threading.Lock()
 
@@ -79,7 +82,7 @@ class ByteTask:
         self.label = label
         self.total = total
         self.done = 0
-        self.rich_id = None
+        self.rich_id: TaskID | None = None
         self._lock = threading.Lock()
         self._started = time.monotonic()
         self._last_line = self._started

@@ -9,11 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bundler.bundle.archive import SIGNATURE
 from bundler.bundle.gpg import SigningKey, cached_key, gnupg_home, gpg, read_key, signing_time
+from bundler.bundle.mediatypes import PUBLIC_KEY, SIGNATURE
 from bundler.errors import BundleError
 
-PUBLIC_KEY = "signing-key.asc"
 __all__ = ["SIGNATURE", "PUBLIC_KEY", "bundle_key", "sign", "signer", "check_trust", "normalise_fingerprint"]
 
 

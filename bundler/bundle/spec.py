@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from bundler.bundle.yamlsrc import Located, load_located, loads_located
-from bundler.errors import SpecError
+from bundler.errors import BundleError, SpecError
 from bundler.kinds.images.reference import Reference, parse_reference
 
 if TYPE_CHECKING:
@@ -458,7 +458,7 @@ def lock_path_for(spec_path: Path) -> Path:
     return spec_path.with_name(spec_path.name.rsplit(".", 1)[0] + ".lock.json")
 
 
-def _pydantic_error(located: Located, exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> SpecError:
+def _pydantic_error(located: Located, exc: ValidationError, prefix: tuple[str | int, ...] = ()) -> BundleError:
     err = exc.errors()[0]
     loc = prefix + tuple(err["loc"])
     cause = (err.get("ctx") or {}).get("error")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import io
 import os
 import queue
 import tarfile
@@ -58,7 +59,7 @@ class TarWriter:
         self._write(data)
         self._pad(len(data))
 
-    def add_file(self, name: str, f: BinaryIO, size: int, mtime: int,
+    def add_file(self, name: str, f: io.BufferedIOBase, size: int, mtime: int,
                  on_chunk: Callable[[memoryview], None] | None = None) -> None:
         """Copy exactly `size` bytes of `f`; `on_chunk` sees each chunk before it is written (hashing, progress)."""
         self._write(header(name, size, mtime))

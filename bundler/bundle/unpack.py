@@ -30,6 +30,7 @@ from bundler.bundle.archive import (
     parse_checksums,
     read_bundle_json,
 )
+from bundler.bundle.manifest import BundleHead
 from bundler.bundle.parts import is_parts_manifest, name_bad_part
 from bundler.bundle.signing import PUBLIC_KEY, check_trust
 from bundler.bundle.space import check_space
@@ -49,9 +50,9 @@ class UnpackResult:
     trusted: bool = False
 
 
-def bundle_identity(meta: dict) -> str:
+def bundle_identity(meta: BundleHead) -> str:
     """bundle.json names every artifact by digest, so its own digest identifies the content."""
-    return "sha256:" + hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(json.dumps(meta.to_json(), sort_keys=True).encode()).hexdigest()
 
 
 def read_marker(target: Path) -> dict | None:
@@ -63,12 +64,12 @@ def read_marker(target: Path) -> dict | None:
     return marker if isinstance(marker, dict) else None
 
 
-def _still_intact(target: Path, meta: dict) -> bool:
+def _still_intact(target: Path, meta: BundleHead) -> bool:
     """Cheap re-check for a second unpack: every artifact there with its size (content was hashed before)."""
-    for art in meta["artifacts"]:
-        p = target / art["path"]
+    for art in meta.artifacts:
+        p = target / art.path
         try:
-            if p.stat().st_size != art["size"]:
+            if p.stat().st_size != art.size:
                 return False
         except (OSError, ValueError):
             return False
@@ -135,7 +136,7 @@ def _clean_stale(target: Path, log) -> None:
             log(f"removed {path}, left by an unpack (process {pid}) that was killed")
 
 
-def _reuse(archive: Path, target: Path, meta: dict, marker: dict | None, fingerprint: str | None,
+def _reuse(archive: Path, target: Path, meta: BundleHead, marker: dict | None, fingerprint: str | None,
            keyring: Path | None, log) -> UnpackResult | None:
     """The second unpack of one bundle: a result when `target` provably holds what `archive` holds, else None.
 
@@ -149,6 +150,7 @@ def _reuse(archive: Path, target: Path, meta: dict, marker: dict | None, fingerp
     recorded = marker.get("archive_sha256")
     if not isinstance(recorded, str):
         return None  # unpacked before archive digests were recorded: nothing to compare with
+    signer: str | None
     if _file_sha256(archive) == recorded:
         checksums = _read_small(target / CHECKSUMS, CHECKSUMS_MAX)
         if checksums is None or content_digest(checksums) != marker.get("content_digest"):
@@ -172,8 +174,8 @@ def _reuse(archive: Path, target: Path, meta: dict, marker: dict | None, fingerp
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(marker["unpacked_at"]))
     except (KeyError, TypeError, ValueError, OverflowError, OSError):
         when = "earlier"
-    log(f"{target} already holds this bundle ({meta['name']}, unpacked and verified {when}; {how}); nothing to do")
-    return UnpackResult(target, True, len(meta["artifacts"]), 0, meta["name"], signer, trusted)
+    log(f"{target} already holds this bundle ({meta.name}, unpacked and verified {when}; {how}); nothing to do")
+    return UnpackResult(target, True, len(meta.artifacts), 0, meta.name, signer, trusted)
 
 
 def _read_small(path: Path, limit: int) -> bytes | None:
@@ -208,7 +210,7 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
         held = f"bundle {str(marker.get('name'))[:80]!r}" if marker else "other files"
         raise BundleError(f"{target} is not empty (it holds {held}); choose another --to or pass --replace")
 
-    total = sum(a["size"] for a in meta["artifacts"])
+    total = sum(a.size for a in meta.artifacts)
     check_space([(target.parent, total, "the unpacked bundle")])
     staging = target.with_name(f".{target.name}.unpacking-{os.getpid()}")
     try:
@@ -228,7 +230,7 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
                                       fingerprint=fingerprint, keyring=keyring)
         done_ns = time.time_ns()  # no file of the tree is newer: a delta unpacked later relies on it
         (staging / MARKER).write_text(json.dumps(
-            {"identity": identity, "name": meta["name"], "archive": archive.name, "unpacked_at": done_ns // 10**9,
+            {"identity": identity, "name": meta.name, "archive": archive.name, "unpacked_at": done_ns // 10**9,
              "unpacked_at_ns": done_ns,
              "archive_sha256": state.file_hash.hexdigest(), "archive_bytes": state.file_bytes,
              "content_digest": content_digest(checksums), "signer": signer},
@@ -248,7 +250,7 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return UnpackResult(target, False, members, nbytes, meta["name"], signer, trusted)
+    return UnpackResult(target, False, members, nbytes, meta.name, signer, trusted)
 
 
 # Errors creating a member's file that say the archive's layout is impossible, not that the disk is.
@@ -289,7 +291,7 @@ def _extract_members(archive: Path, staging: Path, state: StreamState, from_base
         seen.add(name)
         if name not in (BUNDLE_JSON, CHECKSUMS) and listed is None:
             raise IntegrityError(f"{archive}: {CHECKSUMS} must come before {name!r}; not a wire-bundle archive")
-        if name not in (BUNDLE_JSON, CHECKSUMS, SIGNATURE, *extra) and name not in listed:
+        if name not in (BUNDLE_JSON, CHECKSUMS, SIGNATURE, *extra) and (listed is None or name not in listed):
             raise IntegrityError(f"refusing member {name!r}: not listed in {CHECKSUMS}")
         limit = _LIMITS.get(name)
         if limit is not None and member.size > limit:
@@ -314,7 +316,7 @@ def _extract_members(archive: Path, staging: Path, state: StreamState, from_base
             raise
         members += 1
         nbytes += member.size
-        if name == CHECKSUMS:
+        if name == CHECKSUMS and buf is not None:
             listed = parse_checksums(bytes(buf))
             head = listed.get(BUNDLE_JSON)
             if head != head_digest:

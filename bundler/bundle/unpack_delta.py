@@ -34,6 +34,7 @@ from bundler.bundle.archive import (
     read_member,
 )
 from bundler.bundle.delta import DELTA_JSON, DELTA_JSON_MAX, DELTA_SIGNATURE, Declaration, parse_declaration
+from bundler.bundle.manifest import BundleHead
 from bundler.bundle.signing import PUBLIC_KEY, check_trust
 from bundler.bundle.space import check_space
 from bundler.errors import BundleError, IntegrityError, SpaceError
@@ -41,7 +42,7 @@ from bundler.errors import BundleError, IntegrityError, SpaceError
 
 @dataclass
 class DeltaHead:
-    meta: dict
+    meta: BundleHead
     checksums: bytes
     listed: dict[str, str]
     declaration: Declaration
@@ -102,14 +103,14 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
             signer, trusted = check_trust(checksums, _read_small(target / SIGNATURE, SMALL_MAX),
                                           _read_small(target / PUBLIC_KEY, SMALL_MAX),
                                           fingerprint=fingerprint, keyring=keyring)
-            log(f"{target} already holds this bundle ({meta['name']}, {held}); nothing to do")
-            return UnpackResult(target, True, len(meta["artifacts"]), 0, meta["name"], signer, trusted)
+            log(f"{target} already holds this bundle ({meta.name}, {held}); nothing to do")
+            return UnpackResult(target, True, len(meta.artifacts), 0, meta.name, signer, trusted)
     if held != decl.base:
         raise BundleError(f"{archive}: wrong base: this delta needs {decl.base_name!r} ({decl.base}), but {target} "
                           f"holds {str(marker.get('name'))[:80]!r} ({str(held)[:80]}); unpack it onto its base, or "
                           "unpack the full new bundle")
     base_files = _base_files(target, held, marker)
-    sizes = {a["path"]: a["size"] for a in meta["artifacts"]}
+    sizes = {a.path: a.size for a in meta.artifacts}
     staging = target.with_name(f".{target.name}.unpacking-{os.getpid()}")
     check_space([(target.parent, decl.carried_bytes, "the delta's new members")])
     try:
@@ -131,7 +132,7 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
         check_trust(head.declaration_bytes, decl_sig, key, fingerprint=fingerprint, keyring=keyring)
         done_ns = time.time_ns()
         (staging / MARKER).write_text(json.dumps(
-            {"identity": bundle_identity(meta), "name": meta["name"], "archive": archive.name,
+            {"identity": bundle_identity(meta), "name": meta.name, "archive": archive.name,
              "unpacked_at": done_ns // 10**9, "unpacked_at_ns": done_ns,
              "archive_sha256": state.file_hash.hexdigest(), "archive_bytes": state.file_bytes,
              "content_digest": content_digest(checksums), "signer": signer,
@@ -150,7 +151,7 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
         raise
     log(f"delta on {decl.base_name} ({decl.base}): {linked} members taken from the base, "
         f"{members} extracted")
-    return UnpackResult(target, False, members + linked, nbytes, meta["name"], signer, trusted)
+    return UnpackResult(target, False, members + linked, nbytes, meta.name, signer, trusted)
 
 
 def _base_files(target: Path, held: str, marker: dict) -> tuple[dict[str, str], int]:

@@ -19,7 +19,8 @@ from bundler.bundle.archive import (
     parse_bundle_json,
     parse_checksums,
 )
-from bundler.bundle.delta import DELTA_JSON, DELTA_JSON_MAX, DELTA_SIGNATURE, check_delta_members
+from bundler.bundle.delta import DELTA_JSON, DELTA_JSON_MAX, DELTA_SIGNATURE, Declaration, check_delta_members
+from bundler.bundle.manifest import BundleHead
 from bundler.bundle.signing import PUBLIC_KEY, check_trust
 from bundler.errors import BundleError, IntegrityError
 
@@ -34,10 +35,10 @@ class VerifyReport:
     bytes: int = 0
     content_digest: str = ""
     file_sha256: str = ""
-    bundle: dict | None = None
+    bundle: BundleHead | None = None
     signer: str | None = None
     trusted: bool = False
-    delta: object | None = None  # bundle.delta.Declaration when the archive is a delta
+    delta: Declaration | None = None  # when the archive is a delta
 
     @property
     def ok(self) -> bool:
@@ -118,9 +119,9 @@ def verify_archive(path: Path, on_bytes=None, fingerprint: str | None = None,
     if report.bundle is None and not stream_broken and not any(m == BUNDLE_JSON for m, _ in report.problems):
         report.problems.append((BUNDLE_JSON, "missing"))
     elif report.bundle is not None:
-        for art in report.bundle["artifacts"]:
-            name = art["path"]
-            if name in listed and art["digest"].split(":", 1)[1] != listed[name]:
+        for art in report.bundle.artifacts:
+            name = art.path
+            if name in listed and art.digest.split(":", 1)[1] != listed[name]:
                 report.problems.append((name, "bundle.json and checksums.sha256 disagree"))
 
     if CHECKSUMS in kept and not report.problems:

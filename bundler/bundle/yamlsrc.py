@@ -132,17 +132,22 @@ def check_events(text: str, source: str, error: type[BundleError] = SpecError,
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    line = event.start_mark.line + 1
+                    line = _line(event.start_mark)
                     raise error(f"{source}:{line}: nested deeper than {MAX_DEPTH} levels, the most this reads")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
             if isinstance(event, yaml.NodeEvent):
                 values += 1
                 if values > max_values:
-                    line = event.start_mark.line + 1
+                    line = _line(event.start_mark)
                     raise error(f"{source}:{line}: more than {max_values} values, the most this reads")
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, source, error) from None
+
+
+def _line(mark: Any) -> str:
+    """The 1-based line of a parser mark ("?" when the parser gave none)."""
+    return str(mark.line + 1) if mark is not None else "?"
 
 
 def _yaml_error(exc: yaml.YAMLError, source: str, error: type[BundleError]) -> BundleError:

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from bundler.bundle.build import WorkDir, read_lock
+from bundler.bundle.build import WorkDir
+from bundler.bundle.lock import read_lock_for
 from bundler.bundle.spec import load_spec
 from bundler.commands import options
 from bundler.kinds.charts.images import DEFAULTS, is_excluded
@@ -21,9 +22,9 @@ def collect(spec_path: Path, cache_dir: Path, tmpdir: Path | None, helm: str | N
     from bundler.kinds.charts.kind import KIND, chart_images
 
     loaded = load_spec(spec_path)
-    lock = read_lock(loaded.lock_path)
     # The lock's chart versions when it still belongs to this spec: show what `build` would bundle.
-    pinned = (lock or {}).get("charts") if (lock or {}).get("spec_digest") == loaded.spec.digest() else None
+    _, lock = read_lock_for(loaded.lock_path, loaded.spec.digest())
+    pinned = lock.charts if lock is not None else None
     section = loaded.spec.images
     if loaded.spec.charts:
         with WorkDir(tmpdir) as work:

@@ -14,16 +14,20 @@ from rich.text import Text
 
 from bundler.bundle.archive import BUNDLE_JSON, read_bundle_json
 from bundler.bundle.build import kinds
+from bundler.bundle.manifest import BundleHead
 from bundler.bundle.space import human
 from bundler.commands import options
 from bundler.errors import IntegrityError
 
 
-def dedup_figures(meta: dict) -> tuple[int, int]:
+def dedup_figures(meta: BundleHead) -> tuple[int, int]:
     """(bytes if every image carried its own copy of every blob, bytes actually stored)."""
-    images = meta.get("kinds", {}).get("images", {}).get("images", [])
+    summary = meta.kinds.get("images", {})
+    if not isinstance(summary, dict):
+        raise TypeError("the images summary is not a mapping")  # inspect names the malformed summary
+    images = summary.get("images", [])
     naive = sum(i["size"] for i in images)
-    stored = sum(a["size"] for a in meta.get("artifacts", []) if a["kind"] == "image")
+    stored = sum(a.size for a in meta.artifacts if a.kind == "image")
     return naive, stored
 
 
@@ -44,27 +48,28 @@ def inspect(archive: Path, as_json: bool) -> None:
                              f"({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
-def _show(archive: Path, meta: dict, as_json: bool) -> None:
+def _show(archive: Path, meta: BundleHead, as_json: bool) -> None:
     naive, stored = dedup_figures(meta)
     totals = {
         "archive_bytes": archive.stat().st_size,
-        "artifact_bytes": sum(a["size"] for a in meta["artifacts"]),
-        "artifacts": len(meta["artifacts"]),
+        "artifact_bytes": sum(a.size for a in meta.artifacts),
+        "artifacts": len(meta.artifacts),
         "image_bytes_without_dedup": naive,
         "image_bytes_stored": stored,
         "dedup_saved_bytes": naive - stored,
     }
     if as_json:
-        out = {k: meta.get(k) for k in ("format", "name", "created", "tool", "kinds", "sbom")}
+        doc = meta.to_json()
+        out = {k: doc.get(k) for k in ("format", "name", "created", "tool", "kinds", "sbom")}
         out["totals"] = totals
         click.echo(json.dumps(out, indent=2, sort_keys=True))
         return
     # Piped output (logs, scripts, grep) keeps whole references on one line instead of folding at 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 200)
-    console.print(f"[bold]{escape(meta['name'])}[/bold]  {escape(str(archive))}  "
-                  f"({escape(str(meta.get('tool')))}, format {meta['format']})")
+    console.print(f"[bold]{escape(meta.name)}[/bold]  {escape(str(archive))}  "
+                  f"({escape(str(meta.tool))}, format {meta.format})")
     for kind in kinds():
-        summary = meta.get("kinds", {}).get(kind.name)
+        summary = meta.kinds.get(kind.name)
         if summary is None or not hasattr(kind, "inspect_rows"):
             continue
         title, columns, rows = kind.inspect_rows(summary)
@@ -80,9 +85,9 @@ def _show(archive: Path, meta: dict, as_json: bool) -> None:
         f"artifacts: {totals['artifacts']}, {human(totals['artifact_bytes'])} uncompressed; "
         f"archive {human(totals['archive_bytes'])}"
     )
-    if isinstance(meta.get("sbom"), dict):  # bundles built before the SBOM have none
-        counts = meta["sbom"].get("components") or {}
-        console.print(Text(f"sbom ({meta['sbom'].get('member')}, `wire-bundle sbom`): "
+    if meta.sbom is not None:  # bundles built before the SBOM have none
+        counts = meta.sbom.get("components") or {}
+        console.print(Text(f"sbom ({meta.sbom.get('member')}, `wire-bundle sbom`): "
                            + ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))))
     if naive:
         pct = 100 * (naive - stored) / naive

@@ -71,7 +71,10 @@ def up(spec: Path, name: str | None, workdir: Path | None, cache_dir: Path | Non
     if inventory_copy:
         inventory_copy.parent.mkdir(parents=True, exist_ok=True)
         inventory_copy.write_text(lab_obj.inventory_path.read_text())
-    _print_lab(read_state(lab_name))
+    st = read_state(lab_name)
+    if st is None:
+        raise LabError(f"lab {lab_name}: no state after `up`; another process took it down")
+    _print_lab(st)
     click.echo(f"inventory: {lab_obj.inventory_path}")
 
 
@@ -98,9 +101,13 @@ def down(names: tuple[str, ...], all_labs: bool, missing_ok: bool) -> None:
 @click.argument("name", required=False)
 def status(name: str | None) -> None:
     """List labs (or one lab) with subnet, hosts, addresses and whether each host runs."""
-    states = [read_state(check_lab_name(name))] if name else all_states()
-    if name and states[0] is None:
-        raise LabError(f"no lab named {name!r} on this machine")
+    if name:
+        one = read_state(check_lab_name(name))
+        if one is None:
+            raise LabError(f"no lab named {name!r} on this machine")
+        states = [one]
+    else:
+        states = all_states()
     if not states:
         click.echo("no labs")
     for st in states:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from bundler.bundle.build import WorkDir, resolve_lock, write_lock
+from bundler.bundle.build import WorkDir, resolve_lock
+from bundler.bundle.lock import write_lock
 from bundler.bundle.spec import load_spec
 from bundler.commands import options
 
@@ -29,5 +30,5 @@ def lock(spec: Path, cache_dir: Path, tmpdir: Path | None, jobs: int, helm: str 
         ctx = options.context(cache_dir, work, jobs, quiet, helm)
         data = resolve_lock(loaded, ctx)
     write_lock(loaded.lock_path, data)
-    images = len(data.get("images", []))
+    images = len(data.images or [])
     click.echo(f"locked {images} images -> {loaded.lock_path}")

@@ -39,7 +39,7 @@ class ArchiveFile(click.Path):
     def __init__(self) -> None:
         super().__init__(exists=True, dir_okay=False, path_type=Path)
 
-    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+    def convert(self, value, param, ctx):
         if isinstance(value, (str, Path)) and Path(value).exists():
             check_archive_file(Path(value))
         return super().convert(value, param, ctx)  # a missing path: click's own message, as before

@@ -93,7 +93,7 @@ def _ini_error(source: Path, loader: Any) -> str | None:
     from ansible.inventory.data import InventoryData
     from ansible.plugins.inventory.ini import InventoryModule
 
-    class LineKeepingIni(InventoryModule):  # type: ignore[misc]
+    class LineKeepingIni(InventoryModule):
         where: int | None = None
 
         def _parse(self, lines: list[str]) -> None:

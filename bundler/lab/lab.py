@@ -208,7 +208,7 @@ class Lab:
                 "bridge_address": str(net.network_address + 1), "created_at": time.time(), "hosts": hosts}
 
     def _create(self) -> None:
-        st, d = self._state, defaults()
+        st, d = self.state, defaults()
         started = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "logs").mkdir(exist_ok=True)

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from bundler.lab import cgroups
@@ -58,7 +59,7 @@ def write_identity(root: Path, hostname: str, hosts_file: str, authorized_key: s
 
 
 def start(root: Path, machine: str, hostname: str, netns: str, cg_id: str, log: Path,
-          volumes: list[tuple[Path, str]] = ()) -> int:
+          volumes: Sequence[tuple[Path, str]] = ()) -> int:
     """Boot the host with systemd-nspawn in its netns and cgroup, detached; returns the nspawn pid.
 
     volumes: (directory on the machine, path in the host) pairs bound instead of living on the overlay.
@@ -107,7 +108,7 @@ def kill_host(nspawn_pid: int | None, root: Path, netns_pids: list[int], cg_id: 
     """
     def victims() -> set[int]:
         pids = set(netns_pids) | cgroups.procs(cg_id)
-        if is_our_nspawn(nspawn_pid, root):
+        if nspawn_pid is not None and is_our_nspawn(nspawn_pid, root):
             pids.add(nspawn_pid)
         return {p for p in pids if pid_alive(p) and p != os.getpid()}
 

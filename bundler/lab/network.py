@@ -48,12 +48,12 @@ def networks_in_use() -> list[ipaddress.IPv4Network]:
         dst = route.get("dst", "")
         if dst and dst != "default" and route.get("type", "unicast") in ("unicast", "local", "broadcast"):
             try:
-                nets.append(ipaddress.ip_network(dst if "/" in dst else f"{dst}/32", strict=False))
+                nets.append(ipaddress.IPv4Network(dst if "/" in dst else f"{dst}/32", strict=False))
             except ValueError:
                 continue
     for link in _ip_json("-4", "addr"):
         for a in link.get("addr_info", []):
-            nets.append(ipaddress.ip_network(f"{a['local']}/{a.get('prefixlen', 32)}", strict=False))
+            nets.append(ipaddress.IPv4Network(f"{a['local']}/{a.get('prefixlen', 32)}", strict=False))
     return nets
 
 
@@ -64,7 +64,10 @@ def link_exists(name: str) -> bool:
 def choose_subnet(pool: str, taken_by_labs: set[str]) -> ipaddress.IPv4Network:
     """First /24 of the pool that no other lab, route or interface on this machine uses."""
     in_use = networks_in_use()
-    for net in ipaddress.ip_network(pool).subnets(new_prefix=24):
+    pool_net = ipaddress.ip_network(pool)
+    if not isinstance(pool_net, ipaddress.IPv4Network):
+        raise LabError(f"lab subnet pool {pool}: not an IPv4 network")
+    for net in pool_net.subnets(new_prefix=24):
         octet = int(net.network_address.packed[2])
         if octet == 0 or str(net) in taken_by_labs or link_exists(bridge_name(octet)):
             continue

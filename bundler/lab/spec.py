@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import yaml
 
@@ -62,7 +63,10 @@ class HostSpec:
     def memory_bytes(self) -> int | None:
         if self.memory is None:
             return None
-        num, unit = MEMORY_RE.match(str(self.memory)).groups()
+        m = MEMORY_RE.match(str(self.memory))
+        if m is None:  # __post_init__ refused it already
+            raise LabError(f"lab host {self.name}: memory {self.memory!r} must look like 512M or 2G")
+        num, unit = m.groups()
         return int(num) * {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}[unit]
 
     def to_dict(self) -> dict:
@@ -75,7 +79,8 @@ class HostSpec:
         if unknown:
             raise LabError(f"{where}: host {data.get('name')!r} has unknown key(s) {', '.join(sorted(unknown))}; "
                            f"allowed: {', '.join(sorted(HOST_KEYS))}")
-        return cls(name=data.get("name"), groups=list(data.get("groups") or []),
+        # Any value: __post_init__ refuses what is not a valid host name, naming it.
+        return cls(name=cast(str, data.get("name")), groups=list(data.get("groups") or []),
                    packages=list(data.get("packages") or []), memory=data.get("memory"), cpus=data.get("cpus"))
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bundler.bundle.artifacts import Artifact, file_artifact
+from bundler.bundle.lock import Lock
 from bundler.errors import IntegrityError
 from bundler.sbom.contents import ImageContents, image_contents
 from bundler.sbom.document import Inputs, make_bom, render
@@ -65,12 +66,13 @@ def sbom_bytes(name: str, tool: str, lock: dict[str, Any], summaries: dict[str, 
                                   images=images)))
 
 
-def write_sbom(name: str, tool: str, lock: dict[str, Any], summaries: dict[str, Any], artifacts: list[Artifact],
+def write_sbom(name: str, tool: str, lock: Lock, summaries: dict[str, Any], artifacts: list[Artifact],
                work_dir: Path, wait: Callable[[Artifact], None], jobs: int, log: Callable[[str], None]) -> Artifact:
     """The build's step: sbom.cdx.json written into the work dir, as the artifact the archive carries. Layers still
     downloading are waited for one by one, each read as soon as it is complete."""
     started = time.monotonic()
     by_path = {a.path: a for a in artifacts}
+    locked = lock.to_json()  # the document reads the lock as JSON: its digest is over these bytes
 
     def blob_path(digest: str) -> Path:
         return by_path[_blob(digest)].source
@@ -78,11 +80,11 @@ def write_sbom(name: str, tool: str, lock: dict[str, Any], summaries: dict[str, 
     def wait_blob(digest: str) -> None:
         wait(by_path[_blob(digest)])
 
-    images = scan_images(lock, blob_path, wait_blob, jobs)
+    images = scan_images(locked, blob_path, wait_blob, jobs)
     records = [{"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "origin": a.origin}
                for a in artifacts]
     path = work_dir / MEMBER
-    data = sbom_bytes(name, tool, lock, summaries, records, images)
+    data = sbom_bytes(name, tool, locked, summaries, records, images)
     path.write_bytes(data)
     packages = sum(len(c.packages) for c in images.values())
     unknown = sum(1 for c in images.values() if not c.identified)

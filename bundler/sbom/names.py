@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-MEMBER = "sbom.cdx.json"
+from bundler.bundle.mediatypes import SBOM
+
+MEMBER = SBOM
 MEDIA_TYPE = "application/vnd.cyclonedx+json"
 PROP = "wire-bundle:"  # the namespace of this tool's properties
 
@@ -18,7 +20,8 @@ def component_counts(document: dict[str, Any]) -> dict[str, int]:
     ones by the kind their bom-ref starts with (image, chart, deb, file, wheel, collection)."""
     counts: dict[str, int] = {}
     for c, parent in iter_components(document.get("components") or []):
-        kind = str(c.get("bom-ref", "")).split(":", 1)[0] if parent is None else _NESTED_KINDS.get(c.get("type"), "?")
+        nested = _NESTED_KINDS.get(str(c.get("type")), "?")
+        kind = str(c.get("bom-ref", "")).split(":", 1)[0] if parent is None else nested
         counts[kind] = counts.get(kind, 0) + 1
     return counts
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bundler.bundle.mediatypes import BUNDLE_JSON
 from bundler.errors import BundleError
 from bundler.island.values.errors import ValuesError
 from bundler.kinds.charts.repo import IndexCache
@@ -29,9 +30,9 @@ class ChartSource:
             if not root.is_dir():
                 raise ValuesError(f"--check-charts {where}: not a directory or an http(s):// chart repository")
             # A bundle's root holds its charts under charts/.
-            self.dir = root / "charts" if (root / "bundle.json").is_file() and (root / "charts").is_dir() else root
+            self.dir = root / "charts" if (root / BUNDLE_JSON).is_file() and (root / "charts").is_dir() else root
             # The bundle's image list, when these are a bundle's charts.
-            found = [d / "bundle.json" for d in (self.dir, self.dir.parent) if (d / "bundle.json").is_file()]
+            found = [d / BUNDLE_JSON for d in (self.dir, self.dir.parent) if (d / BUNDLE_JSON).is_file()]
             self.bundle_json: Path | None = found[0] if found else None
         else:
             self.sources = ChartSources(work / "chart-cache")
@@ -40,7 +41,7 @@ class ChartSource:
     def chart(self, name: str) -> Path:
         """An unpacked chart directory or a chart package (.tgz) for `helm template`."""
         if self.url is not None:
-            return self._from_repo(name)
+            return self._from_repo(self.url, name)
         unpacked = self.dir / name
         if (unpacked / "Chart.yaml").is_file():
             return unpacked
@@ -53,17 +54,17 @@ class ChartSource:
             raise ChartMissing(f"no chart {name} in {self.where} (neither {name}/Chart.yaml nor {name}-VERSION.tgz)")
         return packages[0]
 
-    def _from_repo(self, name: str) -> Path:
+    def _from_repo(self, url: str, name: str) -> Path:
         from bundler.kinds.charts.repo import resolve_http
 
         cache: IndexCache = self.sources.indexes
         try:
-            if name not in cache.index(self.url)["entries"]:
-                raise ChartMissing(f"no chart {name} in {self.url}/index.yaml")
-            r = resolve_http(cache, self.url, name, ANY_VERSION)
+            if name not in cache.index(url)["entries"]:
+                raise ChartMissing(f"no chart {name} in {url}/index.yaml")
+            r = resolve_http(cache, url, name, ANY_VERSION)
             path, _, _ = self.sources.fetch(r.name, r.repo, r.version, r.url, r.digest, r.size)
         except ChartMissing:
             raise
         except BundleError as exc:
-            raise ValuesError(f"--check-charts {self.url}: {exc}") from None
+            raise ValuesError(f"--check-charts {url}: {exc}") from None
         return path

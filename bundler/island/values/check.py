@@ -197,6 +197,7 @@ def check_dir(out_dir: Path, charts: str | Path, password: bytes, images_file: P
             images_file = source.bundle_json
             yield f"images checked against {images_file}"
         available = image_list(images_file) if images_file else None
+        images_name = images_file.name if images_file else ""
         for rel in manifest["releases"]:
             files = [out_dir / rel["values"]]
             if rel["name"] in sec:
@@ -225,7 +226,7 @@ def check_dir(out_dir: Path, charts: str | Path, password: bytes, images_file: P
             if kubectl:
                 mine += [f"kubectl: {m}" for m in kubectl_decode_problems(kubectl, rendered, work)]
             if available is not None:
-                mine += [f"image not in {images_file.name}: {m}" for m in unresolvable(rendered, available, what)]
+                mine += [f"image not in {images_name}: {m}" for m in unresolvable(rendered, available, what)]
             values = merged(yaml.safe_load((out_dir / rel["values"]).read_text()), sec.get(rel["name"], {}))
             if rel["name"] == "sftd":
                 mine += sftd_problems(objs)

@@ -274,7 +274,7 @@ def wire_server(opts: Options, inv: Inventory, gen: dict[str, str], cert: Certif
         cfg = proxy_config(opts, name)
         if cfg is None:
             continue
-        urls_part = {k: cfg.pop(k) for k in ("httpProxy", "httpsProxy") if k in cfg}
+        urls_part: dict[str, Any] = {k: cfg.pop(k) for k in ("httpProxy", "httpsProxy") if k in cfg}
         v.setdefault(name, {}).setdefault("config", {})["proxy"] = cfg if secret_urls else {**urls_part, **cfg}
         if secret_urls:
             s.setdefault(name, {}).setdefault("config", {})["proxy"] = urls_part
@@ -314,6 +314,7 @@ def ingress_services(opts: Options, cert: Certificate) -> Release:
     if opts.federation:
         dns["federator"] = d["federator"]
         # The CA(s) whose client certificates the federator ingress accepts: the remote backends'.
+        assert opts.federation_ca is not None  # options.build loads it whenever federation is on
         secrets["tlsClientCA"] = opts.federation_ca
     return Release("nginx-ingress-services", "nginx-ingress-services", {
         "teamSettings": {"enabled": opts.team_settings},

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import urlsplit
 
 from bundler.island.values import tls
@@ -119,6 +120,10 @@ def load_settings_file(path: Path) -> dict[str, Any]:
 
 # --- small typed readers; each names the key it reads -------------------------------------------------------
 
+@overload
+def _str(s: dict, key: str, *, required: Literal[True]) -> str: ...
+@overload
+def _str(s: dict, key: str, *, required: bool = False) -> str | None: ...
 def _str(s: dict, key: str, *, required: bool = False) -> str | None:
     value = _dig(s, key)
     if value is None or value == "":
@@ -210,34 +215,51 @@ def _file(s: dict, key: str, base: Path) -> Path:
     return path
 
 
-# --- the model --------------------------------------------------------------------------------------------------
+# --- one validator per group of settings --------------------------------------------------------------------
+# Each reads its settings from `c.s`, may use what earlier ones found (`c.got`), and returns Options fields.
+# They run in the order of VALIDATORS, so with several mistakes the first one named is always the same.
 
-def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
-    s = merged_settings(inv, overrides)
-    facts = data()
+
+@dataclass
+class _Checking:
+    s: dict[str, Any]  # the merged settings
+    facts: dict[str, Any]  # bundler/data: modes, limits, known names
+    base: Path  # relative file settings are relative to the inventory
+    got: dict[str, Any]  # the fields validated so far
+
+
+def _names(c: _Checking) -> dict[str, Any]:
+    s = c.s
     domain = _host_name("wire_domain", _str(s, "wire_domain", required=True))
     fed = _str(s, "wire_federation_domain")
     federation_domain = _host_name("wire_federation_domain", fed) if fed else domain
-
     namespace = _str(s, "wire_namespace", required=True)
     if not _DNS_LABEL.match(namespace):
         raise ValuesError(f"wire_namespace: {namespace!r} is not a valid Kubernetes namespace name")
+    return {"domain": domain, "federation_domain": federation_domain, "namespace": namespace}
 
+
+def _dns(c: _Checking) -> dict[str, Any]:
     dns = {}
-    for name, value in (_dig(s, "wire_dns") or {}).items():
-        if name not in defaults()["wire_dns"]:
-            raise ValuesError(f"wire_dns.{name}: unknown name; known: {', '.join(defaults()['wire_dns'])}")
+    known = defaults()["wire_dns"]
+    for name, value in (_dig(c.s, "wire_dns") or {}).items():
+        if name not in known:
+            raise ValuesError(f"wire_dns.{name}: unknown name; known: {', '.join(known)}")
         if not isinstance(value, str) or not value:
             raise ValuesError(f"wire_dns.{name}: must be a host name or a prefix")
-        dns[name] = _host_name(f"wire_dns.{name}", value if "." in value else f"{value}.{domain}")
+        dns[name] = _host_name(f"wire_dns.{name}", value if "." in value else f"{value}.{c.got['domain']}")
     dupes = {v for v in dns.values() if list(dns.values()).count(v) > 1}
     if dupes:
         raise ValuesError(f"wire_dns: {sorted(dupes)[0]} is used for two names; each needs its own")
+    return {"dns": dns}
 
+
+def _proxy(c: _Checking) -> dict[str, Any]:
+    s = c.s
     http_proxy = _proxy_url(s, "wire_http_proxy")
     https_proxy = _proxy_url(s, "wire_https_proxy")
     proxy_services = _list(s, "wire_proxy_services")
-    known_services = facts["proxy_services"]
+    known_services = c.facts["proxy_services"]
     for svc in proxy_services:
         if svc not in known_services:
             raise ValuesError(f"wire_proxy_services: {svc!r} is not a wire-server service that reads proxy "
@@ -250,12 +272,17 @@ def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
             raise ValuesError(f"wire_no_proxy_per_service.{svc}: {svc} is not in wire_proxy_services, "
                               "so it gets no proxy and no no-proxy list")
         _list(per_service, svc)
-    for key, given in (("wire_no_proxy_extra", _list(s, "wire_no_proxy_extra")),
-                       ("wire_no_proxy_per_service", per_service)):
+    extra = _list(s, "wire_no_proxy_extra")
+    for key, given in (("wire_no_proxy_extra", extra), ("wire_no_proxy_per_service", per_service)):
         if given and not (http_proxy or https_proxy):
             raise ValuesError(f"{key}: a no-proxy list without wire_http_proxy or wire_https_proxy has no effect; "
                               "set a proxy or remove it")
+    return {"http_proxy": http_proxy, "https_proxy": https_proxy, "proxy_services": proxy_services,
+            "no_proxy_extra": extra, "no_proxy_per_service": {k: list(v) for k, v in per_service.items()}}
 
+
+def _push(c: _Checking) -> dict[str, Any]:
+    s, facts = c.s, c.facts
     push = _choice(s, "wire_push", facts["push"]["modes"])
     push_aws: dict[str, str] = {}
     key_id = _str(s, "wire_push_aws_key_id")
@@ -275,9 +302,13 @@ def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
     elif _dig(s, "wire_push_aws") or key_id or secret_key:
         raise ValuesError("wire_push_aws: set, but wire_push is websocket (no mobile push); "
                           "choose wire_push: wire or aws, or remove the AWS settings")
+    return {"push": push, "push_aws": push_aws, "push_aws_key_id": key_id, "push_aws_secret_key": secret_key}
 
+
+def _cannon(c: _Checking) -> dict[str, Any]:
+    s = c.s
     cannon_replicas = _int(s, "wire_cannon_replicas", 1, 64)
-    max_grace = facts["limits"]["cannon_drain_max_grace_seconds"]
+    max_grace = c.facts["limits"]["cannon_drain_max_grace_seconds"]
     drain = Drain(
         grace_period_seconds=_int(s, "wire_cannon_drain.grace_period_seconds", 1, max_grace),
         milliseconds_between_batches=_int(s, "wire_cannon_drain.milliseconds_between_batches", 1,
@@ -287,19 +318,28 @@ def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
     unknown_drain = set(_dig(s, "wire_cannon_drain")) - set(defaults()["wire_cannon_drain"])
     if unknown_drain:
         raise ValuesError(f"wire_cannon_drain.{sorted(unknown_drain)[0]}: unknown drain option")
+    return {"cannon_replicas": cannon_replicas, "drain": drain}
 
+
+def _nginz(c: _Checking) -> dict[str, Any]:
+    s, nginz = c.s, c.facts["nginz"]
     ignored = _list(s, "wire_nginz_ignored_upstreams")
     extras = _list(s, "wire_nginz_extra_upstreams")
     for name in ignored:
-        if name not in facts["nginz"]["default_upstreams"]:
+        if name not in nginz["default_upstreams"]:
             hint = " (it is an extra upstream: it is off unless listed in wire_nginz_extra_upstreams)" \
-                if name in facts["nginz"]["extra_upstreams"] else ""
+                if name in nginz["extra_upstreams"] else ""
             raise ValuesError(f"wire_nginz_ignored_upstreams: {name!r} is not a default upstream "
-                              f"({', '.join(facts['nginz']['default_upstreams'])}){hint}")
+                              f"({', '.join(nginz['default_upstreams'])}){hint}")
     for name in extras:
-        if name not in facts["nginz"]["extra_upstreams"]:
+        if name not in nginz["extra_upstreams"]:
             raise ValuesError(f"wire_nginz_extra_upstreams: {name!r} is not an extra upstream "
-                              f"({', '.join(facts['nginz']['extra_upstreams'])})")
+                              f"({', '.join(nginz['extra_upstreams'])})")
+    return {"ignored_upstreams": ignored, "extra_upstreams": extras}
+
+
+def _websocket_lb(c: _Checking) -> dict[str, Any]:
+    s, ignored = c.s, c.got["ignored_upstreams"]
     websocket_lb = _bool(s, "wire_websocket_lb.enabled")
     if websocket_lb and "cannon" not in ignored:
         # The websockets go to cannon's own load balancer; nginz must not also route them.
@@ -307,22 +347,31 @@ def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
     if "cannon" in ignored and not websocket_lb:
         raise ValuesError("wire_nginz_ignored_upstreams: ignoring cannon leaves no route for websockets unless "
                           "wire_websocket_lb.enabled is true")
-    ws_host = _str(s, "wire_websocket_lb.hostname")
+    _str(s, "wire_websocket_lb.hostname")  # a string; checked as a host name once the DNS names are known
     annotations = _dig(s, "wire_websocket_lb.annotations") or {}
     if not isinstance(annotations, dict):
         raise ValuesError("wire_websocket_lb.annotations: must be a mapping")
+    return {"websocket_lb": websocket_lb,
+            "websocket_lb_annotations": {str(k): str(v) for k, v in annotations.items()}}
 
+
+def _smtp(c: _Checking) -> dict[str, Any]:
+    s = c.s
     smtp_host = _str(s, "wire_smtp.host", required=True)
-    sender = _str(s, "wire_smtp.sender") or f"no-reply@{domain}"
+    sender = _str(s, "wire_smtp.sender") or f"no-reply@{c.got['domain']}"
     if "@" not in sender:
         raise ValuesError(f"wire_smtp.sender: {sender!r} is not an email address")
     smtp = Smtp(host=smtp_host, port=_int(s, "wire_smtp.port", 1, 65535),
-                conn_type=_choice(s, "wire_smtp.conn_type", facts["smtp"]["conn_types"]),
+                conn_type=_choice(s, "wire_smtp.conn_type", c.facts["smtp"]["conn_types"]),
                 username=_str(s, "wire_smtp.username"), sender=sender,
                 password=_str(s, "wire_smtp_password"))
     if smtp.username and not smtp.password:
         raise ValuesError("wire_smtp_password: required when wire_smtp.username is set (keep it in a vault)")
+    return {"smtp": smtp}
 
+
+def _s3(c: _Checking) -> dict[str, Any]:
+    s, facts = c.s, c.facts
     backend = _choice(s, "wire_s3_backend", ["minio", "aws"])
     style = _str(s, "wire_s3_addressing_style") or ("path" if backend == "minio" else "auto")
     if style not in facts["s3"]["styles"]:
@@ -349,47 +398,83 @@ def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
         if _str(s, "wire_s3_endpoint"):
             raise ValuesError("wire_s3_endpoint: only for wire_s3_backend aws; MinIO is reached through the "
                               "minio-external service")
+    return {"s3_backend": backend, "s3_style": style, "s3_bucket": bucket, "s3_endpoint": endpoint,
+            "s3_aws_key_id": s3_key, "s3_aws_secret_key": s3_secret}
 
-    limit = facts["limits"]["team_fanout"]
+
+def _sizes(c: _Checking) -> dict[str, Any]:
+    s, limits = c.s, c.facts["limits"]
+    limit = limits["team_fanout"]
     team = _int(s, "wire_max_team_size", 1)
     if team > limit and not _bool(s, "wire_max_team_size_ack_2000"):
         raise ValuesError(f"wire_max_team_size: {team} is above {limit}: team members past {limit} no longer get "
                           "team events (e.g. a member joining) live over the websocket; set "
                           "wire_max_team_size_ack_2000: true to accept this")
     conv = _int(s, "wire_max_conv_size", 1)
-    if conv > facts["limits"]["conversation_members"]:
-        raise ValuesError(f"wire_max_conv_size: {conv} is above {facts['limits']['conversation_members']}, the "
+    if conv > limits["conversation_members"]:
+        raise ValuesError(f"wire_max_conv_size: {conv} is above {limits['conversation_members']}, the "
                           "limit of one message's fan-out; it cannot be raised")
+    return {"max_team_size": team, "max_conv_size": conv}
 
-    base = inv.path if inv.path.is_dir() else inv.path.parent
+
+def _federation(c: _Checking) -> dict[str, Any]:
+    s = c.s
     federation = _bool(s, "wire_federation_enabled")
     federation_ca = None
     if federation:
-        ca_file = _file(s, "wire_federation_ca_file", base)
+        ca_file = _file(s, "wire_federation_ca_file", c.base)
         federation_ca = tls.load_ca("wire_federation_ca_file", ca_file)
     elif _str(s, "wire_federation_ca_file"):
         raise ValuesError("wire_federation_ca_file: set, but wire_federation_enabled is false; enable federation or "
                           "remove it")
-    opts = Options(
-        domain=domain, federation_domain=federation_domain, namespace=namespace, dns=dns,
-        http_proxy=http_proxy, https_proxy=https_proxy, proxy_services=proxy_services,
-        no_proxy_extra=_list(s, "wire_no_proxy_extra"),
-        no_proxy_per_service={k: list(v) for k, v in per_service.items()},
-        push=push, push_aws=push_aws, push_aws_key_id=key_id, push_aws_secret_key=secret_key,
-        cannon_replicas=cannon_replicas, drain=drain, ignored_upstreams=ignored, extra_upstreams=extras,
-        websocket_lb=websocket_lb, websocket_lb_hostname=_host_name("wire_websocket_lb.hostname", ws_host)
-        if ws_host else dns["nginz_ssl"], websocket_lb_annotations={str(k): str(v) for k, v in annotations.items()},
-        smtp=smtp, s3_backend=backend, s3_style=style, s3_bucket=bucket, s3_endpoint=endpoint,
-        s3_aws_key_id=s3_key, s3_aws_secret_key=s3_secret,
-        self_hosted=_bool(s, "wire_self_hosted"), max_team_size=team, max_conv_size=conv,
-        tls_cert_file=_file(s, "wire_tls_cert_file", base), tls_key_file=_file(s, "wire_tls_key_file", base),
-        sft_enabled=_bool(s, "wire_sft_enabled"),
-        sft_join_call_replicas=_int(s, "wire_sft_join_call_replicas", 1, 16),
-        sft_turn_discovery=_bool(s, "wire_sft_turn_discovery"),
-        team_settings=_bool(s, "wire_team_settings_enabled"), account_pages=_bool(s, "wire_account_pages_enabled"),
-        federation=federation, federation_ca=federation_ca,
-        ingress_node_ports={k: _int(s, f"wire_ingress_node_ports.{k}", 30000, 32767) for k in ("http", "https")},
-    )
+    return {"federation": federation, "federation_ca": federation_ca}
+
+
+def _websocket_lb_hostname(c: _Checking) -> dict[str, Any]:
+    ws_host = _str(c.s, "wire_websocket_lb.hostname")
+    return {"websocket_lb_hostname": _host_name("wire_websocket_lb.hostname", ws_host) if ws_host
+            else c.got["dns"]["nginz_ssl"]}
+
+
+def _self_hosted(c: _Checking) -> dict[str, Any]:
+    return {"self_hosted": _bool(c.s, "wire_self_hosted")}
+
+
+def _tls(c: _Checking) -> dict[str, Any]:
+    return {"tls_cert_file": _file(c.s, "wire_tls_cert_file", c.base),
+            "tls_key_file": _file(c.s, "wire_tls_key_file", c.base)}
+
+
+def _sft(c: _Checking) -> dict[str, Any]:
+    return {"sft_enabled": _bool(c.s, "wire_sft_enabled"),
+            "sft_join_call_replicas": _int(c.s, "wire_sft_join_call_replicas", 1, 16),
+            "sft_turn_discovery": _bool(c.s, "wire_sft_turn_discovery")}
+
+
+def _frontends(c: _Checking) -> dict[str, Any]:
+    return {"team_settings": _bool(c.s, "wire_team_settings_enabled"),
+            "account_pages": _bool(c.s, "wire_account_pages_enabled")}
+
+
+def _ingress(c: _Checking) -> dict[str, Any]:
+    return {"ingress_node_ports": {k: _int(c.s, f"wire_ingress_node_ports.{k}", 30000, 32767)
+                                   for k in ("http", "https")}}
+
+
+VALIDATORS: tuple[Callable[[_Checking], dict[str, Any]], ...] = (
+    _names, _dns, _proxy, _push, _cannon, _nginz, _websocket_lb, _smtp, _s3, _sizes, _federation,
+    _websocket_lb_hostname, _self_hosted, _tls, _sft, _frontends, _ingress,
+)
+
+
+# --- the model --------------------------------------------------------------------------------------------------
+
+def build(inv: Inventory, overrides: dict[str, Any] | None = None) -> Options:
+    checking = _Checking(s=merged_settings(inv, overrides), facts=data(),
+                         base=inv.path if inv.path.is_dir() else inv.path.parent, got={})
+    for validate in VALIDATORS:
+        checking.got.update(validate(checking))
+    opts = Options(**checking.got)
     check_groups(inv, opts)
     return opts
 

@@ -98,11 +98,11 @@ def _write_all(out_dir: Path, files: dict[str, bytes], stale: list[str]) -> tupl
             os.chmod(tmp, 0o600 if name == SECRETS_FILE else 0o644)
             staged.append((Path(tmp), target))
     except OSError as exc:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        for staged_tmp, _ in staged:
+            staged_tmp.unlink(missing_ok=True)
         raise ValuesError(f"output directory {out_dir}: {exc.strerror}") from None
-    for tmp, target in staged:
-        os.replace(tmp, target)
+    for staged_tmp, target in staged:
+        os.replace(staged_tmp, target)
         written.append(target.name)
     for name in stale:
         (out_dir / name).unlink(missing_ok=True)

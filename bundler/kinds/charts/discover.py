@@ -30,10 +30,7 @@ CONTAINER_FIELDS = ("initContainers", "containers", "ephemeralContainers")
 _DOC_SPLIT = re.compile(r"^---[ \t]*$", re.MULTILINE)
 _SOURCE = re.compile(r"^# Source: (.+?)\s*$", re.MULTILINE)
 
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is there
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def render_set(node: ChartNode, directory: Path, vs: ValueSet, helm: str, work: 
 
 def merge_records(node: ChartNode, rendered: list[tuple[ValueSet, list[FoundImage]]]) -> list[dict[str, Any]]:
     """Why-records for every image in every rendering of the chart, merged over value sets."""
-    merged: dict[tuple, dict[str, Any]] = {}
+    merged: dict[tuple[str, ...], dict[str, Any]] = {}
     for vs, found in rendered:
         for f in found:
             key = (f.image, f.template, f.kind, f.name, f.container, f.field)
@@ -77,8 +77,8 @@ def merge_records(node: ChartNode, rendered: list[tuple[ValueSet, list[FoundImag
                 rec["values"].append(vs.label)
     for sub in node.walk():
         for a in sub.package.annotated_images:
-            key = (a.image, "annotation", a.chart, a.name, a.key)
-            merged.setdefault(key, {
+            akey = (a.image, "annotation", a.chart, a.name, a.key)
+            merged.setdefault(akey, {
                 "image": a.image, "chart": node.name, "version": node.version, "source": "annotation",
                 "template": f"{a.chart}/Chart.yaml", "kind": "annotation", "object": a.chart,
                 "container": a.name, "field": a.key, "values": [],

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from bundler.bundle.artifacts import Artifact, KindResult, sha256_file
+from bundler.bundle.lock import ChartLock
+from bundler.bundle.mediatypes import HELM_CONTENT
 from bundler.bundle.spec import LoadedSpec
 from bundler.errors import BundleError
 from bundler.kinds.charts.images import chart_dir, classify, merge_records, render_set, value_sets
@@ -21,7 +23,7 @@ from bundler.kinds.charts.render import HelmMissing, RenderFailed, find_helm
 from bundler.kinds.charts.sources import ChartSources
 from bundler.kinds.charts.tree import ChartNode, from_lock, lock_chart
 
-MEDIA_TYPE = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
+MEDIA_TYPE = HELM_CONTENT
 
 
 def member_path(name: str, version: str) -> str:
@@ -79,8 +81,8 @@ def _gather(pool: ThreadPoolExecutor, calls: list[tuple]) -> list[Any]:
     return out
 
 
-def chart_images(locked: list[dict[str, Any]], exclude: list[str], warn) -> tuple[dict, dict]:
-    return classify([r for c in locked for r in c.get("images", [])], exclude, warn)
+def chart_images(locked: list[ChartLock], exclude: list[str], warn) -> tuple[dict, dict]:
+    return classify([r.to_json() for c in locked for r in c.images], exclude, warn)
 
 
 class ChartsKind:
@@ -89,7 +91,7 @@ class ChartsKind:
     def wanted(self, spec: LoadedSpec) -> bool:
         return bool(spec.spec.charts)
 
-    def lock(self, spec: LoadedSpec, ctx: Any) -> list[dict[str, Any]]:
+    def lock(self, spec: LoadedSpec, ctx: Any) -> list[ChartLock]:
         if spec.manifest is not None:
             m = spec.manifest
             before = _locked_release(spec)
@@ -100,8 +102,7 @@ class ChartsKind:
                     f"{len(spec.spec.release_charts)} of its {len(m.charts)} charts")
         return self.discover(spec, ctx)
 
-    def discover(self, spec: LoadedSpec, ctx: Any, pinned: list[dict[str, Any]] | None = None
-                 ) -> list[dict[str, Any]]:
+    def discover(self, spec: LoadedSpec, ctx: Any, pinned: list[ChartLock] | None = None) -> list[ChartLock]:
         """Lock every chart (or take the versions `pinned` by an existing lock), render it with each of its
         value sets, and publish the images found to ctx.discovered_images.
 
@@ -110,13 +111,13 @@ class ChartsKind:
         helm = find_helm(ctx.helm)  # before any download: without helm the lock cannot be complete
         sources = sources_for(spec, ctx)
         work = Path(ctx.work_dir) / "charts"
-        by_key = {(c["repo"], c["name"]): c for c in pinned or []}
+        by_key = {(c.repo, c.name): c for c in pinned or []}
         charts = spec.spec.charts
         sets = [value_sets(entry.name, entry.values, spec.base_dir) for entry in charts]
 
         def resolve(entry) -> tuple[ChartNode, Path]:
             previous = by_key.get((entry.repo, entry.name))
-            if previous is not None and previous.get("constraint") == entry.version:
+            if previous is not None and previous.constraint == entry.version:
                 node = from_lock(sources, previous)
             else:
                 ctx.log(f"chart {entry.name} {entry.version} from {entry.repo}")
@@ -150,13 +151,13 @@ class ChartsKind:
             section["images"] = merge_records(node, rendered.get(i, []))
             if charts[i].name in spec.spec.release_charts and spec.manifest is not None:
                 section["release"] = spec.manifest.lock_record()
-            locked.append(section)
-        locked.sort(key=lambda c: (c["name"], c["repo"]))
+            locked.append(ChartLock.model_validate(section))
+        locked.sort(key=lambda c: (c.name, c.repo))
         kept, _ = chart_images(locked, spec.spec.images.exclude, ctx.warn)
         publish(ctx, kept)
         return locked
 
-    def fetch(self, spec: LoadedSpec, locked: list[dict[str, Any]], ctx: Any) -> KindResult:
+    def fetch(self, spec: LoadedSpec, locked: list[ChartLock], ctx: Any) -> KindResult:
         sources = sources_for(spec, ctx)
         artifacts: dict[str, Artifact] = {}
         summary = []
@@ -198,33 +199,33 @@ def _locked_release(spec: LoadedSpec) -> dict[str, Any] | None:
                 None)
 
 
-def _check_release(spec: LoadedSpec, section: dict[str, Any]) -> None:
+def _check_release(spec: LoadedSpec, section: ChartLock) -> None:
     """The chart came from a release manifest: the one read now must be the one the lock was made from."""
-    was = section.get("release")
+    was = section.release
     if was is None:
         return
     now = spec.manifest
-    if now is None or now.source != was.get("manifest"):
-        raise BundleError(f"chart {section['name']}: locked from release manifest {was.get('manifest')}, which "
+    if now is None or now.source != was.manifest:
+        raise BundleError(f"chart {section.name}: locked from release manifest {was.manifest}, which "
                           f"the spec no longer names: run `wire-bundle lock {spec.path}`")
-    if now.sha256 != was.get("sha256"):
+    if now.sha256 != was.sha256:
         raise BundleError(f"release manifest {now.source} changed since {spec.lock_path.name} was written (version "
-                          f"{was.get('version')}, sha256 {str(was.get('sha256'))[:12]}... -> version {now.version}, "
+                          f"{was.version}, sha256 {was.sha256[:12]}... -> version {now.version}, "
                           f"sha256 {now.sha256[:12]}...), so its charts may differ: run `wire-bundle lock {spec.path}`")
 
 
-def _check_values(spec: LoadedSpec, section: dict[str, Any]) -> None:
+def _check_values(spec: LoadedSpec, section: ChartLock) -> None:
     """The images in the lock were found with these values files: if one changed, they may be wrong."""
-    entry = next((c for c in spec.spec.charts if (c.repo, c.name) == (section["repo"], section["name"])), None)
+    entry = next((c for c in spec.spec.charts if (c.repo, c.name) == (section.repo, section.name)), None)
     if entry is None:
         return
     sets = value_sets(entry.name, entry.values, spec.base_dir)
-    for vs, was in zip(sets, section.get("values", []), strict=False):
+    for vs, was in zip(sets, section.values, strict=False):
         now = [sha256_file(p) for p in vs.files]
-        if vs.label != was.get("set") or now != was.get("digests"):
+        if vs.label != was.set or now != was.digests:
             raise BundleError(f"chart {entry.name}: values {vs.label} changed since {spec.lock_path.name} was "
                               f"written, so its images may differ: run `wire-bundle lock {spec.path}`")
-    if len(sets) != len(section.get("values", [])):
+    if len(sets) != len(section.values):
         raise BundleError(f"chart {entry.name}: its value sets changed since {spec.lock_path.name} was written: "
                           f"run `wire-bundle lock {spec.path}`")
 
@@ -252,7 +253,7 @@ def _dep_summary(node: ChartNode, parent: ChartNode) -> dict[str, Any]:
     return out
 
 
-def _size(n: int) -> str:
+def _size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bundler.bundle.mediatypes import HELM_CONFIG, HELM_CONTENT, HELM_LEGACY_CONTENT
 from bundler.errors import BundleError
 from bundler.kinds.charts.repo import Resolved
 from bundler.kinds.charts.semver import ConstraintError, best_match, nearest
 from bundler.kinds.images.reference import Reference
 from bundler.kinds.images.registry import NotFound, RegistryClient
 
-HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
-HELM_CONTENT = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
-LEGACY_CONTENT = "application/tar+gzip"  # charts pushed by helm 3.0-3.6
+LEGACY_CONTENT = HELM_LEGACY_CONTENT
 MAX_TAG_PAGES = 100
 
 

@@ -107,11 +107,18 @@ def _dependencies(doc: dict, where: str, within: tuple[str, ...], source: str = 
     return deps
 
 
+def _member_bytes(tf: tarfile.TarFile, member: tarfile.TarInfo, where: str) -> bytes:
+    f = tf.extractfile(member)
+    if f is None:  # a directory or a device where a file should be
+        raise BundleError(f"{where}: {member.name} is not a regular file")
+    return f.read()
+
+
 def _small_yaml(tf: tarfile.TarFile, member: tarfile.TarInfo | None, where: str):
     if member is None or member.size > MAX_CHART_YAML:
         return None
     try:
-        return yaml.safe_load(tf.extractfile(member).read())
+        return yaml.safe_load(_member_bytes(tf, member, where))
     except yaml.YAMLError as exc:
         raise BundleError(f"{where}: {member.name} is not valid YAML ({str(exc).splitlines()[0]})") from None
 
@@ -137,7 +144,7 @@ def _walk(tf: tarfile.TarFile, prefix: str, where: str, pkg: ChartPackage, withi
         raise BundleError(f"{where}: no {prefix}/Chart.yaml (is this a Helm chart?)")
     if chart_yaml.size > MAX_CHART_YAML:
         raise BundleError(f"{where}: {prefix}/Chart.yaml is unreasonably large")
-    doc = _load_chart_yaml(tf.extractfile(chart_yaml).read(), where)
+    doc = _load_chart_yaml(_member_bytes(tf, chart_yaml, where), where)
     deps = _dependencies(doc, where, within)
     if not deps and str(doc.get("apiVersion", "v1")) == "v1":
         deps = _dependencies(_small_yaml(tf, members.get(f"{prefix}/requirements.yaml"), where), where, within,
@@ -146,7 +153,7 @@ def _walk(tf: tarfile.TarFile, prefix: str, where: str, pkg: ChartPackage, withi
     for lock_name in ("Chart.lock", "requirements.lock"):
         lock_member = members.get(f"{prefix}/{lock_name}")
         if lock_member is not None and lock_member.size <= MAX_CHART_YAML:
-            locked = locked or _chart_lock(tf.extractfile(lock_member).read())
+            locked = locked or _chart_lock(_member_bytes(tf, lock_member, where))
     if not within:
         pkg.name, pkg.version = str(doc["name"]), str(doc["version"])
         pkg.app_version = str(doc["appVersion"]) if doc.get("appVersion") is not None else None
@@ -159,12 +166,12 @@ def _walk(tf: tarfile.TarFile, prefix: str, where: str, pkg: ChartPackage, withi
                        if n.startswith(sub_prefix) and n[len(sub_prefix):].count("/") >= 1})
     for d in sub_dirs:
         if f"{sub_prefix}{d}/Chart.yaml" in members:
-            sub_doc = _load_chart_yaml(tf.extractfile(members[f"{sub_prefix}{d}/Chart.yaml"]).read(), where)
+            sub_doc = _load_chart_yaml(_member_bytes(tf, members[f"{sub_prefix}{d}/Chart.yaml"], where), where)
             _walk(tf, f"{sub_prefix}{d}", where, pkg, (*within, str(sub_doc["name"])))
             vendored.add(str(sub_doc["name"]))
     for n in sorted(members):
         if n.startswith(sub_prefix) and n.endswith(".tgz") and "/" not in n[len(sub_prefix):]:
-            inner = read_chart_bytes(tf.extractfile(members[n]).read(), f"{where}:{n}")
+            inner = read_chart_bytes(_member_bytes(tf, members[n], where), f"{where}:{n}")
             vendored.add(inner.name)
             pkg.annotated_images.extend(inner.annotated_images)
             pkg.nested_missing.extend(

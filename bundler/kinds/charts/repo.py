@@ -14,10 +14,7 @@ from bundler.bundle.transport import DocumentError, read_document
 from bundler.errors import BundleError
 from bundler.kinds.charts.semver import ConstraintError, best_match, nearest
 
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml is missing
-    _Loader = yaml.SafeLoader
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is there
 
 MAX_INDEX_BYTES = 256 << 20
 

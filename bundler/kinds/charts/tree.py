@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bundler.bundle.lock import ChartLock
 from bundler.errors import BundleError
 from bundler.kinds.charts.package import ChartPackage, read_chart, subchart_dir, unpack
 from bundler.kinds.charts.sources import ChartSources
@@ -93,12 +94,12 @@ def lock_chart(sources: ChartSources, repo: str, name: str, constraint: str, _ch
     return node
 
 
-def from_lock(sources: ChartSources, locked: dict[str, Any]) -> ChartNode:
+def from_lock(sources: ChartSources, locked: ChartLock) -> ChartNode:
     """The pinned chart tree, fetched (or found in the cache) and verified against the lock's digests."""
-    node = _open(sources, locked["name"], locked["repo"], locked["constraint"], locked["version"], locked["url"],
-                 locked["digest"], locked.get("size"), locked.get("manifest"))
-    node.dependencies = [from_lock(sources, d) for d in locked.get("dependencies", [])]
-    node.within = tuple(locked.get("within", ()))
+    node = _open(sources, locked.name, locked.repo, locked.constraint, locked.version, locked.url,
+                 locked.digest, locked.size, locked.manifest)
+    node.dependencies = [from_lock(sources, d) for d in locked.dependencies]
+    node.within = tuple(locked.within)
     return node
 
 

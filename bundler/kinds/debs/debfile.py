@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import tarfile
 from pathlib import Path
+from typing import Literal
 
 import zstandard
 
@@ -31,11 +32,10 @@ def read_control(path: Path) -> str:
 
 
 def _control_from_tar(member: str, data: bytes, path: Path) -> str:
+    mode: Literal["r:", "r:*"] = "r:*"
     if member.endswith(".zst"):
         data = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
         mode = "r:"
-    else:
-        mode = "r:*"
     with tarfile.open(fileobj=io.BytesIO(data), mode=mode) as tar:
         for info in tar:
             if info.name in ("./control", "control") and info.isfile():

@@ -21,6 +21,8 @@ import requests
 from bundler import __version__
 from bundler.bundle import gpg
 from bundler.bundle.artifacts import Artifact, BuildContext, KindResult, file_artifact
+from bundler.bundle.lock import DebLock, DebsLock, DebTargetLock
+from bundler.bundle.mediatypes import DEBIAN_PACKAGE
 from bundler.bundle.space import check_space, human
 from bundler.bundle.spec import LoadedSpec
 from bundler.bundle.store import BlobStore
@@ -48,13 +50,13 @@ class DebsKind:
 
     # --- lock ----------------------------------------------------------------------------------------------
 
-    def lock(self, spec: LoadedSpec, ctx: BuildContext) -> dict[str, Any]:
+    def lock(self, spec: LoadedSpec, ctx: BuildContext) -> DebsLock:
         debs = spec.spec.debs
         settings = host_network_settings()
         if settings:
             ctx.log("debs: from this host's apt configuration: "
                     + ", ".join(f"{k}={re.sub(r'//[^/@]+@', '//***@', v)}" for k, v in sorted(settings.items())))
-        targets = []
+        targets: list[DebTargetLock] = []
         for t in debs.targets:
             sources = [
                 Source(s.uri.rstrip("/"), tuple(s.suites), tuple(s.components),
@@ -73,31 +75,26 @@ class DebsKind:
                 packages=list(debs.packages), recommends=debs.install_recommends,
                 root_dir=ctx.cache_dir / "debs" / "apt" / key, settings=settings, log=ctx.log,
             )
-            targets.append({
+            targets.append(DebTargetLock.model_validate({
                 **described,
                 "date": resolved.date,
-                "baseline_packages": resolved.baseline,
+                "baseline_packages": list(resolved.baseline),
                 "packages": [p.to_json() for p in resolved.packages],
-            })
+            }))
         _check_pool_paths(targets)
-        return {
-            "requested": sorted(debs.packages),
-            "install_recommends": debs.install_recommends,
-            "date": max((t["date"] for t in targets), key=_epoch),
-            "targets": targets,
-        }
+        return DebsLock(requested=sorted(debs.packages), install_recommends=debs.install_recommends,
+                        date=max((t.date for t in targets), key=_epoch), targets=targets)
 
     # --- fetch ---------------------------------------------------------------------------------------------
 
-    def fetch(self, spec: LoadedSpec, locked: dict[str, Any], ctx: BuildContext) -> KindResult:
-        _check_lock_shape(locked)
-        _check_pool_paths(locked["targets"])
-        unique: dict[str, dict] = {}
-        for t in locked["targets"]:
-            for p in t["packages"]:
-                unique.setdefault(p["path"], p)
-        missing = [p for p in unique.values() if not cache_path(ctx.cache_dir, p["sha256"]).exists()]
-        missing_bytes = sum(p["size"] for p in missing)
+    def fetch(self, spec: LoadedSpec, locked: DebsLock, ctx: BuildContext) -> KindResult:
+        _check_pool_paths(locked.targets)
+        unique: dict[str, DebLock] = {}
+        for t in locked.targets:
+            for p in t.packages:
+                unique.setdefault(p.path, p)
+        missing = [p for p in unique.values() if not cache_path(ctx.cache_dir, p.sha256).exists()]
+        missing_bytes = sum(p.size for p in missing)
         check_space([(ctx.cache_dir, missing_bytes, "Debian packages for the cache")])
         if missing:
             ctx.log(f"debs: {len(unique)} packages, {len(missing)} to fetch ({human(missing_bytes)})")
@@ -109,14 +106,14 @@ class DebsKind:
                 for p in missing:
                     # The digest comes from the Packages index apt verified against the signed Release file.
                     try:
-                        downloader.download(p["url"], cache_path(ctx.cache_dir, p["sha256"]),
-                                            digest=f"sha256:{p['sha256']}", size=p["size"],
-                                            what=f"debs: {p['name']} {p['version']}", on_bytes=task.advance)
+                        downloader.download(p.url, cache_path(ctx.cache_dir, p.sha256),
+                                            digest=f"sha256:{p.sha256}", size=p.size,
+                                            what=f"debs: {p.name} {p.version}", on_bytes=task.advance)
                     except RegistryError as exc:
                         if "404" not in str(exc):
                             raise
                         # Archives drop superseded versions from their pool (Debian at each point release).
-                        raise RegistryError(f"debs: {p['name']} {p['version']}: {exc}; the archive no longer has "
+                        raise RegistryError(f"debs: {p.name} {p.version}: {exc}; the archive no longer has "
                                             f"this version: lock again (`wire-bundle lock`) or use a snapshot "
                                             f"archive as the source") from None
 
@@ -137,31 +134,31 @@ class DebsKind:
         if root.exists():
             shutil.rmtree(root)
         dists = _dists(locked, ctx.cache_dir)
-        sign_at = gpg.signing_time(key, _epoch(locked["date"]))
+        sign_at = gpg.signing_time(key, _epoch(locked.date))
         label = f"wire-bundle {spec.spec.name}"
-        generated = publish(root, dists, key, label=label, date=locked["date"], sign_at=sign_at)
+        generated = publish(root, dists, key, label=label, date=locked.date, sign_at=sign_at)
 
         artifacts = [
-            Artifact(path=f"debs/{p['path']}", source=cache_path(ctx.cache_dir, p["sha256"]),
-                     digest=f"sha256:{p['sha256']}", size=p["size"], kind="deb", origin=p["url"],
-                     media_type="application/vnd.debian.binary-package")
-            for p in sorted(unique.values(), key=lambda p: p["path"])
+            Artifact(path=f"debs/{p.path}", source=cache_path(ctx.cache_dir, p.sha256),
+                     digest=f"sha256:{p.sha256}", size=p.size, kind="deb", origin=p.url,
+                     media_type=DEBIAN_PACKAGE)
+            for p in sorted(unique.values(), key=lambda p: p.path)
         ]
         artifacts += [file_artifact(f"debs/{f.relative_to(root).as_posix()}", f, "meta") for f in sorted(generated)]
         summary = {
             "keyring": f"debs/{KEYRING}",
             "key": {"fingerprint": key.fingerprint, "created": key.created, "expires": key.expires,
                     "origin": key.origin},
-            "date": locked["date"],
+            "date": locked.date,
             "signed_at": sign_at,
             "suites": sorted({d.suite for d in dists}),
             "targets": [{
-                "name": t["name"], "suite": t["suite"], "architecture": t["architecture"],
-                "baseline": t["baseline"], "baseline_count": len(t["baseline_packages"]),
-                "packages": [{k: p[k] for k in ("name", "version", "architecture", "size", "sha256", "requested")}
-                             for p in t["packages"]],
-                "bytes": sum(p["size"] for p in t["packages"]),
-            } for t in locked["targets"]],
+                "name": t.name, "suite": t.suite, "architecture": t.architecture,
+                "baseline": t.baseline, "baseline_count": len(t.baseline_packages),
+                "packages": [p.model_dump(include={"name", "version", "architecture", "size", "sha256", "requested"})
+                             for p in t.packages],
+                "bytes": sum(p.size for p in t.packages),
+            } for t in locked.targets],
         }
         return KindResult(artifacts=artifacts, summary=summary)
 
@@ -180,46 +177,32 @@ def _day(epoch: int | None) -> str:
     return "never" if epoch is None else time.strftime("%Y-%m-%d", time.gmtime(epoch))
 
 
-LOCKED_FIELDS = {"name", "version", "architecture", "component", "filename", "path", "url", "sha256", "size"}
-
-
-def _check_lock_shape(locked: Any) -> None:
-    try:
-        ok = isinstance(locked["date"], str) and all(
-            set(p) >= LOCKED_FIELDS for t in locked["targets"] for p in t["packages"])
-    except (KeyError, TypeError):
-        ok = False
-    if not ok:
-        raise BundleError("debs: the lock's debs section is incomplete or from another version of wire-bundle; "
-                          "run `wire-bundle lock` again")
-
-
-def _check_pool_paths(targets: list[dict]) -> None:
+def _check_pool_paths(targets: list[DebTargetLock]) -> None:
     """One pool path, one file: the bundle's pool keeps one of each (targets share arch-all packages)."""
     seen: dict[str, tuple[str, str]] = {}
     for t in targets:
-        for p in t["packages"]:
-            prev = seen.setdefault(p["path"], (p["sha256"], t["name"]))
-            if prev[0] != p["sha256"]:
-                raise BundleError(f"debs: {p['url']} differs between target {prev[1]} (sha256:{prev[0][:16]}) "
-                                  f"and target {t['name']} (sha256:{p['sha256'][:16]}): the archive changed a "
+        for p in t.packages:
+            prev = seen.setdefault(p.path, (p.sha256, t.name))
+            if prev[0] != p.sha256:
+                raise BundleError(f"debs: {p.url} differs between target {prev[1]} (sha256:{prev[0][:16]}) "
+                                  f"and target {t.name} (sha256:{p.sha256[:16]}): the archive changed a "
                                   f"published file; lock again")
 
 
-def _dists(locked: dict[str, Any], cache_dir: Path) -> list[Dist]:
+def _dists(locked: DebsLock, cache_dir: Path) -> list[Dist]:
     by_suite: dict[str, Dist] = {}
-    for t in locked["targets"]:
-        dist = by_suite.setdefault(t["suite"], Dist(t["suite"], [], [], {}))
-        if t["architecture"] not in dist.architectures:
-            dist.architectures.append(t["architecture"])
-        for s in t["sources"]:
-            for c in s["components"]:
+    for t in locked.targets:
+        dist = by_suite.setdefault(t.suite, Dist(t.suite, [], [], {}))
+        if t.architecture not in dist.architectures:
+            dist.architectures.append(t.architecture)
+        for s in t.sources:
+            for c in s.components:
                 if c not in dist.components:
                     dist.components.append(c)
-        for p in t["packages"]:
-            entry = PoolEntry(filename=p["path"], source=cache_path(cache_dir, p["sha256"]), sha256=p["sha256"],
-                              size=p["size"], name=p["name"], version=p["version"], architecture=p["architecture"])
-            dist.indexes.setdefault((p["component"], t["architecture"]), []).append(entry)
+        for p in t.packages:
+            entry = PoolEntry(filename=p.path, source=cache_path(cache_dir, p.sha256), sha256=p.sha256,
+                              size=p.size, name=p.name, version=p.version, architecture=p.architecture)
+            dist.indexes.setdefault((p.component, t.architecture), []).append(entry)
     for dist in by_suite.values():
         dist.architectures.sort()
         dist.components.sort()

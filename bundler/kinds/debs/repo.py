@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundler.bundle.gpg import SigningKey, sign_release
+from bundler.bundle.mediatypes import DEBS_KEYRING, DEBS_KEYRING_ASC
 from bundler.kinds.debs.debfile import read_control
 
-KEYRING = "wire-bundle-archive-keyring.gpg"
-KEYRING_ASC = "wire-bundle-archive-keyring.asc"
+KEYRING = DEBS_KEYRING
+KEYRING_ASC = DEBS_KEYRING_ASC
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import requests
 
 from bundler import __version__
 from bundler.bundle.artifacts import Artifact, BuildContext, KindResult
+from bundler.bundle.lock import FileLock
 from bundler.bundle.space import check_space, human
 from bundler.bundle.spec import LoadedSpec
 from bundler.bundle.store import BlobStore
@@ -39,16 +40,16 @@ def _stored(store: BlobStore, algorithm: str, checksum: str) -> Path | None:
     return store.path(digest) if digest and store.has(digest) else None
 
 
-def _download(downloader: Downloader, store: BlobStore, item: dict[str, Any],
+def _download(downloader: Downloader, store: BlobStore, item: FileLock,
               on_bytes: Callable[[int], None]) -> Path:
-    algorithm, checksum = item["algorithm"], item["checksum"]
+    algorithm, checksum = item.algorithm, item.checksum
     pinned = f"{algorithm}:{checksum}"
-    what = f"file {item['path']}"
+    what = f"file {item.path}"
     if algorithm == "sha256":
-        return downloader.download(item["url"], store.path(pinned), digest=pinned, size=item.get("size"),
+        return downloader.download(item.url, store.path(pinned), digest=pinned, size=item.size,
                                    what=what, on_bytes=on_bytes)
     # Known by another digest: downloaded (resumably) beside the store, then moved in under its sha256.
-    staged = downloader.download(item["url"], store.staging(pinned), digest=pinned, size=item.get("size"),
+    staged = downloader.download(item.url, store.staging(pinned), digest=pinned, size=item.size,
                                  what=what, on_bytes=on_bytes)
     digest, path = store.adopt(staged)
     store.index("files").put(f"{algorithm}/{checksum}", digest)
@@ -78,7 +79,7 @@ class FilesKind:
     def wanted(self, spec: LoadedSpec) -> bool:
         return bool(spec.spec.files)
 
-    def lock(self, spec: LoadedSpec, ctx: BuildContext) -> list[dict[str, Any]]:
+    def lock(self, spec: LoadedSpec, ctx: BuildContext) -> list[FileLock]:
         session = _session()
         store = BlobStore(ctx.cache_dir)
         out = []
@@ -86,20 +87,18 @@ class FilesKind:
             algorithm, checksum = next(iter(entry.checksums.items()))
             cached = _stored(store, algorithm, checksum)
             size = cached.stat().st_size if cached else _head_size(session, entry.url)
-            item: dict[str, Any] = {
-                "path": entry.dest, "url": entry.url, "algorithm": algorithm, "checksum": checksum, "size": size,
-            }
+            item = FileLock(path=entry.dest, url=entry.url, algorithm=algorithm, checksum=checksum, size=size)
             if entry.sha256 and algorithm != "sha256":
-                item["sha256"] = entry.sha256
+                item.sha256 = entry.sha256
             out.append(item)
-        return sorted(out, key=lambda i: i["path"])
+        return sorted(out, key=lambda i: i.path)
 
-    def fetch(self, spec: LoadedSpec, locked: list[dict[str, Any]], ctx: BuildContext) -> KindResult:
+    def fetch(self, spec: LoadedSpec, locked: list[FileLock], ctx: BuildContext) -> KindResult:
         downloader = Downloader(_session())
         store = BlobStore(ctx.cache_dir)
-        dests = {item["path"]: _stored(store, item["algorithm"], item["checksum"]) for item in locked}
-        missing = [item for item in locked if dests[item["path"]] is None]
-        missing_bytes = sum(item.get("size") or 0 for item in missing)
+        dests = {item.path: _stored(store, item.algorithm, item.checksum) for item in locked}
+        missing = [item for item in locked if dests[item.path] is None]
+        missing_bytes = sum(item.size or 0 for item in missing)
         check_space([(ctx.cache_dir, missing_bytes, "new files for the cache")])
         if missing:
             ctx.log(f"files: {len(locked)} files, {len(missing)} to fetch ({human(missing_bytes)} known)")
@@ -107,7 +106,7 @@ class FilesKind:
                 futures = {pool.submit(_download, downloader, store, item, task.advance): item for item in missing}
                 try:
                     for fut in as_completed(futures):
-                        dests[futures[fut]["path"]] = fut.result()
+                        dests[futures[fut].path] = fut.result()
                 except BaseException:
                     for f in futures:
                         f.cancel()
@@ -115,17 +114,17 @@ class FilesKind:
         artifacts: list[Artifact] = []
         summary = []
         for item in locked:
-            url, algorithm, checksum = item["url"], item["algorithm"], item["checksum"]
-            dest = dests[item["path"]]
+            url, algorithm, checksum = item.url, item.algorithm, item.checksum
+            dest = dests[item.path]
             assert dest is not None  # every missing file was downloaded above, or the build stopped
             sha256 = dest.name  # the store's name for it
-            if item.get("sha256") and item["sha256"] != sha256:
-                raise IntegrityError(f"file {item['path']}: sha256 mismatch (expected sha256:{item['sha256']}, "
+            if item.sha256 and item.sha256 != sha256:
+                raise IntegrityError(f"file {item.path}: sha256 mismatch (expected sha256:{item.sha256}, "
                                      f"got sha256:{sha256}) from {url}")
             size = dest.stat().st_size
-            artifacts.append(Artifact(path=f"files/{item['path']}", source=dest, digest=f"sha256:{sha256}",
+            artifacts.append(Artifact(path=f"files/{item.path}", source=dest, digest=f"sha256:{sha256}",
                                       size=size, kind="file", origin=url))
-            summary.append({"path": item["path"], "url": url, "size": size, "sha256": sha256,
+            summary.append({"path": item.path, "url": url, "size": size, "sha256": sha256,
                             algorithm: checksum})
         return KindResult(artifacts=artifacts, summary=summary)
 

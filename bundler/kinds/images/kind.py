@@ -14,16 +14,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from bundler.bundle.artifacts import Artifact, BuildContext, KindResult, file_artifact
+from bundler.bundle.lock import ImageLock, PlatformLock, WhyRecord
+from bundler.bundle.mediatypes import CONTAINERD_NAME, MANIFEST_TYPES, OCI_INDEX, OCI_LAYOUT, REF_NAME
 from bundler.bundle.space import check_space, human
 from bundler.bundle.spec import LoadedSpec
 from bundler.bundle.store import BlobStore
 from bundler.errors import BundleError, RegistryError
 from bundler.kinds.images.reference import Reference, parse_reference
-from bundler.kinds.images.registry import MANIFEST_TYPES, Manifest, RegistryClient, RegistrySettings
-
-REF_NAME = "org.opencontainers.image.ref.name"
-CONTAINERD_NAME = "io.containerd.image.name"
+from bundler.kinds.images.registry import Manifest, RegistryClient, RegistrySettings
 
 
 def platform_of(desc: dict) -> str:
@@ -68,27 +69,20 @@ class ImagesKind:
             kept.append(item)
         return kept
 
-    def lock(self, spec: LoadedSpec, ctx: BuildContext) -> list[dict]:
+    def lock(self, spec: LoadedSpec, ctx: BuildContext) -> list[ImageLock]:
         client = self.client(spec)
         items = self.requested(spec, ctx)
         ctx.log(f"images: resolving {len(items)} references")
-        results: list[dict] = []
+        results: list[ImageLock] = []
         with ThreadPoolExecutor(max_workers=max(1, ctx.jobs)) as pool:
             futures = [pool.submit(self._lock_one, client, ref, platforms, why) for ref, platforms, why in items]
             for fut in as_completed(futures):
                 results.append(fut.result())
-        return sorted(results, key=lambda r: r["ref"])
+        return sorted(results, key=lambda r: r.ref)
 
-    def _lock_one(self, client: RegistryClient, ref: Reference, platforms: list[str], why: list[dict]) -> dict:
+    def _lock_one(self, client: RegistryClient, ref: Reference, platforms: list[str], why: list[dict]) -> ImageLock:
         top = client.get_manifest(ref)
-        entry: dict[str, Any] = {
-            "ref": str(ref),
-            "digest": top.digest,
-            "media_type": top.media_type,
-            "size": top.size,
-            "source": client.source_of(ref),
-            "why": why,
-        }
+        chosen: list[PlatformLock] | None = None  # a single-platform image: taken as it is
         if top.is_index:
             children = top.json().get("manifests") or []
             chosen = []
@@ -98,16 +92,18 @@ class ImagesKind:
                     offered = ", ".join(sorted({platform_of(c) for c in children})) or "none"
                     raise RegistryError(f"{ref}: no manifest for platform {want} (index offers: {offered})")
                 c = match[0]
-                chosen.append({"platform": platform_of(c), "digest": c["digest"], "media_type": c["mediaType"],
-                               "size": c["size"]})
-            entry["platforms"] = chosen
-        else:
-            entry["platforms"] = None  # a single-platform image: taken as it is
-        return entry
+                try:
+                    chosen.append(PlatformLock(platform=platform_of(c), digest=c["digest"],
+                                               media_type=c["mediaType"], size=c["size"]))
+                except (KeyError, ValidationError) as exc:
+                    raise RegistryError(f"{ref}: malformed index entry for {want} ({str(exc)[:160]})") from None
+        return ImageLock(ref=str(ref), digest=top.digest, media_type=top.media_type, size=top.size,
+                         source=client.source_of(ref), why=[WhyRecord.model_validate(w) for w in why],
+                         platforms=chosen)
 
     # --- fetch ----------------------------------------------------------------------------------------------
 
-    def fetch(self, spec: LoadedSpec, locked: list[dict], ctx: BuildContext) -> KindResult:
+    def fetch(self, spec: LoadedSpec, locked: list[ImageLock], ctx: BuildContext) -> KindResult:
         client = self.client(spec)
         store = BlobStore(ctx.cache_dir)
         images, blobs = self._manifests(client, store, locked, ctx)
@@ -181,13 +177,16 @@ class ImagesKind:
             store.put_bytes(digest, m.body)
             return m
 
-        def one(entry: dict) -> dict:
-            ref = parse_reference(entry["ref"])
-            image = {"entry": entry, "ref": ref, "manifests": {entry["digest"]}, "blobs": set(), "platforms": []}
-            top = get(ref, entry["digest"], entry["media_type"])
-            children = entry["platforms"] or [{"digest": top.digest, "platform": None, "media_type": top.media_type}]
-            for child in children:
-                m = top if child["digest"] == top.digest else get(ref, child["digest"], child["media_type"])
+        def one(entry: ImageLock) -> dict:
+            ref = parse_reference(entry.ref)
+            image: dict[str, Any] = {"entry": entry, "ref": ref, "manifests": {entry.digest}, "blobs": set(),
+                                     "platforms": []}
+            top = get(ref, entry.digest, entry.media_type)
+            children: list[tuple[str, str | None, str]] = [(c.digest, c.platform, c.media_type)
+                                                           for c in entry.platforms or []]
+            children = children or [(top.digest, None, top.media_type)]
+            for digest, platform, media_type in children:
+                m = top if digest == top.digest else get(ref, digest, media_type)
                 image["manifests"].add(m.digest)
                 body = m.json()
                 if m.media_type not in MANIFEST_TYPES:
@@ -196,7 +195,7 @@ class ImagesKind:
                 if not cfg:
                     raise RegistryError(f"{ref}: manifest {m.digest} has no config")
                 image["config"] = cfg
-                image["platforms"].append(child["platform"])
+                image["platforms"].append(platform)
                 image["layer_lists"] = image.get("layer_lists", []) + [body.get("layers") or []]
             return image
 
@@ -214,15 +213,15 @@ class ImagesKind:
         layout_dir = Path(ctx.work_dir) / "images"
         layout_dir.mkdir(parents=True, exist_ok=True)
         artifacts: dict[str, Artifact] = {}
-        manifests = []
+        manifests: list[dict[str, Any]] = []
         summary = []
         for image in images:
-            entry = image["entry"]
+            entry: ImageLock = image["entry"]
             name = str(image["ref"])
             manifests.append({
-                "mediaType": entry["media_type"],
-                "digest": entry["digest"],
-                "size": entry["size"],
+                "mediaType": entry.media_type,
+                "digest": entry.digest,
+                "size": entry.size,
                 "annotations": {REF_NAME: name, CONTAINERD_NAME: name},
             })
             for d in sorted(image["manifests"]):
@@ -234,16 +233,16 @@ class ImagesKind:
                 image["platforms"] = [self._config_platform(store, image["config"]["digest"])]
             summary.append({
                 "ref": name,
-                "digest": entry["digest"],
-                "media_type": entry["media_type"],
+                "digest": entry.digest,
+                "media_type": entry.media_type,
                 "platforms": [p for p in image["platforms"] if p] or ["as published"],
                 "size": size,
                 "blobs": sorted(image["manifests"] | image["blobs"]),  # what `diff` counts as its bytes
-                "source": entry["source"],
-                "why": entry.get("why", []),
+                "source": entry.source,
+                "why": [w.to_json() for w in entry.why],
             })
-        (layout_dir / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-        index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+        (layout_dir / "oci-layout").write_text(OCI_LAYOUT)
+        index = {"schemaVersion": 2, "mediaType": OCI_INDEX,
                  "manifests": sorted(manifests, key=lambda m: m["annotations"][REF_NAME])}
         (layout_dir / "index.json").write_text(json.dumps(index, indent=1, sort_keys=True))
         out = [file_artifact("images/oci-layout", layout_dir / "oci-layout", "meta"),

@@ -21,16 +21,18 @@ from urllib.parse import urljoin
 
 import requests
 
+from bundler.bundle.mediatypes import (
+    DOCKER_LIST,
+    DOCKER_MANIFEST,
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    OCI_INDEX,
+    OCI_MANIFEST,
+)
 from bundler.bundle.transport import Downloader, describe_network_error
 from bundler.errors import RegistryError
 from bundler.kinds.images.reference import DEFAULT_REGISTRY, DOCKER_HUB_API, Reference
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-INDEX_TYPES = {OCI_INDEX, DOCKER_LIST}
-MANIFEST_TYPES = {OCI_MANIFEST, DOCKER_MANIFEST}
 ACCEPT = ", ".join([OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST])
 MAX_MANIFEST_BYTES = 4 << 20
 
@@ -221,7 +223,6 @@ class RegistryClient:
         return Manifest(body, media_type, actual)
 
     def _retrying_get(self, ref: Reference, url: str, headers: dict[str, str], what: str) -> requests.Response:
-        resp = None
         for attempt in range(5):
             resp = self._get(ref, url, headers, what)
             if resp.status_code not in (429, 500, 502, 503, 504):

@@ -116,8 +116,8 @@ class CollectionSource:
         partial = dest.with_name(dest.name + ".partial")
         with open(partial, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as gz, \
                 tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
-            for info, data in sorted(members, key=lambda m: m[0].name):
-                tar.addfile(info, io.BytesIO(data) if data is not None else None)
+            for info, content in sorted(members, key=lambda m: m[0].name):
+                tar.addfile(info, io.BytesIO(content) if content is not None else None)
         os.replace(partial, dest)
         return dest
 

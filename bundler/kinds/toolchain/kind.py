@@ -19,6 +19,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from bundler.bundle.artifacts import Artifact, BuildContext, KindResult, file_artifact, sha256_file
+from bundler.bundle.lock import ToolchainLock
 from bundler.bundle.spec import LoadedSpec
 from bundler.bundle.store import BlobStore
 from bundler.errors import BundleError
@@ -43,8 +44,10 @@ class ToolchainKind:
     def wanted(self, spec: LoadedSpec) -> bool:
         return spec.spec.toolchain is not None
 
-    def lock(self, spec: LoadedSpec, ctx: BuildContext) -> dict[str, Any]:
+    def lock(self, spec: LoadedSpec, ctx: BuildContext) -> ToolchainLock:
         tc = spec.spec.toolchain
+        if tc is None:
+            raise BundleError("toolchain: the spec has no toolchain section to lock")
         work = ctx.work_dir / "toolchain" / "lock"
         own = wheels.build_project_wheel(work / "self")
         own_name, own_version = wheels.wheel_name_version(own.name)
@@ -66,13 +69,14 @@ class ToolchainKind:
             paths = wheels.fetch([source], tc.python, tc.platform, ctx.cache_dir, work)
             with CollectionSource(paths[source["filename"]], source["filename"]) as src:
                 locked["collections"] = src.closure(tc.collections)
-        return locked
+        return ToolchainLock.model_validate(locked)
 
-    def fetch(self, spec: LoadedSpec, locked: dict[str, Any], ctx: BuildContext) -> KindResult:
-        python, platform = locked["python"], locked["platform"]
+    def fetch(self, spec: LoadedSpec, locked: ToolchainLock, ctx: BuildContext) -> KindResult:
+        python, platform = locked.python, locked.platform
         work = ctx.work_dir / "toolchain"
-        source = locked.get("collections_source")
-        to_fetch = locked["wheels"] + ([source] if source else [])
+        source = locked.collections_source.to_json() if locked.collections_source else None
+        locked_wheels = [w.to_json() for w in locked.wheels]  # the wheels module reads pip's items as dicts
+        to_fetch = locked_wheels + ([source] if source else [])
         store = BlobStore(ctx.cache_dir)
         missing = [i for i in to_fetch if not store.has("sha256:" + i["sha256"])]
         if missing:
@@ -81,33 +85,34 @@ class ToolchainKind:
 
         own = wheels.build_project_wheel(work / "self")
         own_name, own_version = wheels.wheel_name_version(own.name)
-        if (own_name, own_version) != (locked["project"]["name"], locked["project"]["version"]):
+        if (own_name, own_version) != (locked.project.name, locked.project.version):
             raise BundleError(f"toolchain: the source tree is {own_name} {own_version} but the lock has "
-                              f"{locked['project']['name']} {locked['project']['version']}; run `wire-bundle lock`")
+                              f"{locked.project.name} {locked.project.version}; run `wire-bundle lock`")
         own_item = {"name": own_name, "version": own_version, "filename": own.name,
                     "sha256": sha256_file(own).removeprefix("sha256:")}
 
         artifacts: list[Artifact] = [
-            Artifact(path=f"toolchain/wheels/{i['filename']}", source=paths[i["filename"]],
-                     digest="sha256:" + i["sha256"], size=paths[i["filename"]].stat().st_size, kind="toolchain",
-                     origin=f"pypi:{i['name']}=={i['version']}")
-            for i in locked["wheels"]
+            Artifact(path=f"toolchain/wheels/{w.filename}", source=paths[w.filename],
+                     digest="sha256:" + w.sha256, size=paths[w.filename].stat().st_size, kind="toolchain",
+                     origin=f"pypi:{w.name}=={w.version}")
+            for w in locked.wheels
         ]
         artifacts.append(file_artifact(f"toolchain/wheels/{own.name}", own, "toolchain", origin="source tree"))
 
         collections = []
         if source:
             with CollectionSource(paths[source["filename"]], source["filename"]) as src:
-                for c in locked["collections"]:
-                    tarball = src.build_tarball(c["name"], c["version"], work / "collections")
+                for c in locked.collections or []:
+                    tarball = src.build_tarball(c.name, c.version, work / "collections")
                     art = file_artifact(f"toolchain/collections/{tarball.name}", tarball, "toolchain",
-                                        origin=f"{source['filename']}:ansible_collections/{c['name']}")
+                                        origin=f"{source['filename']}:ansible_collections/{c.name}")
                     artifacts.append(art)
-                    collections.append({**c, "file": tarball.name, "sha256": art.digest.removeprefix("sha256:")})
+                    collections.append({**c.to_json(), "file": tarball.name,
+                                        "sha256": art.digest.removeprefix("sha256:")})
 
         generated = work / "generated"
         generated.mkdir(parents=True, exist_ok=True)
-        (generated / "requirements.txt").write_text(wheels.requirements_text([*locked["wheels"], own_item]))
+        (generated / "requirements.txt").write_text(wheels.requirements_text([*locked_wheels, own_item]))
         (generated / "install.sh").write_text(install_script.render(python))
         for name in ("requirements.txt", "install.sh"):
             artifacts.append(file_artifact(f"toolchain/{name}", generated / name, "toolchain"))
@@ -116,7 +121,7 @@ class ToolchainKind:
             "python": python,
             "platform": platform,
             "project": own_item,
-            "wheels": [{k: i[k] for k in ("name", "version", "filename", "sha256")} for i in locked["wheels"]],
+            "wheels": [w.to_json() for w in locked.wheels],
             "collections_source": source,
             "collections": collections,
             "install": "sh toolchain/install.sh [VENV_DIR] [COLLECTIONS_DIR]",

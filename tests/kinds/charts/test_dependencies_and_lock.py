@@ -22,9 +22,9 @@ def test_dependency_from_an_oci_registry_is_fetched_and_rendered(tmp_path, small
     spec = write_spec(tmp_path, [{"name": "umbrella", "repo": small_repo.url, "version": "3.0.0"}],
                       registries={registry.host: {"insecure": True}})
     (locked,) = KIND.lock(spec, ctx)
-    (dep,) = locked["dependencies"]
-    assert (dep["name"], dep["version"], dep["repo"]) == ("ocichart", "0.1.0", oci_repo)
-    assert dep["manifest"].startswith("sha256:")
+    (dep,) = locked.dependencies
+    assert (dep.name, dep.version, dep.repo) == ("ocichart", "0.1.0", oci_repo)
+    assert dep.manifest.startswith("sha256:")
     (why,) = ctx.discovered_images[f"{registry.host}/wire/oci-pod:1.0"]
     assert (why["chart"], why["template"]) == ("umbrella", "umbrella/charts/ocichart/templates/pod.yaml")
     paths = sorted(a.path for a in KIND.fetch(spec, [locked], ctx).artifacts)
@@ -48,8 +48,8 @@ def test_a_vendored_subcharts_missing_dependency_is_fetched_and_placed_inside_it
     small_repo.publish(chart, strip="umbrella/charts/mid/charts/lib/")
     spec = write_spec(tmp_path, [{"name": "umbrella", "repo": small_repo.url, "version": "3.0.0"}])
     (locked,) = KIND.lock(spec, ctx)
-    (dep,) = locked["dependencies"]
-    assert (dep["name"], dep["version"], dep["within"]) == ("lib", "0.1.5", ["mid"])
+    (dep,) = locked.dependencies
+    assert (dep.name, dep.version, dep.within) == ("lib", "0.1.5", ["mid"])
     (why,) = ctx.discovered_images[f"{chart_repo.reg}/wire/lib-migrate:0.1.5"]
     assert why["template"] == "umbrella/charts/mid/charts/lib/templates/job.yaml"
     # The bundle says where it goes, and the island puts it there: rendered from the bundle's files alone.

@@ -35,22 +35,22 @@ def locked_parent(tmp_path, chart_repo, ctx):
 
 def images_of(locked) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
-    for rec in locked[0]["images"]:
-        out.setdefault(rec["image"], []).append(rec)
+    for rec in locked[0].images:
+        out.setdefault(rec.image, []).append(rec.to_json())
     return out
 
 
 def test_lock_pins_version_digest_and_unvendored_dependency(locked_parent, chart_repo):
     _, locked = locked_parent
     (parent,) = locked
-    assert parent["version"] == "1.0.0"
-    assert parent["digest"] == sha256(chart_repo.root / "parent-1.0.0.tgz")
-    assert parent["url"] == f"{chart_repo.url}/parent-1.0.0.tgz"
+    assert parent.version == "1.0.0"
+    assert parent.digest == sha256(chart_repo.root / "parent-1.0.0.tgz")
+    assert parent.url == f"{chart_repo.url}/parent-1.0.0.tgz"
     # sub is vendored (inside the tgz); lib is only listed in Chart.yaml and had to be fetched.
-    (lib,) = parent["dependencies"]
-    assert (lib["name"], lib["version"]) == ("lib", "0.1.5")
-    assert lib["digest"] == sha256(chart_repo.root / "lib-0.1.5.tgz")
-    assert lib["repo"] == chart_repo.url
+    (lib,) = parent.dependencies
+    assert (lib.name, lib.version) == ("lib", "0.1.5")
+    assert lib.digest == sha256(chart_repo.root / "lib-0.1.5.tgz")
+    assert lib.repo == chart_repo.url
 
 
 def test_discovery_finds_typed_images_in_every_value_set(locked_parent, chart_repo, ctx):
@@ -135,16 +135,16 @@ def test_second_lock_reuses_the_cache(tmp_path, chart_repo, ctx):
 
 def test_damaged_cache_entry_is_fetched_again(locked_parent, ctx, chart_repo):
     spec, locked = locked_parent
-    cached = ctx.cache_dir / "blobs" / "sha256" / locked[0]["digest"].split(":")[1]
+    cached = ctx.cache_dir / "blobs" / "sha256" / locked[0].digest.split(":")[1]
     cached.write_bytes(b"not the chart")
     result = KIND.fetch(spec, locked, ctx)
     art = next(a for a in result.artifacts if a.path == "charts/parent-1.0.0.tgz")
-    assert sha256(art.source) == locked[0]["digest"]
+    assert sha256(art.source) == locked[0].digest
 
 
 def test_lock_digest_mismatch_on_fetch(locked_parent, ctx):
     spec, locked = locked_parent
-    locked[0]["digest"] = "sha256:" + "0" * 64
+    locked[0].digest = "sha256:" + "0" * 64
     with pytest.raises(IntegrityError, match=r"chart parent 1.0.0: digest mismatch \(expected sha256:0000"):
         KIND.fetch(spec, locked, ctx)
     assert not list((ctx.cache_dir / "blobs" / "sha256").glob("0000*"))
@@ -157,8 +157,8 @@ def test_lock_digest_mismatch_on_fetch(locked_parent, ctx):
 def test_constraints_resolve_against_the_index(tmp_path, chart_repo, ctx, constraint, version):
     spec = write_spec(tmp_path, [{"name": "tiny", "repo": chart_repo.url, "version": constraint}])
     (locked,) = KIND.lock(spec, ctx)
-    assert locked["version"] == version
-    assert locked["constraint"] == constraint
+    assert locked.version == version
+    assert locked.constraint == constraint
     assert set(ctx.discovered_images) == {f"{chart_repo.reg}/wire/tiny:{version}"}
 
 
@@ -254,8 +254,8 @@ def test_index_without_digest_pins_what_was_downloaded(tmp_path, small_repo, cha
     index.write_text("\n".join(ln for ln in index.read_text().splitlines() if "digest:" not in ln) + "\n")
     spec = write_spec(tmp_path, [{"name": "tiny", "repo": small_repo.url, "version": "1.0.0"}])
     (locked,) = KIND.lock(spec, ctx)
-    assert locked["digest"] == sha256(tgz)
-    assert locked["url"] == f"{small_repo.url}/tiny-1.0.0.tgz"
+    assert locked.digest == sha256(tgz)
+    assert locked.url == f"{small_repo.url}/tiny-1.0.0.tgz"
 
 
 def test_tgz_not_matching_the_index_digest_is_refused(tmp_path, small_repo, chart_repo, ctx):
@@ -279,7 +279,7 @@ def test_parallel_lock_equals_serial_and_reads_the_index_once(tmp_path, chart_re
     ctx.jobs, ctx.work_dir = 1, tmp_path / "serial"
     ctx.work_dir.mkdir()
     assert KIND.lock(spec, ctx) == parallel
-    assert [c["name"] for c in parallel] == ["lib", "parent", "tiny"]
+    assert [c.name for c in parallel] == ["lib", "parent", "tiny"]
 
 
 def test_repository_with_basic_auth_uses_netrc(tmp_path, chart_repo, ctx, monkeypatch):
@@ -296,7 +296,7 @@ def test_repository_with_basic_auth_uses_netrc(tmp_path, chart_repo, ctx, monkey
         netrc.chmod(0o600)
         monkeypatch.setenv("NETRC", str(netrc))
         (locked,) = KIND.lock(spec, ctx)
-        assert locked["digest"] == sha256(chart_repo.root / "tiny-1.2.0.tgz")
+        assert locked.digest == sha256(chart_repo.root / "tiny-1.2.0.tgz")
         assert "/tiny-1.2.0.tgz" in server.requests
     finally:
         server.close()

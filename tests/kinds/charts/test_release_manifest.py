@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from bundler.bundle import transport as fetch
-from bundler.bundle.build import write_lock
+from bundler.bundle.lock import Lock, write_lock
 from bundler.bundle.spec import load_spec
 from bundler.errors import BundleError, SpecError
 from bundler.kinds.charts import release_manifest
@@ -88,13 +88,13 @@ def test_path_manifest_expands_with_exclusions_and_overrides(tmp_path, repo, ctx
     assert spec.manifest is not None and spec.manifest.version == "1.0.0-1"
 
     locked = KIND.lock(spec, ctx)
-    by_name = {c["name"]: c for c in locked}
-    assert by_name["tiny"]["version"] == "1.3.4"
+    by_name = {c.name: c for c in locked}
+    assert by_name["tiny"].version == "1.3.4"
     digest = hashlib.sha256((tmp_path / "build.json").read_bytes()).hexdigest()
     for c in locked:
-        assert c["release"] == {"manifest": "build.json", "sha256": digest, "version": "1.0.0-1"}
+        assert c.release.to_json() == {"manifest": "build.json", "sha256": digest, "version": "1.0.0-1"}
     # The override's value set is the one discovery rendered: the values file's image, not the chart default.
-    assert [r["image"] for r in by_name["valued"]["images"]] == [f"{REG}/wire/valued:2"]
+    assert [r.image for r in by_name["valued"].images] == [f"{REG}/wire/valued:2"]
     assert f"{REG}/wire/tiny:1.3.4" in ctx.discovered_images
     assert not any("demo" in m for m in ctx.messages if m.startswith("chart "))
     assert any("release manifest build.json: version 1.0.0-1" in m and "3 of its 4 charts" in m
@@ -110,7 +110,7 @@ def test_url_manifest_with_a_pin(tmp_path, repo, ctx):
     spec = load_spec(write(tmp_path, release))
     assert sorted(c.name for c in spec.spec.charts) == ["lib", "tiny", "valued"]
     locked = KIND.lock(spec, ctx)
-    assert {c["release"]["manifest"] for c in locked} == {url}
+    assert {c.release.manifest for c in locked} == {url}
 
 
 def test_explicit_charts_sit_beside_the_manifest_and_the_digest_ignores_the_manifests_content(tmp_path, repo):
@@ -126,7 +126,8 @@ def test_explicit_charts_sit_beside_the_manifest_and_the_digest_ignores_the_mani
 def test_changed_manifest_is_refused_by_fetch_and_noticed_by_a_later_lock(tmp_path, repo, ctx):
     spec = load_spec(write(tmp_path, RELEASE, build=manifest(repo.url)))
     locked = KIND.lock(spec, ctx)
-    write_lock(spec.lock_path, {"version": 1, "spec_digest": spec.spec.digest(), "charts": locked})
+    write_lock(spec.lock_path, Lock(version=1, spec_digest=spec.spec.digest(), locked_at=0, tool="wire-bundle test",
+                                    charts=locked))
     (tmp_path / "build.json").write_text(json.dumps(manifest(repo.url, version="1.0.0-2")))
     again = load_spec(tmp_path / "spec.yaml")
     with pytest.raises(BundleError, match=r"^release manifest build.json changed since spec.lock.json was written "
@@ -137,7 +138,7 @@ def test_changed_manifest_is_refused_by_fetch_and_noticed_by_a_later_lock(tmp_pa
     relocked = KIND.lock(again, ctx)
     assert any("release manifest build.json changed since spec.lock.json was written (version 1.0.0-1 -> "
                "1.0.0-2)" in m for m in ctx.messages)
-    assert {c["release"]["version"] for c in relocked} == {"1.0.0-2"}
+    assert {c.release.version for c in relocked} == {"1.0.0-2"}
     KIND.fetch(again, relocked, ctx)
 
 

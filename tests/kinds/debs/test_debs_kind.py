@@ -48,21 +48,21 @@ def nginx_coturn(tmp_path_factory, debs_cache) -> tuple:
 
 def test_closure_is_pinned_and_leaves_out_the_minimal_system(tmp_path, ctx, nginx_coturn):
     _, lock = nginx_coturn
-    (target,) = lock["targets"]
-    pkgs = {p["name"]: p for p in target["packages"]}
-    assert pkgs["nginx"]["requested"] and pkgs["coturn"]["requested"]
-    assert "nginx-common" in pkgs and not pkgs["nginx-common"]["requested"]  # a dependency, found by apt
-    baseline = set(target["baseline_packages"])
+    (target,) = lock.targets
+    pkgs = {p.name: p for p in target.packages}
+    assert pkgs["nginx"].requested and pkgs["coturn"].requested
+    assert "nginx-common" in pkgs and not pkgs["nginx-common"].requested  # a dependency, found by apt
+    baseline = set(target.baseline_packages)
     assert {"libc6", "dpkg", "apt", "bash", "coreutils"} <= baseline
     assert not {"libc6", "dpkg", "bash", "coreutils"} & set(pkgs)  # essential packages are not shipped twice
-    for p in target["packages"]:
-        assert re.fullmatch(r"[0-9a-f]{64}", p["sha256"]) and p["size"] > 0
-        assert p["filename"].startswith("pool/") and p["url"].endswith(p["filename"])
+    for p in target.packages:
+        assert re.fullmatch(r"[0-9a-f]{64}", p.sha256) and p.size > 0
+        assert p.filename.startswith("pool/") and p.url.endswith(p.filename)
         # In the bundle, each source archive has its own corner of the pool.
-        archive = "deb.debian.org_debian-security" if "debian-security" in p["url"] else "deb.debian.org_debian"
-        assert p["path"] == f"pool/{archive}/{p['filename'].removeprefix('pool/')}"
-    assert [p["name"] for p in target["packages"]] == sorted(pkgs)
-    assert re.match(r"^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} UTC$", lock["date"])
+        archive = "deb.debian.org_debian-security" if "debian-security" in p.url else "deb.debian.org_debian"
+        assert p.path == f"pool/{archive}/{p.filename.removeprefix('pool/')}"
+    assert [p.name for p in target.packages] == sorted(pkgs)
+    assert re.match(r"^\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} UTC$", lock.date)
     # Resolving again from the same archive state gives the same lock.
     _, again = _lock(tmp_path, ctx, ["nginx", "coturn"])
     assert again == lock
@@ -74,8 +74,8 @@ def test_minbase_baseline_is_what_debootstrap_installs(needs_root, hello):
     installed = sorted(re.findall(r"^Package: (\S+)$", status, re.M))
     _, lock = hello
     assert "gpgv" in installed
-    assert lock["targets"][0]["baseline_packages"] == [n for n in installed if n != "gpgv"]
-    shipped = {p["name"]: p["requested"] for p in lock["targets"][0]["packages"]}
+    assert lock.targets[0].baseline_packages == [n for n in installed if n != "gpgv"]
+    shipped = {p.name: p.requested for p in lock.targets[0].packages}
     assert shipped == {"hello": True, "gpgv": True}  # their dependencies are all in minbase
 
 
@@ -86,9 +86,9 @@ def test_baseline_none_ships_the_essential_packages_too(tmp_path, ctx):
     path = tmp_path / "spec.yaml"
     path.write_text(json.dumps({"version": 1, "debs": {"targets": [target], "packages": ["hello"]}}))
     lock = KIND.lock(load_spec(path), ctx)
-    names = {p["name"] for p in lock["targets"][0]["packages"]}
+    names = {p.name for p in lock.targets[0].packages}
     assert {"hello", "libc6", "libgcc-s1"} <= names
-    assert lock["targets"][0]["baseline_packages"] == []
+    assert lock.targets[0].baseline_packages == []
 
 
 def _cli_error(tmp_path: Path, cache: Path, packages: list[str], **kw) -> str:
@@ -142,20 +142,20 @@ def test_checksum_mismatch_is_refused_and_nothing_is_kept(tmp_path, hello):
     ctx = DebsContext(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")  # an empty cache: a real download
     ctx.work_dir.mkdir()
     spec, lock = hello
-    (hello,) = [p for p in lock["targets"][0]["packages"] if p["name"] == "hello"]
+    (hello,) = [p for p in lock.targets[0].packages if p.name == "hello"]
     bad = copy.deepcopy(lock)
     wrong = "0" * 64
-    for p in bad["targets"][0]["packages"]:
-        if p["name"] == "hello":
-            p["sha256"] = wrong
+    for p in bad.targets[0].packages:
+        if p.name == "hello":
+            p.sha256 = wrong
     with pytest.raises(IntegrityError) as exc:
         KIND.fetch(spec, bad, ctx)
     msg = str(exc.value)
-    assert "hello" in msg and f"expected sha256:{wrong}" in msg and f"got sha256:{hello['sha256']}" in msg
-    assert hello["url"] in msg
+    assert "hello" in msg and f"expected sha256:{wrong}" in msg and f"got sha256:{hello.sha256}" in msg
+    assert hello.url in msg
     assert not cache_path(ctx.cache_dir, wrong).exists()
     # Neither under the locked digest nor under its own: nothing unverified reaches the store, nor stays partial.
-    assert not cache_path(ctx.cache_dir, hello["sha256"]).exists()
+    assert not cache_path(ctx.cache_dir, hello.sha256).exists()
     assert not list(cache_path(ctx.cache_dir, wrong).parent.glob("*.partial"))
 
 
@@ -178,11 +178,11 @@ def test_published_repository_is_signed_long_lived_and_reproducible(tmp_path, ct
                    "main/binary-amd64/Packages.gz"):
         assert f"debs/dists/bookworm/{member}" in paths
     assert {"debs/wire-bundle-archive-keyring.gpg", "debs/wire-bundle-archive-keyring.asc"} <= paths
-    nginx = next(p for p in lock["targets"][0]["packages"] if p["name"] == "nginx")
-    assert f"debs/{nginx['path']}" in paths
+    nginx = next(p for p in lock.targets[0].packages if p.name == "nginx")
+    assert f"debs/{nginx.path}" in paths
 
     release = files_one["dists/bookworm/Release"].decode()
-    assert "Valid-Until" not in release and f"Date: {lock['date']}" in release
+    assert "Valid-Until" not in release and f"Date: {lock.date}" in release
     keyring = ctx.work_dir / "debs/wire-bundle-archive-keyring.gpg"
     for args in (["dists/bookworm/InRelease"], ["dists/bookworm/Release.gpg", "dists/bookworm/Release"]):
         r = subprocess.run(["gpgv", "--keyring", str(keyring), *[str(ctx.work_dir / "debs" / a) for a in args]],
@@ -191,12 +191,12 @@ def test_published_repository_is_signed_long_lived_and_reproducible(tmp_path, ct
     key = first.summary["key"]
     assert key["expires"] - time.time() > 3 * 365 * 86400  # years, not months
     packages = files_one["dists/bookworm/main/binary-amd64/Packages"].decode()
-    assert f"Package: nginx\nVersion: {nginx['version']}\n" in packages
-    assert f"SHA256: {nginx['sha256']}" in packages
+    assert f"Package: nginx\nVersion: {nginx.version}\n" in packages
+    assert f"SHA256: {nginx.sha256}" in packages
 
     title, columns, rows = KIND.inspect_rows(first.summary)
     assert key["fingerprint"] in title
-    assert ["nginx", nginx["version"]] in [r[1:3] for r in rows]
+    assert ["nginx", nginx.version] in [r[1:3] for r in rows]
 
 
 def test_user_supplied_signing_key(tmp_path, ctx, hello):
@@ -240,8 +240,8 @@ def test_two_architectures_share_one_suite(tmp_path, ctx):
     path.write_text(json.dumps({"version": 1, "debs": {"targets": targets, "packages": ["hello"]}}))
     spec = load_spec(path)
     lock = KIND.lock(spec, ctx)
-    by_target = {t["name"]: t for t in lock["targets"]}
-    assert [p["architecture"] for p in by_target["bookworm-arm64"]["packages"]] == ["arm64"]
+    by_target = {t.name: t for t in lock.targets}
+    assert [p.architecture for p in by_target["bookworm-arm64"].packages] == ["arm64"]
     result = KIND.fetch(spec, lock, ctx)
     repo = ctx.work_dir / "debs/dists/bookworm"
     assert "Architectures: amd64 arm64" in (repo / "Release").read_text()
@@ -262,8 +262,8 @@ def test_suite_and_architecture_must_be_unique_per_target(tmp_path):
 def test_install_recommends_widens_the_closure(tmp_path, ctx):
     _, plain = _lock(tmp_path, ctx, ["openssh-server"])
     _, wide = _lock(tmp_path, ctx, ["openssh-server"], install_recommends=True)
-    plain_names = {p["name"] for p in plain["targets"][0]["packages"]}
-    wide_names = {p["name"] for p in wide["targets"][0]["packages"]}
+    plain_names = {p.name for p in plain.targets[0].packages}
+    wide_names = {p.name for p in wide.targets[0].packages}
     assert plain_names < wide_names
     assert "xauth" in wide_names - plain_names  # openssh-client Recommends: xauth
 
@@ -273,7 +273,7 @@ def test_version_gone_from_the_archive_says_lock_again(tmp_path, hello):
     ctx.work_dir.mkdir()
     spec, lock = hello
     stale = copy.deepcopy(lock)
-    (p,) = [p for p in stale["targets"][0]["packages"] if p["name"] == "hello"]
-    p["url"] = p["url"].replace(p["version"], "0.0-0wb")  # what a superseded version looks like: 404
+    (p,) = [p for p in stale.targets[0].packages if p.name == "hello"]
+    p.url = p.url.replace(p.version, "0.0-0wb")  # what a superseded version looks like: 404
     with pytest.raises(BundleError, match=r"404 not found .*the archive no longer has this version: lock again"):
         KIND.fetch(spec, stale, ctx)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bundler.bundle.build import Context
+from bundler.bundle.lock import FileLock
 from bundler.bundle.spec import load_spec, loads_spec
 from bundler.errors import BundleError, IntegrityError, RegistryError, SpecError
 from bundler.kinds.files.kind import KIND
@@ -58,7 +59,7 @@ def spec_for(tmp_path: Path, server: FileServer, tgz_sum: str | None = None):
 
 def test_lock_pins_url_checksum_and_size_learned_by_head(tmp_path, server, ctx):
     locked = KIND.lock(spec_for(tmp_path, server), ctx)
-    assert locked == [
+    assert [item.to_json() for item in locked] == [
         {"path": "k8s/v1/stand-in-tool", "url": f"{server.url}/bin/stand-in-tool?download=1",
          "algorithm": "sha256", "checksum": sha256(STAND_IN_BIN), "size": len(STAND_IN_BIN)},
         {"path": "stand-in-1.0.tar.gz", "url": f"{server.url}/dist/stand-in-1.0.tar.gz",
@@ -72,11 +73,11 @@ def test_size_is_learned_on_fetch_when_the_server_refuses_head(tmp_path, ctx):
         spec = load_spec(write_spec(tmp_path, f"files:\n  - url: {s.url}/f/stand-in.bin\n"
                                               f"    sha256: {sha256(STAND_IN_BIN)}\n"))
         locked = KIND.lock(spec, ctx)
-        assert locked[0]["size"] is None
+        assert locked[0].size is None
         result = KIND.fetch(spec, locked, ctx)
         assert result.summary[0]["size"] == len(STAND_IN_BIN)
         # Once cached, a new lock knows the size without asking the server.
-        assert KIND.lock(spec, ctx)[0]["size"] == len(STAND_IN_BIN)
+        assert KIND.lock(spec, ctx)[0].size == len(STAND_IN_BIN)
 
 
 def test_fetch_caches_by_checksum_and_returns_archive_members(tmp_path, server, ctx):
@@ -128,7 +129,7 @@ def test_missing_file_is_a_404_naming_the_url(tmp_path, server, ctx):
     with pytest.raises(BundleError, match=f"file {url}: 404 not found"):
         KIND.lock(spec, ctx)
     # A lock made while the file still existed: the fetch fails just as clearly.
-    stale = [{"path": "stand-in-2.0.tar.gz", "url": url, "algorithm": "sha256", "checksum": gone, "size": None}]
+    stale = [FileLock(path="stand-in-2.0.tar.gz", url=url, algorithm="sha256", checksum=gone, size=None)]
     with pytest.raises(RegistryError, match=f"404 not found at {url}"):
         KIND.fetch(spec, stale, ctx)
     assert not (ctx.cache_dir / "blobs" / "sha256" / gone).exists()

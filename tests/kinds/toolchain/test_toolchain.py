@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from bundler.bundle.lock import ToolchainLock
 from bundler.bundle.spec import load_spec, loads_spec
 from bundler.errors import BundleError, SpecError
 from bundler.kinds.toolchain.kind import KIND
@@ -98,7 +99,7 @@ def test_lock_pins_every_wheel_by_filename_and_sha256(built):
 
 
 def test_second_fetch_from_the_lock_gives_the_same_bytes(built):
-    again = KIND.fetch(built["spec"], built["locked"], built["ctx"])
+    again = KIND.fetch(built["spec"], ToolchainLock.model_validate(built["locked"]), built["ctx"])
     # This project's wheel (and requirements.txt, which pins its hash) follow the source tree, which other
     # developers edit while tests run; everything taken from upstream must come out byte for byte the same.
     def upstream(digests):
@@ -229,7 +230,7 @@ def test_fetch_from_the_lock_into_an_empty_cache_downloads_exactly_the_locked_fi
     locked = subset(built["locked"], ("idna", "mdurl", "packaging"))
     assert len(locked["wheels"]) == 3
     ctx = build_context(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")
-    result = KIND.fetch(built["spec"], locked, ctx)
+    result = KIND.fetch(built["spec"], ToolchainLock.model_validate(locked), ctx)
     for w in locked["wheels"]:
         cached = tmp_path / "cache" / "blobs" / "sha256" / w["sha256"]
         assert hashlib.sha256(cached.read_bytes()).hexdigest() == w["sha256"]
@@ -243,6 +244,6 @@ def test_a_lock_whose_hash_pypi_does_not_have_is_refused(built, tmp_path):
     locked["wheels"] = [{**locked["wheels"][0], "sha256": forged}]
     ctx = build_context(cache_dir=tmp_path / "cache", work_dir=tmp_path / "work")
     with pytest.raises(BundleError) as err:
-        KIND.fetch(built["spec"], locked, ctx)
+        KIND.fetch(built["spec"], ToolchainLock.model_validate(locked), ctx)
     assert str(err.value).startswith("toolchain: downloading 1 locked wheels: ") and "\n" not in str(err.value)
     assert not (tmp_path / "cache" / "blobs" / "sha256" / forged).exists()
