@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bundler.yamlsrc import MAX_SPEC_VALUES, MAX_YAML_BYTES
+from bundler.bundle.yamlsrc import MAX_SPEC_VALUES, MAX_YAML_BYTES
 
 MEMORY_LIMIT = 1 << 30
 REPO = Path(__file__).resolve().parents[1]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bundler.planner import PlanError, conference_kbps, make_plan, streams, team_notes
-from bundler.preflight.rules import load_profile
+from bundler.island.planner import PlanError, conference_kbps, make_plan, streams, team_notes
+from bundler.island.preflight.rules import load_profile
 
 WIRE_BUNDLE = [sys.executable, "-m", "bundler.cli"]
 

@@ -14,7 +14,7 @@ from tests.images.conftest import run_cli
 HOLD = """
 import sys, time
 from pathlib import Path
-from bundler.build import WorkDir
+from bundler.bundle.build import WorkDir
 with WorkDir(Path(sys.argv[1])) as work:
     import tempfile
     (work / "big-scratch").write_bytes(b"x" * 4096)

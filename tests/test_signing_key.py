@@ -9,7 +9,7 @@ import sys
 PROBE = """
 import sys
 from pathlib import Path
-from bundler.signing import bundle_key
+from bundler.bundle.signing import bundle_key
 print(bundle_key(Path(sys.argv[1]), None, log=lambda m: print(m, file=sys.stderr)).fingerprint)
 """
 

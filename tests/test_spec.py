@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from bundler.bundle.spec import load_spec, loads_spec
 from bundler.errors import SpecError
-from bundler.reference import InvalidReference, parse_reference
-from bundler.spec import load_spec, loads_spec
+from bundler.kinds.images.reference import InvalidReference, parse_reference
 
 
 def err(text: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from bundler.spec import LoadedSpec, load_spec
+from bundler.bundle.spec import LoadedSpec, load_spec
 
 VALUES = {
     "defaults.yaml": {},

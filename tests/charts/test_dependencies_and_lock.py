@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 
-from bundler.charts.island import installable_chart
-from bundler.charts.render import template
 from bundler.errors import BundleError
-from bundler.kinds.charts import KIND
+from bundler.island.charts import installable_chart
+from bundler.kinds.charts.kind import KIND
+from bundler.kinds.charts.render import template
 from tests.charts import chartsrc
 from tests.charts.specs import write_spec
 from tests.images.conftest import run_cli

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bundler.charts.discover import images_in_manifests
 from bundler.errors import BundleError
+from bundler.kinds.charts.discover import images_in_manifests
 
 STREAM = """---
 # Source: app/templates/pod.yaml

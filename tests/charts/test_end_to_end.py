@@ -8,10 +8,10 @@ import json
 
 import yaml
 
-from bundler.charts.discover import images_in_manifests
-from bundler.charts.island import installable_chart
-from bundler.charts.render import template
-from bundler.reference import parse_reference
+from bundler.island.charts import installable_chart
+from bundler.kinds.charts.discover import images_in_manifests
+from bundler.kinds.charts.render import template
+from bundler.kinds.images.reference import parse_reference
 from tests.images.conftest import read_tar, run_cli
 
 CHART_IMAGES = ["brig:5.0", "init:1.0", "backup:2.1", "sub-worker:0.3", "lib-migrate:0.1.5", "federator:5.0",

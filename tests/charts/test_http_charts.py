@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from bundler.errors import BundleError, IntegrityError
-from bundler.kinds.charts import KIND
+from bundler.kinds.charts.kind import KIND
 from tests.charts import chartsrc
 from tests.charts.specs import write_spec
 

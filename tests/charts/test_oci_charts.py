@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from bundler.errors import BundleError
-from bundler.kinds.charts import KIND
+from bundler.kinds.charts.kind import KIND
 from tests.charts.specs import write_spec
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bundler.build import write_lock
-from bundler.charts import release_manifest
+from bundler.bundle.build import write_lock
+from bundler.bundle.spec import load_spec
 from bundler.errors import BundleError, SpecError
-from bundler.kinds.charts import KIND
-from bundler.spec import load_spec
+from bundler.kinds.charts import release_manifest
+from bundler.kinds.charts.kind import KIND
 from tests.charts import chartsrc
 from tests.charts.conftest import ChartServer, SmallRepo, helm_env
 from tests.images.conftest import run_cli

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bundler.charts.semver import Constraint, ConstraintError, best_match, nearest, parse_version
+from bundler.kinds.charts.semver import Constraint, ConstraintError, best_match, nearest, parse_version
 
 AVAILABLE = ["0.1.0", "0.1.5", "0.2.0", "1.2.0", "1.3.4", "1.10.0", "2.0.0-rc.1", "2.0.0", "4.40.0", "4.41.2",
              "4.50.0-beta.1", "5.0.0"]

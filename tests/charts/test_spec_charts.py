@@ -2,8 +2,8 @@
 
 import pytest
 
+from bundler.bundle.spec import loads_spec
 from bundler.errors import SpecError
-from bundler.spec import loads_spec
 
 GOOD = """version: 1
 charts:

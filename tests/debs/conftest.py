@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from bundler.debs import gpg
+from bundler.kinds.debs import gpg
 from tests.debs.island import CACHE
 
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"

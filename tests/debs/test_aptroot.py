@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bundler.debs.aptroot import AptRoot, Source, host_network_settings, requests_proxies
+from bundler.kinds.debs.aptroot import AptRoot, Source, host_network_settings, requests_proxies
 
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
 

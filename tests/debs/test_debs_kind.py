@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bundler.debs import gpg
+from bundler.bundle.spec import load_spec
 from bundler.errors import BundleError, IntegrityError
-from bundler.kinds.debs import KIND, cache_path
-from bundler.spec import load_spec
+from bundler.kinds.debs import gpg
+from bundler.kinds.debs.kind import KIND, cache_path
 from tests.debs.conftest import DebsContext, run_cli, write_spec
 from tests.debs.island import minbase_root
 from tests.support.netutil import free_port
@@ -250,8 +250,8 @@ def test_two_architectures_share_one_suite(tmp_path, ctx):
 
 
 def test_suite_and_architecture_must_be_unique_per_target(tmp_path):
+    from bundler.bundle.spec import loads_spec
     from bundler.errors import SpecError
-    from bundler.spec import loads_spec
     t = {"name": "a", "suite": "bookworm", "sources": [{"uri": "http://x", "suites": ["bookworm"], "signed_by": "k"}]}
     with pytest.raises(SpecError, match="duplicate target suite/architecture 'bookworm/amd64'"):
         loads_spec(json.dumps({"version": 1, "debs": {"targets": [t, {**t, "name": "b"}], "packages": ["hello"]}}))

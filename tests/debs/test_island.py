@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from bundler.debs import gpg
+from bundler.kinds.debs import gpg
 from tests.debs.conftest import run_cli, write_spec
 from tests.debs.island import Island, minbase_root
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from bundler.build import Context
-from bundler.progress import Reporter
+from bundler.bundle.build import Context
+from bundler.bundle.progress import Reporter
 
 
 def build_context(cache_dir: Path, work_dir: Path) -> Context:

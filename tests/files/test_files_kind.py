@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bundler.build import Context
+from bundler.bundle.build import Context
+from bundler.bundle.spec import load_spec, loads_spec
 from bundler.errors import BundleError, IntegrityError, RegistryError, SpecError
-from bundler.kinds.files import KIND
-from bundler.spec import load_spec, loads_spec
+from bundler.kinds.files.kind import KIND
 from tests.files.context import build_context
 from tests.support.fileserver import FileServer
 

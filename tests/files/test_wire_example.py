@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from bundler.spec import load_spec
+from bundler.bundle.spec import load_spec
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "wire.yaml"
 SOURCES = ("[binaries]", "[offline]", "[kubespray]", "[cassandra-image]")

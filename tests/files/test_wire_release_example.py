@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bundler.spec import load_spec
+from bundler.bundle.spec import load_spec
 from tests.files.test_wire_example import nix32_decode
 
 REPO = Path(__file__).resolve().parents[2]

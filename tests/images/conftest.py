@@ -75,7 +75,7 @@ def cache(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def bundle_sign_key(tmp_path_factory) -> Path:
     """One signing key for the session's builds (RSA key generation costs seconds), passed as builds' default."""
-    from bundler.debs.gpg import cached_key
+    from bundler.kinds.debs.gpg import cached_key
 
     key = cached_key(tmp_path_factory.mktemp("signing"), log=lambda *_: None)
     path = tmp_path_factory.getbasetemp() / "bundle-key.asc"

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from bundler.tarstream import CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, header
+from bundler.bundle.tarstream import CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, header
 
 LONG = "debs/pool/main/" + "l" * 120 + "/libsomething_1.0-1_amd64.deb"  # > 100 characters: needs a pax header
 MEMBERS = [("bundle.json", b'{"a": 1}\n'), (LONG, b"x" * 1000), ("images/blobs/sha256/" + "a" * 64, b"y" * 512),

@@ -51,7 +51,7 @@ def test_unpack_installs_the_toolchain_offline_once(archive, tmp_path):
     assert "collections in" in r.stdout
     version = subprocess.run([str(venv / "bin" / "wire-bundle"), "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and "wire-bundle" in version.stdout
-    runner = subprocess.run([str(venv / "bin" / "python"), "-c", "import ansible_runner, bundler.deploy.runner"],
+    runner = subprocess.run([str(venv / "bin" / "python"), "-c", "import ansible_runner, bundler.island.runner"],
                             capture_output=True, text=True)
     assert runner.returncode == 0, runner.stderr
     assert (tmp_path / "opt" / "collections" / "ansible_collections" / "ansible" / "posix").is_dir()

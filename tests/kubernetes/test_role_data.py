@@ -105,7 +105,7 @@ def test_refusals(tmp_path, playbook, groups, extra, message):
 
 def test_release_plan_rebuilds_charts_from_an_unpacked_bundle(tmp_path):
     """The module's bundle path: charts packaged by real helm, laid out as an unpacked bundle's charts/ with the
-    bundle.json summary (hand-written here in the shape bundler/charts/island.py reads), rebuilt per release."""
+    bundle.json summary (hand-written here in the shape bundler/island/charts.py reads), rebuilt per release."""
     import shutil
     import subprocess
 

@@ -3,11 +3,11 @@ connectivity matrix, on real Ansible inventories parsed by Ansible (no lab neede
 
 from __future__ import annotations
 
-from bundler.preflight.groups import group_checks
-from bundler.preflight.inventory import from_file
-from bundler.preflight.matrix import listen_ports, probe_targets
-from bundler.preflight.requirements import host_requirements
-from bundler.preflight.rules import load_profile
+from bundler.island.preflight.groups import group_checks
+from bundler.island.preflight.inventory import from_file
+from bundler.island.preflight.matrix import listen_ports, probe_targets
+from bundler.island.preflight.requirements import host_requirements
+from bundler.island.preflight.rules import load_profile
 from tests.preflight.test_rules_groups import PRODUCTION, inventory, statuses
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bundler.preflight.groups import group_checks
-from bundler.preflight.inventory import from_file
-from bundler.preflight.matrix import listen_ports, probe_targets
-from bundler.preflight.report import build_report
-from bundler.preflight.requirements import host_requirements
-from bundler.preflight.rules import PreflightError, load_profile
+from bundler.island.preflight.groups import group_checks
+from bundler.island.preflight.inventory import from_file
+from bundler.island.preflight.matrix import listen_ports, probe_targets
+from bundler.island.preflight.report import build_report
+from bundler.island.preflight.requirements import host_requirements
+from bundler.island.preflight.rules import PreflightError, load_profile
 
 
 def inventory(tmp_path: Path, groups: dict[str, list[str]], all_vars: dict | None = None,
@@ -170,7 +170,7 @@ def test_every_id_the_checks_produce_is_in_the_catalogue(tmp_path):
     import fnmatch
     import importlib.util
 
-    from bundler.preflight.catalogue import catalogue
+    from bundler.island.preflight.catalogue import catalogue
 
     spec = importlib.util.spec_from_file_location(
         "wp", Path(__file__).resolve().parents[2] / "roles/preflight/library/wire_preflight.py")
@@ -191,7 +191,7 @@ def test_every_id_the_checks_produce_is_in_the_catalogue(tmp_path):
 
 
 def test_ignore_of_an_unknown_id_is_refused():
-    from bundler.preflight.catalogue import check_ignores
+    from bundler.island.preflight.catalogue import check_ignores
 
     check_ignores(["time.sync", "db1:port.tcp9042", "group.unknown.foo"])
     with pytest.raises(PreflightError, match="--ignore memory.totl: no check has the ID 'memory.totl'"):

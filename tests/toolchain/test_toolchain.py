@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from bundler.bundle.spec import load_spec, loads_spec
 from bundler.errors import BundleError, SpecError
-from bundler.kinds.toolchain import KIND
-from bundler.spec import load_spec, loads_spec
+from bundler.kinds.toolchain.kind import KIND
 from tests.files.context import build_context
 
 CACHE = Path(os.environ.get("WIRE_BUNDLE_TEST_CACHE", "/var/cache/wire-bundle-tests")) / "toolchain-kind"
@@ -143,7 +143,7 @@ def test_wheelhouse_installs_offline_and_ansible_runs(built):
     assert str(venv) in version.stdout
 
     assert offline([str(venv / "bin" / "wire-bundle"), "--help"]).returncode == 0
-    runner = offline([str(venv / "bin" / "python"), "-c", "import ansible_runner, bundler.spec"])
+    runner = offline([str(venv / "bin" / "python"), "-c", "import ansible_runner, bundler.bundle.spec"])
     assert runner.returncode == 0, runner.stderr
 
     listed = offline([str(venv / "bin" / "ansible-galaxy"), "collection", "list", "--format", "json",

@@ -111,7 +111,7 @@ class Site:
 
     def generate(self, settings_file: Path | None = None, rotate: set[str] | None = None, **changes: Any):
         """Write the inventory with these setting changes and run the generator in-process."""
-        from bundler.values.run import run
+        from bundler.island.values.run import run
 
         self.write(**changes)
         return run(self.inventory, self.out, PASSWORD.encode(), settings_file, rotate)
@@ -120,7 +120,7 @@ class Site:
         return yaml.safe_load((self.out / f"{release}.yaml").read_text())
 
     def secrets(self) -> dict[str, Any]:
-        from bundler.values.vault import decrypt
+        from bundler.island.values.vault import decrypt
 
         return decrypt(self.out / "secrets.vault.yaml", PASSWORD.encode())
 

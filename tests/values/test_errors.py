@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bundler.values.errors import ValuesError
+from bundler.island.values.errors import ValuesError
 
 AWS = {"queue_name": "staging-gundeck-events", "account": "1", "region": "eu-central-1",
        "sns_endpoint": "https://sns.example", "sqs_endpoint": "https://sqs.example", "arn_env": "staging"}

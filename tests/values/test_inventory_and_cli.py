@@ -30,7 +30,7 @@ def test_ini_inventory_with_group_vars_directory(site):
     (inv_dir / "group_vars" / "all" / "wire.yml").write_text(yaml.safe_dump(settings))
     # A setting scoped to the Kubernetes nodes only: the same for all of them, so accepted.
     (inv_dir / "group_vars" / "kube_node.yml").write_text("wire_cannon_replicas: 2\n")
-    from bundler.values.run import run
+    from bundler.island.values.run import run
 
     run(inv_dir, site.out, PASSWORD.encode())
     assert site.values("cassandra-external")["IPs"] == ["192.0.2.31", "192.0.2.32", "192.0.2.33"]
@@ -52,7 +52,7 @@ def test_vaulted_inventory_variable_is_decrypted(site):
         "wire_smtp_password: !vault |\n" + textwrap.indent(cipher, "      "))
     assert "!vault" in text
     site.inventory.write_text(text)
-    from bundler.values.run import run
+    from bundler.island.values.run import run
 
     run(site.inventory, site.out, PASSWORD.encode())
     assert site.secrets()["releases"]["wire-server"]["brig"]["secrets"]["smtpPassword"] == "vaulted-smtp-password"
@@ -129,7 +129,7 @@ def test_docs_example_inventory_works(tmp_path):
     """The example in docs/values.md, with its !vault value replaced by a plain one, generates values."""
     import re
 
-    from bundler.values.run import run
+    from bundler.island.values.run import run
     from tests.values.conftest import ROOT, make_cert
 
     text = (ROOT / "docs" / "values.md").read_text()
@@ -151,8 +151,8 @@ def test_vaulted_inventory_value_with_another_password(site):
     import pytest
     from ansible.parsing.vault import VaultLib, VaultSecret
 
-    from bundler.values.errors import ValuesError
-    from bundler.values.run import run
+    from bundler.island.values.errors import ValuesError
+    from bundler.island.values.run import run
 
     cipher = VaultLib([("default", VaultSecret(b"someone else's password"))]).encrypt(b"x").decode()
     site.write()

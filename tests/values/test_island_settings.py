@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bundler.values.errors import ValuesError
-from bundler.values.options import merged_settings
+from bundler.island.values.errors import ValuesError
+from bundler.island.values.options import merged_settings
 
 
 class _Inv:

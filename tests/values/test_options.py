@@ -360,7 +360,7 @@ def test_smtp_without_credentials_writes_an_empty_password_file(site):
 
 def test_the_vm_roles_create_the_accounts_the_values_name():
     """roles/rabbitmq makes the user and vhost wire-server's charts are given (one account, two sides)."""
-    from bundler.values.defaults import data
+    from bundler.island.values.defaults import data
 
     role = yaml.safe_load((Path(__file__).resolve().parents[2] / "roles/rabbitmq/defaults/main.yml").read_text())
     assert (role["rabbitmq_user"], role["rabbitmq_vhost"]) == (data()["rabbitmq"]["user"], data()["rabbitmq"]["vhost"])

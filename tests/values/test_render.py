@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bundler.values.check import check_dir, find_kubectl, objects
-from bundler.values.errors import ValuesError
+from bundler.island.values.check import check_dir, find_kubectl, objects
+from bundler.island.values.errors import ValuesError
 from tests.values import make_standin_charts
 from tests.values.conftest import CHARTS, PASSWORD
 
@@ -45,7 +45,7 @@ def image_file(tmp_path: Path, images: list[str]) -> Path:
 
 def render(site, release: str, charts: Path = CHARTS) -> list[dict]:
     """Render one release as check_dir does, for assertions on the objects themselves."""
-    from bundler.charts.render import find_helm, template
+    from bundler.kinds.charts.render import find_helm, template
 
     sec = site.secrets()["releases"].get(release)
     files = [site.out / f"{release}.yaml"]
@@ -147,7 +147,7 @@ def test_cli_check_charts(site, tmp_path):
 def test_images_from_a_bundle_json(site, tmp_path):
     import json
 
-    from bundler.values.check import image_list
+    from bundler.island.values.check import image_list
 
     digest = "sha256:" + "cd" * 32
     meta = {"kinds": {"images": {"images": [{"ref": i, "digest": digest} for i in IMAGES]}}}

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from bundler.values import secrets, vault
-from bundler.values.errors import ValuesError
+from bundler.island.values import secrets, vault
+from bundler.island.values.errors import ValuesError
 from tests.values.conftest import PASSWORD, ROOT
 
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -131,7 +131,7 @@ def test_vault_decrypts_with_password_and_not_without(site, tmp_path):
 
 def test_rerun_with_another_password_is_refused(site):
     site.generate()
-    from bundler.values.run import run
+    from bundler.island.values.run import run
 
     with pytest.raises(ValuesError, match="cannot decrypt with this vault password"):
         run(site.inventory, site.out, b"another password")

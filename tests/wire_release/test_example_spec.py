@@ -15,7 +15,7 @@ import warnings
 import pytest
 import yaml
 
-from bundler.reference import parse_reference
+from bundler.kinds.images.reference import parse_reference
 from tests.images.conftest import run_cli
 from tests.support.wire_release import ROOT
 from tests.wire_release.test_releases_real_charts import OPTIONS, _render

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bundler.charts.render import find_helm
-from bundler.values.defaults import data
-from bundler.values.vault import decrypt
+from bundler.island.values.defaults import data
+from bundler.island.values.vault import decrypt
+from bundler.kinds.charts.render import find_helm
 
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN = "wire.example.com"  # the production example's wire_domain

@@ -14,7 +14,7 @@ def main(argv: list[str]) -> int:
     project, dest = Path(argv[0]), Path(argv[1])
     standins = [n for n in (argv[2] if len(argv) > 2 else "").split(",") if n]
     sys.path.insert(0, str(project))
-    from bundler.charts.render import find_helm
+    from bundler.kinds.charts.render import find_helm
     from tests.support.wire_release import package_release, release_dir
 
     if release_dir() is None:
