@@ -1,9 +1,9 @@
 """A test island for the service roles: a bundle built by the real CLI, unpacked, served over HTTP to a lab.
 
-`services_bundle()` builds (once per session, cached under /var/cache/wire-bundle-tests) a bundle with the
-real Debian packages the roles install (the JRE, coturn, nftables) through the debs kind, and the stand-in
-Cassandra, Elasticsearch and MinIO artifacts through the files kind (served to the build by a loopback file
-server), then unpacks it with `wire-bundle unpack`. `AssetServer` serves the unpacked tree read-only on the
+`services_bundle()` builds (once per session, cached under /var/cache/wire-bundle-tests) a bundle with the real
+Debian packages the roles install (the JRE, coturn, nftables, PostgreSQL, RabbitMQ) through the debs kind, and the
+stand-in Cassandra, Elasticsearch and MinIO artifacts through the files kind (served to the build by a loopback
+file server), then unpacks it with `wire-bundle unpack`. `AssetServer` serves the unpacked tree read-only on the
 lab bridge's machine-side address, with the layout nginx on the asset host serves (/debs/, /files/).
 `role_overrides()` points the roles' artifact paths and checksums at the stand-ins.
 """
@@ -31,8 +31,11 @@ SOURCES = [
     {"uri": "http://deb.debian.org/debian", "suites": ["bookworm", "bookworm-updates"], "signed_by": DEBIAN_KEYRING},
     {"uri": "http://deb.debian.org/debian-security", "suites": ["bookworm-security"], "signed_by": DEBIAN_KEYRING},
 ]
-# Real Debian packages: what the roles install on the VMs (and what the TURN and RabbitMQ verifies' clients need).
-PACKAGES = ["openjdk-17-jre-headless", "coturn", "nftables", "containerd", "rabbitmq-server", "amqp-tools"]
+# Real Debian packages: what the roles install on the VMs (and what the TURN and RabbitMQ verifies' clients need):
+# the postgresql role's (roles/postgresql/defaults: PostgreSQL 15 and repmgr, sudo for repmgr; the client psql
+# comes with the server) and the rabbitmq role's.
+PACKAGES = ["openjdk-17-jre-headless", "coturn", "nftables", "containerd", "rabbitmq-server", "amqp-tools",
+            "postgresql-15", "postgresql-15-repmgr", "sudo"]
 
 
 def _cli(*args) -> subprocess.CompletedProcess[str]:
