@@ -28,7 +28,7 @@ from tests.support.registry import Registry
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SITE = REPO / "playbooks" / "site.yml"
 
 
