@@ -17,8 +17,9 @@ import pytest
 import zstandard
 
 from bundler.debs import gpg
-from tests.debs.conftest import run_cli, write_spec
+from tests.debs.conftest import write_spec
 from tests.debs.island import Island, minbase_root
+from tests.support.cli import run_cli
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -45,10 +46,10 @@ def bundle(tmp_path_factory, debs_cache) -> dict:
     tmp = tmp_path_factory.mktemp("debs-bundle")
     spec = write_spec(tmp / "island.yaml", PACKAGES, name="island-test")
     started = time.monotonic()
-    r = run_cli("build", spec, "-o", tmp / "island.tar.zst", "--cache-dir", debs_cache, "-q")
+    r = run_cli("build", spec, "-o", tmp / "island.tar.zst", "--cache-dir", debs_cache, "-q", timeout=900)
     assert r.returncode == 0, r.stderr
     built = time.monotonic() - started
-    r = run_cli("verify", tmp / "island.tar.zst")
+    r = run_cli("verify", tmp / "island.tar.zst", timeout=900)
     assert r.returncode == 0, r.stderr
     repo = tmp / "repo"
     repo.mkdir(mode=0o755)
@@ -115,8 +116,8 @@ def test_island_refuses_a_repository_signed_by_another_key(bundle, tmp_path, oth
 def test_rebuild_from_the_lock_is_byte_identical(bundle, debs_cache, tmp_path):
     spec = bundle["archive"].with_name("island.yaml")
     again = tmp_path / "again.tar.zst"
-    r = run_cli("build", spec, "-o", again, "--locked", "--cache-dir", debs_cache, "-q")
+    r = run_cli("build", spec, "-o", again, "--locked", "--cache-dir", debs_cache, "-q", timeout=900)
     assert r.returncode == 0, r.stderr
     assert again.read_bytes() == bundle["archive"].read_bytes()  # signatures and Release Date included
-    r = run_cli("inspect", again)
+    r = run_cli("inspect", again, timeout=900)
     assert r.returncode == 0 and "openjdk-17-jre-headless" in r.stdout and "wire-bundle-archive-keyring" in r.stdout

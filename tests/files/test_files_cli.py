@@ -6,22 +6,16 @@ import hashlib
 import io
 import json
 import os
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 import zstandard
 
+from tests.support.cli import run_cli
 from tests.support.fileserver import FileServer
 
 STAND_IN = os.urandom(700_000)  # stand-in payload, never shipped
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bundler.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
 
 
 def members(archive: Path) -> dict[str, bytes]:
@@ -52,7 +46,7 @@ files:
 def test_build_verify_inspect(tmp_path, server):
     path = spec(tmp_path, server, hashlib.sha256(STAND_IN).hexdigest())
     out = tmp_path / "out.tar.zst"
-    built = run("build", str(path), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", cwd=tmp_path)
+    built = run_cli("build", str(path), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
 
     lock = json.loads((tmp_path / "files.lock.json").read_text())
@@ -64,9 +58,9 @@ def test_build_verify_inspect(tmp_path, server):
     bundle = json.loads(content["bundle.json"])
     assert bundle["kinds"]["files"][0]["sha256"] == hashlib.sha256(STAND_IN).hexdigest()
 
-    verified = run("verify", str(out), cwd=tmp_path)
+    verified = run_cli("verify", str(out), cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    shown = run("inspect", str(out), cwd=tmp_path)
+    shown = run_cli("inspect", str(out), cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "tools/stand-in-tool-1.2.tar.gz" in shown.stdout
 
@@ -75,7 +69,7 @@ def test_checksum_mismatch_fails_in_one_line_and_writes_no_archive(tmp_path, ser
     wrong = hashlib.sha256(b"another file").hexdigest()
     path = spec(tmp_path, server, wrong)
     out = tmp_path / "out.tar.zst"
-    built = run("build", str(path), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", cwd=tmp_path)
+    built = run_cli("build", str(path), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", cwd=tmp_path)
     assert built.returncode != 0
     lines = built.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: file tools/stand-in-tool-1.2.tar.gz: digest mismatch")
@@ -87,7 +81,7 @@ def test_checksum_mismatch_fails_in_one_line_and_writes_no_archive(tmp_path, ser
 def test_missing_checksum_fails_at_load_naming_file_line_and_key(tmp_path, server):
     path = tmp_path / "files.yaml"
     path.write_text(f"version: 1\nfiles:\n  - url: {server.url}/rel/stand-in-tool-1.2.tar.gz\n")
-    built = run("build", str(path), "-o", str(tmp_path / "out.tar.zst"), "--cache-dir", str(tmp_path / "c"),
+    built = run_cli("build", str(path), "-o", str(tmp_path / "out.tar.zst"), "--cache-dir", str(tmp_path / "c"),
                 cwd=tmp_path)
     assert built.returncode != 0
     assert built.stderr.strip() == (f"error: {path}:3: files[0]: file {server.url}/rel/stand-in-tool-1.2.tar.gz "

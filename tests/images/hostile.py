@@ -9,10 +9,8 @@ import tarfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-import zstandard
-
 from bundler.cli import main
-from tests.images.conftest import Run, read_tar, run_cli, write_spec
+from tests.images.conftest import Run, run_cli, write_spec
 from tests.support.images import ImageFactory
 
 
@@ -62,24 +60,6 @@ def assert_refused(r: Run, *expect: str) -> None:
     assert not others, r.err
     for e in expect:
         assert e in r.err, (e, r.err)
-
-
-def tar_bytes(members: list[tuple[tarfile.TarInfo, bytes]], fmt: int = tarfile.PAX_FORMAT) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
-        for info, data in members:
-            if info.isreg():
-                info.size = len(data)
-            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
-    return buf.getvalue()
-
-
-def zst(data: bytes) -> bytes:
-    return zstandard.ZstdCompressor(write_checksum=True).compress(data)
-
-
-def members_of(archive: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
-    return read_tar(archive)
 
 
 def with_bundle_json(members: list[tuple[tarfile.TarInfo, bytes]], doc: bytes) -> list[tuple[tarfile.TarInfo, bytes]]:

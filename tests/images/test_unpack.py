@@ -7,7 +7,8 @@ import tarfile
 
 import pytest
 
-from tests.images.conftest import read_tar, run_cli, write_spec, write_tar
+from tests.images.conftest import run_cli, write_spec
+from tests.support.archive import read_tar, write_tar
 
 
 @pytest.fixture

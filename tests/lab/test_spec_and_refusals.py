@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,14 @@ from bundler.lab import HostSpec, Lab, LabError, load_spec
 from bundler.lab.base import base_key, mirror_for_suite
 from bundler.lab.lab import _du
 from bundler.lab.network import choose_subnet, networks_in_use
+from tests.support.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, env: dict | None = None, user: int | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "bundler.cli", "lab", *args]
-    if user is not None:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] if user is not None else []
+    return run_cli("lab", *args, prefix=prefix, cwd=REPO, env=env, timeout=60)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -114,7 +112,7 @@ def test_refuses_when_not_root(tmp_path):
 def test_refuses_when_tools_are_missing(tmp_path):
     f = tmp_path / "lab.yaml"
     f.write_text("name: nt\nhosts: {a: {}}\n")
-    proc = cli("up", str(f), env={**os.environ, "PATH": str(tmp_path)})
+    proc = cli("up", str(f), env={"PATH": str(tmp_path)})
     assert proc.returncode == 1
     assert "error: the island lab needs systemd-nspawn (apt package systemd-container), debootstrap" \
         in proc.stderr

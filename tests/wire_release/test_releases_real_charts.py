@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import shutil
 import subprocess
-import sys
 import tarfile
 import warnings
 from pathlib import Path
@@ -24,6 +23,7 @@ import yaml
 from bundler.charts.render import find_helm
 from bundler.values.defaults import data
 from bundler.values.vault import decrypt
+from tests.support.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 DOMAIN = "wire.example.com"  # the production example's wire_domain
@@ -69,15 +69,14 @@ def _values(root: Path, options: dict) -> tuple[Path, Path]:
                     "-keyout", str(certs / "wildcard.key"), "-out", str(certs / "wildcard.crt")],
                    check=True, capture_output=True, timeout=60)
     (root / "pass").write_text(PASSWORD + "\n")
-    cmd = [sys.executable, "-m", "bundler.cli", "values", "-i", str(inv), "-o", str(root / "values"),
-           "--vault-password-file", str(root / "pass")]
+    args = ["values", "-i", inv, "-o", root / "values", "--vault-password-file", root / "pass"]
     if options:
         if options.get("wire_federation_enabled"):
             # The remote backends' CA (required with federation): any PEM certificate stands for it here.
             options = {**options, "wire_federation_ca_file": str(certs / "wildcard.crt")}
         (root / "options.yaml").write_text(yaml.safe_dump(options))
-        cmd += ["--settings", str(root / "options.yaml")]
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=120)
+        args += ["--settings", root / "options.yaml"]
+    r = run_cli(*args, cwd=REPO, timeout=120)
     assert r.returncode == 0, r.stderr
     return root / "values", certs / "wildcard.crt"
 

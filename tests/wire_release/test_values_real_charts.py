@@ -12,7 +12,6 @@ import base64
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import yaml
 from bundler.charts.discover import images_in_manifests
 from bundler.charts.render import find_helm
 from bundler.values.check import objects, render
+from tests.support.cli import run_cli
 from tests.values.conftest import make_cert
 
 pytestmark = pytest.mark.slow
@@ -135,10 +135,8 @@ def _site(tmp: Path, settings: dict) -> tuple[Path, Path, Path]:
 def _values(tmp: Path, settings: dict, check: str, *extra: str) -> tuple[subprocess.CompletedProcess, Path, Path]:
     inv, over, password = _site(tmp, settings)
     out = tmp / "values"
-    cmd = [sys.executable, "-m", "bundler.cli", "values", "-i", str(inv), "-o", str(out), "--settings", str(over),
-           "--vault-password-file", str(password), "--check-charts", check, *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=600,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    proc = run_cli("values", "-i", inv, "-o", out, "--settings", over, "--vault-password-file", password,
+                   "--check-charts", check, *extra, cwd=ROOT, timeout=600, env={"PYTHONPATH": str(ROOT)})
     assert "Traceback" not in proc.stderr, proc.stderr
     return proc, out, password
 
