@@ -13,7 +13,7 @@ from bundler.errors import BundleError
 from bundler.kinds.charts import KIND
 from tests.charts import chartsrc
 from tests.charts.specs import write_spec
-from tests.images.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def test_dependency_from_an_oci_registry_is_fetched_and_rendered(tmp_path, small_repo, oci_repo, registry, ctx):

@@ -12,9 +12,9 @@ from bundler.charts.discover import images_in_manifests
 from bundler.charts.island import installable_chart
 from bundler.charts.render import template
 from bundler.reference import parse_reference
-from tests.images.conftest import run_cli
 from tests.support import specs
 from tests.support.archive import read_tar
+from tests.support.cli import run_cli
 
 CHART_IMAGES = ["brig:5.0", "init:1.0", "backup:2.1", "sub-worker:0.3", "lib-migrate:0.1.5", "federator:5.0",
                 "oci-pod:1.0", "sub-helper:0.3"]

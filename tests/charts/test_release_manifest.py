@@ -20,7 +20,7 @@ from bundler.kinds.charts import KIND
 from bundler.spec import load_spec
 from tests.charts import chartsrc
 from tests.charts.conftest import ChartServer, SmallRepo, helm_env
-from tests.images.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.httpserver import HTTPServer, QuietHandler
 
 REG = "registry.test"  # only rendered, never pulled

@@ -9,32 +9,19 @@ from __future__ import annotations
 
 import json
 import shutil
-import tarfile
 import time
-from pathlib import Path
 
 import pytest
-import zstandard
 
 from bundler.debs import gpg
 from tests.debs.conftest import write_spec
 from tests.debs.island import Island, minbase_root
+from tests.support.archive import extract
 from tests.support.cli import run_cli
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 PACKAGES = ["nginx", "coturn", "openjdk-17-jre-headless"]
-
-
-def _extract_debs(archive: Path, dest: Path) -> None:
-    with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zr, \
-            tarfile.open(fileobj=zr, mode="r|") as tar:
-        for member in tar:
-            if member.isfile() and member.name.startswith("debs/"):
-                out = dest / member.name.removeprefix("debs/")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(member) as src, open(out, "wb") as f:
-                    shutil.copyfileobj(src, f)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +41,7 @@ def bundle(tmp_path_factory, debs_cache) -> dict:
     repo = tmp / "repo"
     repo.mkdir(mode=0o755)
     repo.chmod(0o755)  # apt's file: method reads as the _apt user
-    _extract_debs(tmp / "island.tar.zst", repo)
+    extract(tmp / "island.tar.zst", repo, prefix="debs/")
     lock = json.loads((tmp / "island.lock.json").read_text())
     packages = lock["debs"]["targets"][0]["packages"]
     print(f"\ndebs island bundle: {len(packages)} packages, {sum(p['size'] for p in packages) / 2**20:.1f} MiB, "

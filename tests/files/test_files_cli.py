@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import tarfile
 from pathlib import Path
 
 import pytest
-import zstandard
 
+from tests.support.archive import members
 from tests.support.cli import run_cli
 from tests.support.fileserver import FileServer
 
 STAND_IN = os.urandom(700_000)  # stand-in payload, never shipped
-
-
-def members(archive: Path) -> dict[str, bytes]:
-    with open(archive, "rb") as f:
-        data = zstandard.ZstdDecompressor().stream_reader(f).read()
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
 @pytest.fixture

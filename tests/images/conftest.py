@@ -3,25 +3,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.support import specs
-from tests.support.cli import run_cli as wire_bundle
-
-
-@dataclass
-class Run:
-    rc: int
-    out: str
-    err: str
-
-
-def run_cli(*args: object, env: dict | None = None, timeout: int = 300) -> Run:
-    proc = wire_bundle(*args, env=env, timeout=timeout)
-    return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
 def write_spec(path: Path, refs: list, registries: dict, **images: object) -> Path:

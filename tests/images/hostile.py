@@ -10,7 +10,8 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from bundler.cli import main
-from tests.images.conftest import Run, run_cli, write_spec
+from tests.images.conftest import write_spec
+from tests.support.cli import Run, run_cli
 from tests.support.images import ImageFactory
 
 
@@ -42,7 +43,7 @@ def cli(*args: object) -> Run:
             rc = 0
         except SystemExit as exc:
             rc = exc.code if isinstance(exc.code, int) else 1
-    return Run(rc, out.buffer.getvalue().decode(), err.buffer.getvalue().decode())
+    return Run(args, rc, out.buffer.getvalue().decode(), err.buffer.getvalue().decode())
 
 
 def error_lines(r: Run) -> list[str]:

@@ -6,8 +6,9 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.images.conftest import run_cli, write_spec
+from tests.images.conftest import write_spec
 from tests.support.archive import bundle_json, extract, flip_largest_blob, read_tar, unzstd, write_tar, zst
+from tests.support.cli import run_cli
 
 
 def _seed(registry, image_factory, prefix: str):

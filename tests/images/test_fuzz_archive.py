@@ -26,9 +26,9 @@ import zstandard
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.images.conftest import run_cli
 from tests.images.hostile import build_bundle, bundle_doc, cli, error_lines, with_bundle_json
 from tests.support.archive import read_tar, zst
+from tests.support.cli import run_cli
 
 EXAMPLES = int(os.environ.get("WIRE_BUNDLE_FUZZ_EXAMPLES", "0"))
 CASE_SECONDS = 20  # one case (three commands on a ~100 KiB archive) takes well under a second

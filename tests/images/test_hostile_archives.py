@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.conftest import run_cli
 from tests.images.hostile import (
     assert_refused,
     build_bundle,
@@ -22,7 +21,8 @@ from tests.images.hostile import (
     with_bundle_json,
 )
 from tests.support.archive import flip_largest_blob, read_tar, tar_bytes, unzstd, write_tar, zst
-from tests.support.cli import cli_command
+from tests.support.cli import cli_command, run_cli
+from tests.support.mounts import tmpfs
 
 
 @pytest.fixture(scope="module")
@@ -305,13 +305,8 @@ def test_raw_tar_headers_that_lie_are_one_line(tmp_path, built):
 
 @pytest.fixture
 def read_only_dir(tmp_path):
-    where = tmp_path / "ro"
-    where.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=256m", "wire-bundle-ro", where],
-                      capture_output=True).returncode != 0:
-        pytest.fail("cannot mount a read-only tmpfs (these tests run as root)")
-    yield where
-    subprocess.run(["umount", where], check=True)
+    with tmpfs(tmp_path / "ro", "ro,size=256m") as where:
+        yield where
 
 
 def test_unpack_onto_a_read_only_file_system_is_one_line(archive, read_only_dir):

@@ -12,15 +12,14 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import tarfile
 import time
 
 import pytest
 
 from tests.debs.island import CACHE
 from tests.fixtures.lab import HostSpec
-from tests.images.conftest import run_cli
-from tests.support.archive import read_tar, write_tar
+from tests.support.archive import member, read_tar, write_tar
+from tests.support.cli import run_cli
 from tests.support.images import ImageFactory
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -54,19 +53,8 @@ def bundle(tmp_path_factory, registry):
                     CACHE / "debs-cache", "-q", timeout=1500)
     assert r.rc == 0, r.err
     index = {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"]
-             for m in json.loads(_member(tmp / "island.tar.zst", "images/index.json"))["manifests"]}
+             for m in json.loads(member(tmp / "island.tar.zst", "images/index.json"))["manifests"]}
     return {"archive": tmp / "island.tar.zst", "digests": index, "tmp": tmp}
-
-
-def _member(archive, name):
-    import zstandard
-
-    with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zr, \
-            tarfile.open(fileobj=zr, mode="r|") as tar:
-        for m in tar:
-            if m.name == name:
-                return tar.extractfile(m).read()
-    raise KeyError(name)
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def test_unpack_installs_the_toolchain_offline_once(archive, tmp_path):
 
 
 def test_a_bundle_without_toolchain_says_so(tmp_path, registry, image_factory):
-    from tests.images.conftest import run_cli, write_spec
+    from tests.images.conftest import write_spec
 
     image_factory.push(registry, "admin/none", image_factory.simple("none"), tag="1")
     spec = write_spec(tmp_path / "s.yaml", [f"{registry.host}/admin/none:1"], {registry.host: {"insecure": True}})

@@ -13,8 +13,9 @@ import time
 import pytest
 
 from tests.fixtures.lab import HostSpec
-from tests.services.island import AssetServer, IslandRegistry, role_overrides, services_bundle
+from tests.services.island import role_overrides, services_bundle
 from tests.services.standins.restund_image import build_and_push
+from tests.support.island import serve_island
 from tests.support.registry import Registry
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -46,38 +47,32 @@ def island(make_lab, tmp_path_factory):
     started = time.monotonic()
     lab = make_lab("svc", HOSTS)
     TIMINGS["lab up"] = time.monotonic() - started
-    server = AssetServer(bundle, lab.host_address_on_bridge)
     # Wire's restund image as a stand-in (coturn's turnserver behind restund.conf), pushed under the
     # upstream name and served on the bridge like the asset host's registry: quay.io/... via certs.d.
     work = tmp_path_factory.mktemp("restund-image")
     pushed_to = Registry(work, name="push")
     build_and_push(work, pushed_to.host, "quay.io/wire/restund", "v0.6.0-rc.2")
-    island_registry = IslandRegistry(pushed_to.storage_dir, work, lab.host_address_on_bridge)
-    addr = {h.name: h.address for h in lab.hosts}
-    extravars = {
-        **role_overrides(),
-        # One SSH round trip per task instead of several: the lab shares 2 cores with everything else.
-        "ansible_pipelining": True,
-        "wire_asset_host": lab.host_address_on_bridge,
-        "wire_asset_url": server.url,
-        "wire_registry": island_registry.host,
-        # turn1 runs coturn (Debian), turn2 restund as Wire runs it: the (stand-in) image through containerd.
-        "restund_implementation": "{{ 'restund' if inventory_hostname == 'turn2' else 'coturn' }}",
-        "restund_container_args": ["/standin/restund.sh"],
-        "restund_zrest_secret": os.urandom(16).hex(),
-        # es1 is the TURN client (from another VM) and the peer the operator allows; cass1 is a forbidden peer.
-        "restund_allowed_peer_ranges": [f"{addr['es1']}/32"],
-        "restund_verify_client": "es1",
-        "restund_verify_allowed_peer": "es1",
-        "restund_verify_forbidden_peer": "cass1",
-        "minio_root_user": "wire-root",
-        "minio_root_password": os.urandom(12).hex(),
-        "minio_cargohold_access_key": "cargohold",
-        "minio_cargohold_secret_key": os.urandom(12).hex(),
-    }
-    yield lab, extravars
-    server.close()
-    island_registry.close()
+    with serve_island(bundle, lab.host_address_on_bridge, registry=pushed_to.storage_dir, workdir=work) as asset_vars:
+        addr = {h.name: h.address for h in lab.hosts}
+        extravars = {
+            **role_overrides(),
+            # ansible_pipelining among them: one SSH round trip per task, the lab shares 2 cores with everything else.
+            **asset_vars,
+            # turn1 runs coturn (Debian), turn2 restund as Wire runs it: the (stand-in) image through containerd.
+            "restund_implementation": "{{ 'restund' if inventory_hostname == 'turn2' else 'coturn' }}",
+            "restund_container_args": ["/standin/restund.sh"],
+            "restund_zrest_secret": os.urandom(16).hex(),
+            # es1 is the TURN client (from another VM) and the peer the operator allows; cass1 is a forbidden peer.
+            "restund_allowed_peer_ranges": [f"{addr['es1']}/32"],
+            "restund_verify_client": "es1",
+            "restund_verify_allowed_peer": "es1",
+            "restund_verify_forbidden_peer": "cass1",
+            "minio_root_user": "wire-root",
+            "minio_root_password": os.urandom(12).hex(),
+            "minio_cargohold_access_key": "cargohold",
+            "minio_cargohold_secret_key": os.urandom(12).hex(),
+        }
+        yield lab, extravars
     pushed_to.stop()
     print("\nservices e2e timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in TIMINGS.items()))
 

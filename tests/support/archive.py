@@ -42,20 +42,21 @@ def bundle_json(archive: Path) -> dict:
     return read_bundle_json(archive)
 
 
-def extract(archive: Path, dest: Path, *, select=lambda name: True) -> list[Path]:
-    """The members `select` takes written under `dest` (their modes as in the archive); returns their paths."""
+def extract(archive: Path, dest: Path, *, prefix: str = "") -> list[Path]:
+    """The regular members under `prefix` written below `dest` without it (modes as tarfile's "data" filter
+    leaves them); returns their paths."""
     written = []
     for m in iter_members(archive):
-        if not (m.info.isfile() and select(m.name)):
+        if not (m.info.isfile() and m.name.startswith(prefix)):
             for _ in m.chunks:
                 pass
             continue
-        path = dest / m.name
+        path = dest / m.name.removeprefix(prefix)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as f:
             for chunk in m.chunks:
                 f.write(chunk)
-        path.chmod(m.info.mode & 0o777)
+        path.chmod(m.info.mode & 0o755)
         written.append(path)
     return written
 
@@ -105,3 +106,12 @@ def tgz(files: dict[str, tuple[bytes, int]]) -> bytes:
             ti.size, ti.mode, ti.mtime = len(data), mode, 1700000000
             tar.addfile(ti, io.BytesIO(data))
     return gzip.compress(raw.getvalue(), mtime=0)  # gzip's header holds a time otherwise
+
+
+def tgz_member(tgz: Path, name: str) -> bytes:
+    """One file of a .tgz (a chart package, a release tarball)."""
+    with tarfile.open(tgz) as tar:
+        f = tar.extractfile(name)
+        if f is None:
+            raise KeyError(f"{tgz}: {name} is not a file")
+        return f.read()

@@ -15,8 +15,10 @@ from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, Thread
 from pathlib import Path
 from typing import Any, Self
 
+from tests.support.netutil import Listening
 
-class HTTPServer:
+
+class HTTPServer(Listening):
     """`handler` (a request handler class, or a factory of one) served on `address:port` (0: a free port)."""
 
     def __init__(self, handler: Any, address: str = "127.0.0.1", port: int = 0, *, name: str = "httpserver"):
@@ -26,14 +28,6 @@ class HTTPServer:
         self.port: int = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, name=f"{name}:{self.port}", daemon=True)
         self._thread.start()
-
-    @property
-    def host(self) -> str:
-        return f"{self.address}:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
 
     def close(self) -> None:
         self._httpd.shutdown()

@@ -17,12 +17,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
-import zstandard
 
 from bundler.errors import BundleError, SpecError
 from bundler.kinds.toolchain import KIND
 from bundler.spec import load_spec, loads_spec
 from tests.files.context import build_context
+from tests.support.archive import extract
 from tests.support.cli import run, run_cli
 
 CACHE = Path(os.environ.get("WIRE_BUNDLE_TEST_CACHE", "/var/cache/wire-bundle-tests")) / "toolchain-kind"
@@ -50,9 +50,7 @@ def built(tmp_path_factory):
     proc = run_cli("build", str(spec_path), "-o", str(archive), "--cache-dir", str(CACHE), "-q", cwd=tmp, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     stage = tmp / "bundle"
-    with open(archive, "rb") as f, zstandard.ZstdDecompressor().stream_reader(f) as raw, \
-            tarfile.open(fileobj=raw, mode="r|") as tar:
-        tar.extractall(stage, filter="data")
+    extract(archive, stage)
     bundle = json.loads((stage / "bundle.json").read_text())
     return {
         "spec": load_spec(spec_path),
