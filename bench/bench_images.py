@@ -44,7 +44,7 @@ MIB = 1 << 20
 def signing_key(work: Path) -> tuple[Path, float]:
     """The signing key is made once per cache (RSA-4096 generation takes seconds) or given by the operator:
     a one-time cost, measured apart. Signing itself stays inside the timed build."""
-    from bundler.debs.gpg import cached_key
+    from bundler.bundle.gpg import cached_key
 
     t0 = time.monotonic()
     key = cached_key(work / "key-cache", log=lambda *_: None)
@@ -86,7 +86,7 @@ def durable_write(work: Path, size: int) -> float:
     """Seconds to write `size` bytes to a new file on the workdir's disk and make them durable the way the build
     does (an fdatasync on another thread every EARLY_SYNC bytes, then fsync): the disk's share of a durable
     archive, work the raw limit never does (a tool may overlap it with fetching, not skip it)."""
-    from bundler.tarstream import EarlySync
+    from bundler.bundle.tarstream import EarlySync
 
     block = os.urandom(4 * MIB)
     path = work / "durable-write.probe"

@@ -1,4 +1,4 @@
-"""The long run of the archive fuzzing (tests/images/test_fuzz_archive.py): N examples per property instead of
+"""The long run of the archive fuzzing (tests/bundle/test_fuzz_archive.py): N examples per property instead of
 the suite's few dozen, random rather than derandomized, with hypothesis' statistics per property.
 
     .venv/bin/python bench/fuzz_archive.py [EXAMPLES]     # default 500; the figures go into docs/testing.md
@@ -25,7 +25,7 @@ def main() -> int:
     started = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hypothesis-show-statistics",
-         "-o", "timeout=0", "tests/images/test_fuzz_archive.py"],
+         "-o", "timeout=0", "tests/bundle/test_fuzz_archive.py"],
         cwd=ROOT, env={**os.environ, "WIRE_BUNDLE_FUZZ_EXAMPLES": str(examples)}, capture_output=True, text=True)
     out = proc.stdout + proc.stderr
     print(out[-20000:] if proc.returncode else "")

@@ -16,17 +16,17 @@ from bundler.errors import BundleError
 
 # name -> "module:attribute". One line per command; keep sorted by workflow stage.
 COMMANDS: dict[str, str] = {
-    "images": "bundler.charts.cli:images",
-    "lock": "bundler.commands.build_cmds:lock",
-    "build": "bundler.commands.build_cmds:build",
-    "verify": "bundler.commands.archive_cmds:verify",
-    "inspect": "bundler.commands.archive_cmds:inspect",
-    "unpack": "bundler.commands.archive_cmds:unpack",
-    "plan": "bundler.planner:plan",
-    "preflight": "bundler.preflight.cli:preflight",
-    "values": "bundler.values.cli:values",
-    "lab": "bundler.lab.cli:lab",
-    "deploy": "bundler.deploy.cli:deploy",
+    "images": "bundler.commands.images:images",
+    "lock": "bundler.commands.lock:lock",
+    "build": "bundler.commands.build:build",
+    "verify": "bundler.commands.verify:verify",
+    "inspect": "bundler.commands.inspect:inspect",
+    "unpack": "bundler.commands.unpack:unpack",
+    "plan": "bundler.commands.plan:plan",
+    "preflight": "bundler.commands.preflight:preflight",
+    "values": "bundler.commands.values:values",
+    "lab": "bundler.commands.lab:lab",
+    "deploy": "bundler.commands.deploy:deploy",
 }
 
 

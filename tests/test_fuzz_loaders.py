@@ -21,12 +21,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bundler.bundle.spec import load_spec, loads_spec
 from bundler.errors import BundleError, SpecError
-from bundler.preflight import inventory as preflight_inventory
-from bundler.preflight.rules import PreflightError
-from bundler.spec import load_spec, loads_spec
-from bundler.values import inventory as values_inventory
-from bundler.values.errors import ValuesError
+from bundler.island.preflight import inventory as preflight_inventory
+from bundler.island.preflight.rules import PreflightError
+from bundler.island.values import inventory as values_inventory
+from bundler.island.values.errors import ValuesError
 
 REPO = Path(__file__).resolve().parents[1]
 SCALE = int(os.environ.get("WIRE_FUZZ_SCALE", "1"))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bundler.yamlsrc import MAX_SPEC_VALUES, MAX_YAML_BYTES
+from bundler.bundle.yamlsrc import MAX_SPEC_VALUES, MAX_YAML_BYTES
 from tests.support.cli import run_cli
 
 MEMORY_LIMIT = 1 << 30

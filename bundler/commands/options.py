@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from bundler.store import DEFAULT_CACHE
+from bundler.bundle.build import Context
+from bundler.bundle.progress import Reporter
+from bundler.bundle.store import DEFAULT_CACHE
 
 cache_dir = click.option(
     "--cache-dir", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default=True,
@@ -27,3 +29,24 @@ helm = click.option(
     help="helm binary used to render charts for image discovery (default: helm on PATH).",
 )
 spec_arg = click.argument("spec", type=click.Path(dir_okay=False, path_type=Path))
+archive_arg = click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+fingerprint = click.option(
+    "--fingerprint", default=None, metavar="FPR",
+    help="Require the bundle to be signed by this key (the fingerprint `build` printed, carried separately).")
+keyring = click.option(
+    "--keyring", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+    help="Require a signature by one of the public keys in this file instead.")
+
+
+def signer_line(signer: str | None, trusted: bool) -> str:
+    """How `verify` and `unpack` report the signer: trusted only when checked against a key the operator gave."""
+    if trusted:
+        return f"  signed by:      {signer} (the expected key)"
+    return (f"  signed by:      {signer} (valid, but not checked against a trusted key: "
+            "pass --fingerprint or --keyring)")
+
+
+def context(cache_dir: Path, work: Path, jobs: int, quiet: bool, helm: str | None) -> Context:
+    """The run context `lock`, `build` and `images` share: cache, scratch directory, progress, parallelism."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    return Context(cache_dir=cache_dir, work_dir=work, reporter=Reporter(quiet=quiet), jobs=jobs, helm=helm)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import yaml
 
-DATA_FILE = Path(__file__).resolve().parent.parent / "data" / "lab.yaml"
+from bundler import paths
+
+DATA_FILE = paths.DATA / "lab.yaml"
 
 
 @dataclass(frozen=True)

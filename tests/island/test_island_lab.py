@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from tests.debs.island import CACHE
 from tests.fixtures.lab import HostSpec
+from tests.kinds.debs.island import CACHE
 from tests.support.archive import member, read_tar, write_tar
 from tests.support.cli import run_cli
 from tests.support.images import ImageFactory

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import requests
 
-from tests.images.conftest import write_spec
+from tests.bundle.conftest import write_spec
 from tests.island.seeding import seed_module
 from tests.support import skopeo
 from tests.support.cli import run_cli

@@ -45,7 +45,7 @@ def test_unpack_installs_the_toolchain_offline_once(archive, tmp_path):
     assert "collections in" in r.stdout
     version = subprocess.run([str(venv / "bin" / "wire-bundle"), "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and "wire-bundle" in version.stdout
-    runner = subprocess.run([str(venv / "bin" / "python"), "-c", "import ansible_runner, bundler.deploy.runner"],
+    runner = subprocess.run([str(venv / "bin" / "python"), "-c", "import ansible_runner, bundler.island.runner"],
                             capture_output=True, text=True)
     assert runner.returncode == 0, runner.stderr
     assert (tmp_path / "opt" / "collections" / "ansible_collections" / "ansible" / "posix").is_dir()
@@ -54,7 +54,7 @@ def test_unpack_installs_the_toolchain_offline_once(archive, tmp_path):
 
 
 def test_a_bundle_without_toolchain_says_so(tmp_path, registry, image_factory):
-    from tests.images.conftest import write_spec
+    from tests.bundle.conftest import write_spec
 
     image_factory.push(registry, "admin/none", image_factory.simple("none"), tag="1")
     spec = write_spec(tmp_path / "s.yaml", [f"{registry.host}/admin/none:1"], {registry.host: {"insecure": True}})

@@ -1,6 +1,6 @@
 """Bundles read back and rewritten by the tests.
 
-A built bundle is read with bundler's own streaming reader (`bundler.archive.iter_members`), so a test that
+A built bundle is read with bundler's own streaming reader (`bundler.bundle.archive.iter_members`), so a test that
 reads one also proves it is a readable bundle; the writers below make the archives a test tampers with.
 
     members = read_tar(archive)           # [(TarInfo, bytes)] in archive order
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import zstandard
 
-from bundler.archive import iter_members, read_bundle_json
+from bundler.bundle.archive import iter_members, read_bundle_json
 
 
 def read_tar(archive: Path) -> list[tuple[tarfile.TarInfo, bytes]]:

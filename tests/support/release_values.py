@@ -13,8 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from bundler.charts.render import find_helm
-from bundler.values.vault import decrypt
+from bundler.island.values.vault import decrypt
+from bundler.kinds.charts.render import find_helm
 from tests.support.cli import run_cli
 from tests.support.wire_release import PackagedRelease
 

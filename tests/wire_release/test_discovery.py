@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bundler.charts.render import find_helm, helm_env
-from bundler.reference import parse_reference
+from bundler.kinds.charts.render import find_helm, helm_env
+from bundler.kinds.images.reference import parse_reference
 from tests.support.cli import run_cli
 from tests.support.wire_release import ROOT, release_dir
 

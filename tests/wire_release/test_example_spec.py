@@ -15,7 +15,7 @@ import warnings
 import pytest
 import yaml
 
-from bundler.reference import parse_reference
+from bundler.kinds.images.reference import parse_reference
 from tests.support.cli import run_cli
 from tests.support.release_values import OPTIONS, render_releases
 from tests.support.wire_release import ROOT

@@ -15,7 +15,7 @@ import warnings
 import pytest
 import yaml
 
-from bundler.values.defaults import data
+from bundler.island.values.defaults import data
 from tests.support.archive import tgz_member
 from tests.support.release_values import (
     DOMAIN,

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bundler.charts.discover import images_in_manifests
-from bundler.charts.render import find_helm
-from bundler.values.check import objects, render
+from bundler.island.values.check import objects, render
+from bundler.kinds.charts.discover import images_in_manifests
+from bundler.kinds.charts.render import find_helm
+from tests.island.values.conftest import make_cert
 from tests.support.cli import run_cli
-from tests.values.conftest import make_cert
 
 pytestmark = pytest.mark.slow
 
@@ -168,7 +168,7 @@ def _assert_checked(proc: subprocess.CompletedProcess, out: Path) -> None:
 
 
 def _rendered(wire_release, out: Path, password: Path, release: str, tmp: Path) -> list[dict]:
-    from bundler.values.vault import decrypt
+    from bundler.island.values.vault import decrypt
 
     sec = decrypt(out / "secrets.vault.yaml", password.read_text().strip().encode())["releases"].get(release)
     files = [out / f"{release}.yaml"]

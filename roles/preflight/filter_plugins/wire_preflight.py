@@ -1,4 +1,4 @@
-"""Filters that let the preflight role use wire-bundle's own rules (bundler.preflight) on the controller.
+"""Filters that let the preflight role use wire-bundle's own rules (bundler.island.preflight) on the controller.
 
 They run in the controller's Python, where wire-bundle is installed (the admin host), so the playbook and
 `wire-bundle preflight` judge with the same code and the same data files.
@@ -10,13 +10,13 @@ import sys
 from pathlib import Path
 
 try:
-    import bundler.preflight  # noqa: F401
+    import bundler.island.preflight  # noqa: F401
 except ImportError:  # running from a checkout without the package installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from bundler.preflight import matrix, render, report, requirements  # noqa: E402
-from bundler.preflight.inventory import from_hostvars  # noqa: E402
-from bundler.preflight.rules import load_profile  # noqa: E402
+from bundler.island.preflight import matrix, render, report, requirements  # noqa: E402
+from bundler.island.preflight.inventory import from_hostvars  # noqa: E402
+from bundler.island.preflight.rules import load_profile  # noqa: E402
 
 
 def _profile(inv, name):

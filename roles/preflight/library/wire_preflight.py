@@ -2,7 +2,7 @@
 """Ansible module: a Wire pre-flight on one target host.
 
 Self-contained on purpose: it runs on bare VMs before anything is installed, with only Python's standard
-library. The controller (bundler.preflight) works out what a host must have; this module measures and judges.
+library. The controller (bundler.island.preflight) works out what a host must have; this module measures and judges.
 """
 
 from __future__ import annotations

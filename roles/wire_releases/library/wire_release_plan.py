@@ -59,7 +59,7 @@ def fingerprint(chart_dir: Path, files: list[Path]) -> str:
 def bundle_charts(bundle_dir: Path, work: Path) -> dict[str, Path]:
     import json
 
-    from bundler.charts.island import installable_chart
+    from bundler.island.charts import installable_chart
 
     meta = json.loads((bundle_dir / "bundle.json").read_text())
     out: dict[str, Path] = {}
@@ -73,7 +73,7 @@ def bundle_charts(bundle_dir: Path, work: Path) -> dict[str, Path]:
 def dir_charts(charts_dir: Path, work: Path) -> dict[str, Path]:
     """Chart directories by chart name: packages are unpacked into work/charts/NAME (their Chart.yaml, not the
     file name, gives name and version); two versions of one chart are an error, never a silent pick."""
-    from bundler.charts.package import read_chart, unpack
+    from bundler.kinds.charts.package import read_chart, unpack
 
     if not charts_dir.is_dir():
         raise ValueError(f"charts_dir {charts_dir}: not a directory")

@@ -1,6 +1,6 @@
 """The scenario's chart directory: Wire's real 5.29.0 release packaged as Wire's CI publishes it
 (tests/support/wire_release.py, from ../shared/wire-release or $WIRE_RELEASE_DIR), one NAME-VERSION.tgz per chart as
-a bundle's charts/ holds them; a chart named in STAND-IN comes from tests/values/charts instead (a release whose
+a bundle's charts/ holds them; a chart named in STAND-IN comes from tests/island/values/charts instead (a release whose
 generated values do not render the real chart yet). Usage: charts.py PROJECT DEST [STAND-IN,...]"""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ def main(argv: list[str]) -> int:
     project, dest = Path(argv[0]), Path(argv[1])
     standins = [n for n in (argv[2] if len(argv) > 2 else "").split(",") if n]
     sys.path.insert(0, str(project))
-    from bundler.charts.render import find_helm
+    from bundler.kinds.charts.render import find_helm
     from tests.support.wire_release import package_release, release_dir
 
     if release_dir() is None:
@@ -28,7 +28,7 @@ def main(argv: list[str]) -> int:
         if name not in standins:
             shutil.copy(tgz, charts / tgz.name)
     for name in standins:
-        shutil.copytree(project / "tests" / "values" / "charts" / name, charts / name)
+        shutil.copytree(project / "tests" / "island" / "values" / "charts" / name, charts / name)
     shutil.rmtree(dest / "packaging")
     return 0
 

@@ -1,0 +1,331 @@
+"""One pipeline a reader can follow: spec -> lock -> fetch -> store -> archive."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import fcntl
+import importlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bundler import __version__
+from bundler.bundle.archive import FORMAT, WriteResult, unique_artifacts, write_archive
+from bundler.bundle.artifacts import Artifact, KindResult, file_artifact
+from bundler.bundle.progress import Reporter
+from bundler.bundle.signing import PUBLIC_KEY, bundle_key, sign
+from bundler.bundle.space import check_space, human
+from bundler.bundle.spec import LoadedSpec
+from bundler.bundle.yamlsrc import load_json
+from bundler.errors import BundleError, SpecError
+from bundler.kinds import KIND_NAMES, kind_module
+
+LOCK_VERSION = 1
+SCRATCH_MINIMUM = 16 << 20  # gpg homes, rendered charts, apt lists: a few MiB at a time
+
+
+@dataclass
+class Context:
+    cache_dir: Path
+    work_dir: Path
+    reporter: Reporter
+    jobs: int = 4
+    helm: str | None = None
+    sign_key: Path | None = None  # armored secret key; None: the key made once for this cache
+    discovered_images: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def progress(self, label: str, total_bytes: int | None = None):
+        return self.reporter.bytes_task(label, total_bytes or 0)
+
+    def log(self, message: str) -> None:
+        self.reporter.log(message)
+
+    def warn(self, message: str) -> None:
+        self.reporter.warn(message)
+
+
+def kinds(only: Iterable[str] | None = None) -> list[Any]:
+    """The kind modules in pipeline order; `only` names the ones wanted (a build imports just those it locked)."""
+    out = []
+    wanted = None if only is None else set(only)
+    for kind_name in KIND_NAMES:
+        if wanted is not None and kind_name not in wanted:
+            continue
+        name = kind_module(kind_name)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # a kind not implemented in this version
+            raise
+        out.append(module.KIND)
+    return out
+
+
+class WorkDir:
+    """This build's scratch space under --tmpdir; removed afterwards whatever happens.
+
+    A build killed with SIGKILL cannot clean up, so each scratch directory is named after its owner's PID and
+    holds a lock file the owner keeps locked: the next build removes those whose lock it can take and whose PID
+    is gone, and never one a live build holds.
+    """
+
+    PREFIX = "wire-bundle-"
+    OWNER_LOCK = ".owner.lock"
+
+    def __init__(self, tmpdir: Path | None):
+        self.tmpdir = tmpdir
+
+    def __enter__(self) -> Path:
+        # gpg, helm and apt work here: on a full disk they fail with their own confusing words ("No agent
+        # running"), so a full scratch disk is named before they start.
+        check_space([(self.tmpdir or Path(tempfile.gettempdir()), SCRATCH_MINIMUM, "scratch space (--tmpdir)")])
+        if self.tmpdir:
+            self.tmpdir.mkdir(parents=True, exist_ok=True)
+            # Subprocesses (helm, apt, gpg, pip) follow TMPDIR too.
+            os.environ["TMPDIR"] = str(self.tmpdir)
+            tempfile.tempdir = str(self.tmpdir)
+        parent = Path(self.tmpdir or tempfile.gettempdir())
+        self.path = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir=parent))
+        self._owner = open(self.path / self.OWNER_LOCK, "w")  # noqa: SIM115 - held until __exit__
+        fcntl.flock(self._owner, fcntl.LOCK_EX)
+        self._previous_tempdir = tempfile.tempdir
+        # gpg homes hold the secret signing key while it signs: inside the scratch space, a killed build's copy
+        # goes with it.
+        tempfile.tempdir = str(self.path)
+        for name in sweep_stale(parent):
+            warn_line(f"removed {name}, the scratch space of a build that was killed")
+        return self.path
+
+    def __exit__(self, *exc: object) -> None:
+        tempfile.tempdir = self._previous_tempdir
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._owner.close()
+
+
+def warn_line(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def sweep_stale(parent: Path) -> list[str]:
+    """Remove scratch directories under `parent` whose owner is dead (its lock free, its PID gone)."""
+    removed = []
+    for entry in parent.glob(f"{WorkDir.PREFIX}*-*"):
+        pid_text = entry.name[len(WorkDir.PREFIX):].split("-", 1)[0]
+        lock_path = entry / WorkDir.OWNER_LOCK
+        if not pid_text.isdigit() or not entry.is_dir() or entry.is_symlink() or not lock_path.is_file():
+            continue  # not ours, or its owner has not locked it yet
+        if _alive(int(pid_text)):
+            continue
+        try:
+            with open(lock_path) as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue  # locked: its owner lives (in another PID namespace, say)
+        removed.append(entry.name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --- lock ---------------------------------------------------------------------------------------------------
+
+
+def resolve_lock(loaded: LoadedSpec, ctx: Context) -> dict:
+    lock: dict[str, Any] = {
+        "version": LOCK_VERSION,
+        "spec_digest": loaded.spec.digest(),
+        "locked_at": int(time.time()),
+        "tool": f"wire-bundle {__version__}",
+    }
+    for kind in kinds():
+        if kind.wanted(loaded):
+            lock[kind.name] = kind.lock(loaded, ctx)
+    return lock
+
+
+def write_lock(path: Path, lock: dict) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_lock(path: Path) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        data = load_json(path, f"lock file {path}", SpecError)
+    except SpecError as exc:
+        raise SpecError(f"{exc}; delete it or run `wire-bundle lock`") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"lock file {path}: not a JSON object; delete it or run `wire-bundle lock`")
+    if data.get("version") != LOCK_VERSION:
+        raise SpecError(f"{path}: lock version {data.get('version')!r} is not {LOCK_VERSION}; run `wire-bundle lock`")
+    return data
+
+
+def lock_for_build(loaded: LoadedSpec, ctx: Context, locked: bool) -> dict:
+    lock = read_lock(loaded.lock_path)
+    current = loaded.spec.digest()
+    if lock is not None and lock.get("spec_digest") == current:
+        ctx.log(f"lock: using {loaded.lock_path}")
+        return lock
+    if locked:
+        why = "does not exist" if lock is None else "was made for another version of the spec"
+        raise SpecError(
+            f"{loaded.path} changed since it was locked ({loaded.lock_path} {why}); run `wire-bundle lock "
+            f"{loaded.path}` or build without --locked"
+        )
+    ctx.log(f"lock: {'spec changed, ' if lock else ''}resolving {loaded.path}")
+    lock = resolve_lock(loaded, ctx)
+    write_lock(loaded.lock_path, lock)
+    ctx.log(f"lock: wrote {loaded.lock_path}")
+    return lock
+
+
+# --- build --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class BuildResult:
+    archive: WriteResult
+    metadata: dict
+    artifacts: list[Artifact]
+    signer: str
+
+
+def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 1) -> BuildResult:
+    if output.exists() and output.is_dir():
+        raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
+    check_writable_dir(output)
+    # Reading the signing key runs gpg several times: it overlaps the lock and the fetches.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="key") as key_loader:
+        key_future = key_loader.submit(bundle_key, ctx.cache_dir, ctx.sign_key, log=ctx.log)
+        lock = lock_for_build(loaded, ctx, locked)
+        key = key_future.result()
+    key_file = ctx.work_dir / PUBLIC_KEY
+    key_file.write_bytes(key.public_armored)
+    results: list[KindResult] = []
+    try:
+        for round_ in (1, 2):
+            summaries: dict[str, Any] = {}
+            for kind in kinds(only=lock):
+                result = kind.fetch(loaded, lock[kind.name], ctx)
+                results.append(result)
+                summaries[kind.name] = result.summary
+            artifacts = unique_artifacts([a for r in results for a in r.artifacts]
+                                         + [file_artifact(PUBLIC_KEY, key_file, "meta")])
+            if not _discard_damaged(artifacts, {p for r in results for p in r.pending}, ctx, final=round_ == 2):
+                break
+            _close(results)  # fetch again: each kind now finds the thrown-away files missing
+            results = []
+        metadata = _metadata(loaded, lock, summaries, artifacts)
+        metadata["signer"] = key.fingerprint
+        total = sum(a.size for a in artifacts)
+        check_space([(output.parent, total, "the archive (at most)")])
+        ctx.log(f"archive: writing {len(artifacts)} members, {human(total)} to {output}")
+        pending = {path: fut for r in results for path, fut in r.pending.items()}
+        wait = _waiter(pending)
+        with ctx.progress("archive", total) as task:
+            written = write_archive(output, metadata, artifacts, mtime=lock["locked_at"], level=level,
+                                    on_bytes=task.advance, wait=wait, fresh=frozenset(pending),
+                                    sign=lambda data: sign(key, data, lock["locked_at"]))
+    finally:
+        _close(results)
+    return BuildResult(written, metadata, artifacts, key.fingerprint)
+
+
+def check_writable_dir(output: Path) -> None:
+    """Refuse an output nobody can write before the first download, not after the last one."""
+    parent = output.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise BundleError(f"{output}: cannot be written, {parent} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as exc:
+        raise BundleError(f"{output}: cannot write in {parent}: {exc.strerror}") from None
+
+
+def _close(results: list[KindResult]) -> None:
+    for r in results:
+        if r.close:
+            r.close()
+
+
+def _discard_damaged(artifacts: list[Artifact], pending: set[str], ctx: Context, final: bool) -> bool:
+    """Throw away cached files whose size is not the one their digest was verified with; True if any were.
+
+    A file at its final name in the cache was complete when stored, but a disk, a crash of the file system or a
+    hand can cut it short later; found now it costs a download, found while writing the archive a failed build.
+    """
+    damaged = False
+    for a in artifacts:
+        if a.path in pending or not a.source.is_relative_to(ctx.cache_dir):
+            continue
+        try:
+            actual = a.source.stat().st_size
+        except FileNotFoundError:
+            actual = 0
+        if actual == a.size:
+            continue
+        if final:
+            raise BundleError(f"{a.source}: {actual} bytes in the cache, not {a.size}, even after fetching it again")
+        ctx.warn(f"cache: {a.source} holds {actual} of its {a.size} bytes ({a.path}); thrown away, fetching again")
+        a.source.unlink(missing_ok=True)
+        damaged = True
+    return damaged
+
+
+def _waiter(pending: dict[str, Future]):
+    """Block until an artifact's download is done; fail fast when any download failed."""
+    failed: list[Future] = []
+    for fut in pending.values():
+        fut.add_done_callback(lambda f: failed.append(f) if not f.cancelled() and f.exception() else None)
+
+    def wait(artifact: Artifact) -> None:
+        fut = pending.get(artifact.path)
+        while fut is not None and not fut.done() and not failed:
+            concurrent.futures.wait([fut], timeout=0.2)
+        if failed:
+            failed[0].result()
+        if fut is not None:
+            fut.result()
+
+    return wait
+
+
+def _metadata(loaded: LoadedSpec, lock: dict, summaries: dict, artifacts: list[Artifact]) -> dict:
+    return {
+        "format": FORMAT,
+        "name": loaded.spec.name,
+        "created": lock["locked_at"],
+        "tool": lock.get("tool"),
+        "spec": loaded.spec.model_dump(mode="json"),
+        "lock": lock,
+        "kinds": summaries,
+        "artifacts": [
+            {"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "media_type": a.media_type,
+             "origin": a.origin}
+            for a in artifacts
+        ],
+    }

@@ -1,0 +1,79 @@
+"""The bundle's signature: a detached OpenPGP signature over checksums.sha256, which names every member.
+
+The public key travels inside the bundle for convenience, but trust cannot: the operator compares the signer's
+fingerprint (printed by `build`) with one carried out of band, via `verify --fingerprint` or `--keyring`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from bundler.bundle.archive import SIGNATURE
+from bundler.bundle.gpg import SigningKey, cached_key, gnupg_home, gpg, read_key, signing_time
+from bundler.errors import BundleError
+
+PUBLIC_KEY = "signing-key.asc"
+__all__ = ["SIGNATURE", "PUBLIC_KEY", "bundle_key", "sign", "signer", "check_trust", "normalise_fingerprint"]
+
+
+def bundle_key(cache_dir: Path, key_file: Path | None, log=print) -> SigningKey:
+    return read_key(key_file) if key_file else cached_key(cache_dir, log=log)
+
+
+def sign(key: SigningKey, data: bytes, lock_epoch: int) -> bytes:
+    """Deterministic for one key and lock: made at a fixed time with an RSA key (no randomness)."""
+    at = signing_time(key, lock_epoch)
+    with gnupg_home() as home:
+        gpg(home, "--import", stdin=key.secret, what="signing key")
+        return gpg(home, "--faked-system-time", f"{at}!", "--digest-algo", "SHA512", "--local-user",
+                   key.fingerprint, "--armor", "--detach-sign", stdin=data, what="signing checksums.sha256")
+
+
+def signer(data: bytes, signature: bytes, public_keys: bytes) -> str:
+    """The fingerprint of the key in `public_keys` that made a good signature; BundleError otherwise."""
+    with gnupg_home() as home:
+        sig_path = home / "sig.asc"
+        sig_path.write_bytes(signature)
+        gpg(home, "--import", stdin=public_keys, what="public key")
+        try:
+            status = gpg(home, "--status-fd", "1", "--verify", str(sig_path), "-", stdin=data,
+                         what="signature").decode()
+        except BundleError as exc:
+            raise BundleError(f"bad signature on checksums.sha256 ({exc})") from None
+    m = re.search(r"^\[GNUPG:\] VALIDSIG ([0-9A-F]{40})", status, re.M)
+    if not m:
+        raise BundleError("bad signature on checksums.sha256 (no valid signature from the given keys)")
+    return m.group(1)
+
+
+def normalise_fingerprint(fpr: str) -> str:
+    clean = fpr.replace(" ", "").upper()
+    if not re.fullmatch(r"[0-9A-F]{40}", clean):
+        raise BundleError(f"--fingerprint {fpr!r}: expected 40 hex digits")
+    return clean
+
+
+def check_trust(data: bytes, signature: bytes | None, embedded_key: bytes | None, *, fingerprint: str | None,
+                keyring: Path | None) -> tuple[str, bool]:
+    """(signer fingerprint, trusted): trusted when it matches what the operator carried in, else only valid.
+
+    Raises BundleError when the bundle is unsigned, the signature is bad, or the signer is not the one expected.
+    """
+    if signature is None:
+        raise BundleError(f"{SIGNATURE} missing: the bundle is not signed")
+    if keyring is not None:
+        try:
+            keys = keyring.read_bytes()
+        except OSError as exc:
+            raise BundleError(f"--keyring {keyring}: {exc.strerror}") from None
+        return signer(data, signature, keys), True
+    if embedded_key is None:
+        raise BundleError(f"{PUBLIC_KEY} missing: cannot check the signature without --keyring")
+    fpr = signer(data, signature, embedded_key)
+    if fingerprint is not None:
+        want = normalise_fingerprint(fingerprint)
+        if fpr != want:
+            raise BundleError(f"signed by {fpr}, not by the expected {want}")
+        return fpr, True
+    return fpr, False

@@ -1,0 +1,112 @@
+"""HTTP chart repositories: read index.yaml, resolve a version constraint, name the .tgz and its digest."""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from dataclasses import dataclass
+from urllib.parse import urljoin
+
+import requests
+import yaml
+
+from bundler.bundle.transport import describe_network_error
+from bundler.errors import BundleError
+from bundler.kinds.charts.semver import ConstraintError, best_match, nearest
+
+try:
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml is missing
+    _Loader = yaml.SafeLoader
+
+MAX_INDEX_BYTES = 256 << 20
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One chart version, pinned: where its .tgz lives and (if the source says) its digest."""
+
+    name: str
+    repo: str
+    version: str
+    url: str
+    digest: str | None  # "sha256:<hex>" from index.yaml or the OCI manifest; None if the index has none
+    size: int | None = None
+    oci_manifest: str | None = None  # OCI charts: the manifest digest the tag pointed to
+
+
+class IndexCache:
+    """index.yaml of each repository, fetched once per run (Wire's and Bitnami's indexes are megabytes)."""
+
+    def __init__(self, session: requests.Session):
+        self.session = session
+        self._indexes: dict[str, dict] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def index(self, repo: str) -> dict:
+        with self._guard:
+            lock = self._locks.setdefault(repo, threading.Lock())
+        with lock:  # charts resolved in parallel from one repository share one download of its index
+            if repo not in self._indexes:
+                self._indexes[repo] = self._fetch(repo)
+            return self._indexes[repo]
+
+    def _fetch(self, repo: str) -> dict:
+        url = repo.rstrip("/") + "/index.yaml"
+        try:
+            resp = self.session.get(url, timeout=(15, 120))
+        except requests.exceptions.RequestException as exc:
+            raise BundleError(f"chart repository {repo}: {describe_network_error(exc)}") from None
+        if resp.status_code in (401, 403):
+            raise BundleError(f"chart repository {repo}: HTTP {resp.status_code} for index.yaml (credentials for "
+                              "an HTTP chart repository go in ~/.netrc, or the file $NETRC names)")
+        if resp.status_code != 200:
+            raise BundleError(f"chart repository {repo}: HTTP {resp.status_code} for index.yaml")
+        if len(resp.content) > MAX_INDEX_BYTES:
+            raise BundleError(f"chart repository {repo}: index.yaml is larger than {MAX_INDEX_BYTES >> 20} MiB")
+        try:
+            data = yaml.load(resp.content, Loader=_Loader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError as exc:
+            raise BundleError(f"chart repository {repo}: index.yaml is not YAML ({_first_line(exc)})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("entries"), dict):
+            raise BundleError(f"chart repository {repo}: index.yaml has no `entries` (is this a chart repository?)")
+        return data
+
+
+def resolve_http(cache: IndexCache, repo: str, name: str, constraint: str) -> Resolved:
+    entries = cache.index(repo)["entries"]
+    versions = entries.get(name)
+    if not versions:
+        close = difflib.get_close_matches(name, list(entries), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise BundleError(f"chart {name} not found in {repo}/index.yaml{hint}")
+    by_version = {str(v.get("version")): v for v in versions if isinstance(v, dict) and v.get("version")}
+    try:
+        picked = best_match(constraint, list(by_version))
+    except ConstraintError as exc:
+        raise BundleError(f"chart {name}: {exc}") from None
+    if picked is None:
+        near = nearest(constraint, list(by_version))
+        raise BundleError(
+            f"chart {name} has no version matching {constraint!r} in {repo} "
+            f"(nearest available: {', '.join(near) or 'none'})"
+        )
+    entry = by_version[picked]
+    urls = entry.get("urls") or []
+    if not urls:
+        raise BundleError(f"chart {name} {picked} in {repo}/index.yaml has no download URL")
+    # Relative URLs are relative to the index; absolute ones may point anywhere (a CDN, GitHub releases).
+    url = urljoin(repo.rstrip("/") + "/", str(urls[0]))
+    digest = entry.get("digest")
+    if digest:
+        digest = str(digest).lower()
+        if not digest.startswith("sha256:"):
+            digest = "sha256:" + digest
+        if len(digest) != 71:
+            raise BundleError(f"chart {name} {picked} in {repo}/index.yaml: malformed digest {entry['digest']!r}")
+    return Resolved(name=name, repo=repo, version=picked, url=url, digest=digest or None)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Pinned upstream files: fetched by URL and sha256 through the shared transport."""
