@@ -7,17 +7,16 @@ not assumed.
 
 from __future__ import annotations
 
-import os
 import resource
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from bundler.bundle.yamlsrc import MAX_SPEC_VALUES, MAX_YAML_BYTES
+from tests.support.cli import run_cli
 
 MEMORY_LIMIT = 1 << 30
 REPO = Path(__file__).resolve().parents[1]
@@ -29,10 +28,8 @@ def _limited() -> None:
 
 def run(*args: object, timeout: float = 30) -> tuple[int, str, float]:
     start = time.monotonic()
-    env = {k: v for k, v in os.environ.items() if k != "WIRE_BUNDLE_SIGN_KEY"}
     try:
-        proc = subprocess.run([sys.executable, "-m", "bundler.cli", *map(str, args)], capture_output=True,
-                              text=True, timeout=timeout, preexec_fn=_limited, env=env)
+        proc = run_cli(*args, timeout=timeout, preexec_fn=_limited, unset=["WIRE_BUNDLE_SIGN_KEY"])
     except subprocess.TimeoutExpired:
         pytest.fail(f"wire-bundle {args[0]} still running after {timeout} s")
     return proc.returncode, proc.stderr, time.monotonic() - start

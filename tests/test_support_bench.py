@@ -11,6 +11,7 @@ import pytest
 
 from bench import peers
 from bench.fixture_images import load_shape, seed, unique_bytes
+from tests.support.httpserver import DirectoryServer
 from tests.support.images import RegistryClient
 
 SCALE = 0.002  # ~1 MiB in all: proves the plumbing, measures nothing
@@ -89,19 +90,14 @@ def test_wan_proxy_adds_the_round_trip_and_holds_the_rate(tmp_path):
     """bench/wan_proxy.py: 2 MiB through a 16 Mbit/s link (2 MB/s) with a 100 ms round trip, against a real
     loopback HTTP server: the first byte waits for the connection's and the request's round trips, the whole
     body for the rate."""
-    import functools
-    import http.server
-    import threading
     import time
     import urllib.request
 
     from bench.wan_proxy import WanProxy, parse_delay, parse_rate
 
     (tmp_path / "blob").write_bytes(b"z" * (2 << 20))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    proxy = WanProxy(f"127.0.0.1:{server.server_address[1]}", parse_rate("16mbit"), parse_delay("100ms"))
+    server = DirectoryServer(tmp_path)
+    proxy = WanProxy(server.host, parse_rate("16mbit"), parse_delay("100ms"))
     try:
         t0 = time.monotonic()
         with urllib.request.urlopen(f"http://{proxy.host}/blob", timeout=30) as resp:
@@ -111,7 +107,7 @@ def test_wan_proxy_adds_the_round_trip_and_holds_the_rate(tmp_path):
         total = time.monotonic() - t0
     finally:
         proxy.close()
-        server.shutdown()
+        server.close()
     assert len(body) == 2 << 20
     assert first_at >= 0.2  # handshake + request/response, 100 ms each
     assert 1.0 <= total < 4.0  # 2 MiB at 2 MB/s is ~1.05 s; an unshaped loopback would take milliseconds

@@ -9,10 +9,9 @@ import tarfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
-import zstandard
-
 from bundler.cli import main
-from tests.bundle.conftest import Run, read_tar, run_cli, write_spec
+from tests.bundle.conftest import write_spec
+from tests.support.cli import Run, run_cli
 from tests.support.images import ImageFactory
 
 
@@ -44,7 +43,7 @@ def cli(*args: object) -> Run:
             rc = 0
         except SystemExit as exc:
             rc = exc.code if isinstance(exc.code, int) else 1
-    return Run(rc, out.buffer.getvalue().decode(), err.buffer.getvalue().decode())
+    return Run(args, rc, out.buffer.getvalue().decode(), err.buffer.getvalue().decode())
 
 
 def error_lines(r: Run) -> list[str]:
@@ -62,24 +61,6 @@ def assert_refused(r: Run, *expect: str) -> None:
     assert not others, r.err
     for e in expect:
         assert e in r.err, (e, r.err)
-
-
-def tar_bytes(members: list[tuple[tarfile.TarInfo, bytes]], fmt: int = tarfile.PAX_FORMAT) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
-        for info, data in members:
-            if info.isreg():
-                info.size = len(data)
-            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
-    return buf.getvalue()
-
-
-def zst(data: bytes) -> bytes:
-    return zstandard.ZstdCompressor(write_checksum=True).compress(data)
-
-
-def members_of(archive: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
-    return read_tar(archive)
 
 
 def with_bundle_json(members: list[tuple[tarfile.TarInfo, bytes]], doc: bytes) -> list[tuple[tarfile.TarInfo, bytes]]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-import tarfile
 from pathlib import Path
 
-import zstandard
-
-from tests.bundle.conftest import bundle_json, read_tar, run_cli, unzstd, write_spec, write_tar
+from tests.bundle.conftest import write_spec
+from tests.support.archive import bundle_json, extract, flip_largest_blob, read_tar, unzstd, write_tar, zst
+from tests.support.cli import run_cli
 
 
 def _seed(registry, image_factory, prefix: str):
@@ -103,16 +102,10 @@ def _built(tmp_path, registry, image_factory, name="tamper") -> Path:
 
 def test_verify_names_a_changed_byte_inside_a_blob(tmp_path, registry, image_factory):
     out = _built(tmp_path, registry, image_factory)
-    members = read_tar(out)
-    victim = max((i for i, (m, _) in enumerate(members) if m.name.startswith("images/blobs/")),
-                 key=lambda i: len(members[i][1]))
-    data = bytearray(members[victim][1])
-    data[len(data) // 2] ^= 0xFF
-    members[victim] = (members[victim][0], bytes(data))
-    write_tar(out, members)
+    victim = flip_largest_blob(out)
     r = run_cli("verify", out)
     assert r.rc == 1
-    assert f"BROKEN {members[victim][0].name}" in r.err
+    assert f"BROKEN {victim}" in r.err
 
 
 def test_verify_names_a_removed_member(tmp_path, registry, image_factory):
@@ -142,7 +135,7 @@ def test_sidecar_catches_a_changed_file(tmp_path, registry, image_factory):
     subprocess.run(["sha256sum", "-c", out.name + ".sha256"], cwd=tmp_path, check=True, capture_output=True)
     # Re-encode the same tar at another level: content intact, file different from what was shipped.
     raw = unzstd(out)
-    out.write_bytes(zstandard.ZstdCompressor(level=1).compress(raw))
+    out.write_bytes(zst(raw, level=1, checksum=False))
     r = run_cli("verify", out)
     assert r.rc == 1 and "sidecar" in r.err
 
@@ -154,9 +147,7 @@ def test_skopeo_copies_from_the_unpacked_layout_keeping_the_digest(tmp_path, reg
     out = tmp_path / "i.tar.zst"
     assert run_cli("build", spec, "-o", out, "--cache-dir", tmp_path / "c").rc == 0
     unpacked = tmp_path / "unpacked"
-    with open(out, "rb") as f, zstandard.ZstdDecompressor().stream_reader(f) as zr, \
-            tarfile.open(fileobj=zr, mode="r|") as tar:
-        tar.extractall(unpacked, filter="data")
+    extract(out, unpacked)
     subprocess.run(["sha256sum", "-c", "--quiet", "checksums.sha256"], cwd=unpacked, check=True)
     dest = f"{registry.host}/copied/brig:5.0"
     subprocess.run(["skopeo", "copy", "--dest-tls-verify=false", "--preserve-digests",

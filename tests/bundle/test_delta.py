@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.bundle.conftest import run_cli, write_spec
+from tests.bundle.conftest import write_spec
+from tests.support.cli import run_cli
 
 MARKER = ".wire-bundle-unpacked.json"
 
@@ -109,7 +110,7 @@ def test_delta_onto_the_unpacked_base_gives_exactly_the_new_bundle(builds, tmp_p
 
 
 def _delta_json(archive: Path) -> bytes:
-    from tests.bundle.conftest import read_tar
+    from tests.support.archive import read_tar
 
     return next(data for info, data in read_tar(archive) if info.name == "delta.json")
 
@@ -148,7 +149,7 @@ def test_bad_bases_are_refused_and_the_tree_stays(builds, tmp_path):
 
 
 def test_a_tampered_declaration_is_refused(builds, tmp_path):
-    from tests.bundle.conftest import read_tar, write_tar
+    from tests.support.archive import read_tar, write_tar
 
     members = read_tar(builds["delta"])
     i = next(i for i, (m, _) in enumerate(members) if m.name == "delta.json")

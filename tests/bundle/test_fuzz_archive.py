@@ -26,8 +26,9 @@ import zstandard
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.bundle.conftest import run_cli
-from tests.bundle.hostile import build_bundle, bundle_doc, cli, error_lines, members_of, with_bundle_json, zst
+from tests.bundle.hostile import build_bundle, bundle_doc, cli, error_lines, with_bundle_json
+from tests.support.archive import read_tar, zst
+from tests.support.cli import run_cli
 
 EXAMPLES = int(os.environ.get("WIRE_BUNDLE_FUZZ_EXAMPLES", "0"))
 CASE_SECONDS = 20  # one case (three commands on a ~100 KiB archive) takes well under a second
@@ -64,7 +65,7 @@ class Original:
         self.path = path
         self.raw = path.read_bytes()
         self.tar = zstandard.ZstdDecompressor().decompressobj().decompress(self.raw)
-        self.members = members_of(path)
+        self.members = read_tar(path)
         self.doc = bundle_doc(self.members)
         self.names = [m.name for m, _ in self.members]
 

@@ -13,19 +13,17 @@ import time
 from pathlib import Path
 
 import pytest
-import zstandard
 
-from tests.bundle.conftest import unzstd, write_tar
 from tests.bundle.hostile import (
     assert_refused,
     build_bundle,
     bundle_doc,
     cli,
-    members_of,
-    tar_bytes,
     with_bundle_json,
-    zst,
 )
+from tests.support.archive import flip_largest_blob, read_tar, tar_bytes, unzstd, write_tar, zst
+from tests.support.cli import cli_command, run_cli
+from tests.support.mounts import tmpfs
 
 
 @pytest.fixture(scope="module")
@@ -50,17 +48,6 @@ def _leftovers(parent):
     return sorted(p.name for p in parent.iterdir() if ".unpacking-" in p.name or ".previous-" in p.name)
 
 
-def _flip_in_blob(archive):
-    members = members_of(archive)
-    i = max((i for i, (m, _) in enumerate(members) if m.name.startswith("images/blobs/")),
-            key=lambda i: len(members[i][1]))
-    data = bytearray(members[i][1])
-    data[len(data) // 2] ^= 1
-    members[i] = (members[i][0], bytes(data))
-    write_tar(archive, members)
-    return members[i][0].name
-
-
 # --- the second unpack proves the archive is the one on disk --------------------------------------------------
 
 
@@ -80,7 +67,7 @@ def test_second_unpack_refuses_a_tampered_archive_with_the_same_head(tmp_path, a
     dest = tmp_path / "bundle"
     assert cli("unpack", archive, "--to", dest).rc == 0
     before = sorted(p.relative_to(dest) for p in dest.rglob("*"))
-    victim = _flip_in_blob(archive)
+    victim = flip_largest_blob(archive, mask=1)
     r = cli("unpack", archive, "--to", dest, "--fingerprint", fpr)
     assert_refused(r, victim, "not the name's digest")
     assert sorted(p.relative_to(dest) for p in dest.rglob("*")) == before and not _leftovers(tmp_path)
@@ -116,7 +103,7 @@ def test_second_unpack_checks_the_keyring(tmp_path, archive, fpr):
 def test_second_unpack_of_a_recompressed_archive_verifies_it_in_full(tmp_path, archive, fpr):
     dest = tmp_path / "bundle"
     assert cli("unpack", archive, "--to", dest).rc == 0
-    archive.write_bytes(zstandard.ZstdCompressor(level=9).compress(unzstd(archive)))
+    archive.write_bytes(zst(unzstd(archive), level=9, checksum=False))
     r = cli("unpack", archive, "--to", dest, "--fingerprint", fpr)
     assert r.rc == 0 and "verified in full" in r.out, r.err
 
@@ -193,7 +180,7 @@ def _doc_cases(doc: dict) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def doc_archives(tmp_path_factory, built):
-    members = members_of(built)
+    members = read_tar(built)
     doc = bundle_doc(members)
     out = {}
     tmp = tmp_path_factory.mktemp("docs")
@@ -219,7 +206,7 @@ def test_malformed_bundle_json_is_one_line_everywhere(tmp_path, doc_archives, la
 
 def test_a_huge_bundle_json_is_refused_before_it_is_read(tmp_path, built):
     """Today a 17 MiB bundle.json was read whole into memory and accepted."""
-    members = members_of(built)
+    members = read_tar(built)
     doc = bundle_doc(members)
     doc["padding"] = "x" * (17 << 20)
     path = tmp_path / "huge.tar.zst"
@@ -268,7 +255,7 @@ def _listing(head, extra):
 
 def test_odd_member_layouts_are_one_line(tmp_path, built):
     """Today: a file followed by a member under it raised NotADirectoryError from unpack (a traceback)."""
-    members = members_of(built)
+    members = read_tar(built)
     for label, make in _layout_cases(members).items():
         path = tmp_path / "layout.tar.zst"
         write_tar(path, make())
@@ -284,7 +271,7 @@ def test_odd_member_layouts_are_one_line(tmp_path, built):
 
 def test_raw_tar_headers_that_lie_are_one_line(tmp_path, built):
     """Negative sizes (base-256), pax sizes that are not numbers, a pax header claiming gigabytes."""
-    members = members_of(built)
+    members = read_tar(built)
     good = unzstd(built)
     cases = {}
     neg = bytearray(tar_bytes([(_info("bundle.json"), b"{}")], fmt=tarfile.USTAR_FORMAT))
@@ -319,27 +306,15 @@ def test_raw_tar_headers_that_lie_are_one_line(tmp_path, built):
 
 @pytest.fixture
 def read_only_dir(tmp_path):
-    where = tmp_path / "ro"
-    where.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=256m", "wire-bundle-ro", where],
-                      capture_output=True).returncode != 0:
-        pytest.fail("cannot mount a read-only tmpfs (these tests run as root)")
-    yield where
-    subprocess.run(["umount", where], check=True)
+    with tmpfs(tmp_path / "ro", "ro,size=256m") as where:
+        yield where
 
 
 def test_unpack_onto_a_read_only_file_system_is_one_line(archive, read_only_dir):
     """Today: OSError [Errno 30] traceback from mkdir."""
     for dest in (read_only_dir / "bundle", read_only_dir / "deeper" / "bundle"):
-        r = run_cli_subprocess("unpack", archive, "--to", dest)
+        r = run_cli("unpack", archive, "--to", dest)
         assert_refused(r, "Read-only file system", str(read_only_dir))
-
-
-def run_cli_subprocess(*args):
-    """The CLI path as the operator runs it: a real process, its exit code and stderr."""
-    from tests.bundle.conftest import run_cli
-
-    return run_cli(*args)
 
 
 # --- leftovers of a killed unpack ----------------------------------------------------------------------------
@@ -349,7 +324,7 @@ def test_a_killed_unpack_leaves_nothing_the_next_run_keeps(tmp_path, tmp_path_fa
     """Today the hidden `.NAME.unpacking-PID` of a `kill -9`ed unpack stayed for good."""
     big = build_bundle(tmp_path_factory.mktemp("big"), registry, "hostile-big", size=24 << 20)
     dest = tmp_path / "bundle"
-    proc = subprocess.Popen([sys.executable, "-m", "bundler.cli", "unpack", str(big), "--to", str(dest)],
+    proc = subprocess.Popen(cli_command("unpack", big, "--to", dest),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     staging = tmp_path / f".bundle.unpacking-{proc.pid}"
     deadline = time.monotonic() + 60
@@ -364,7 +339,7 @@ def test_a_killed_unpack_leaves_nothing_the_next_run_keeps(tmp_path, tmp_path_fa
     theirs = tmp_path / f".bundle.unpacking-{live.pid}"
     theirs.mkdir()
     try:
-        r = run_cli_subprocess("unpack", big, "--to", dest)
+        r = run_cli("unpack", big, "--to", dest)
         assert r.rc == 0, r.err
         assert f"removed {staging}, left by an unpack (process {proc.pid}) that was killed" in r.out
         assert not staging.exists() and theirs.exists()

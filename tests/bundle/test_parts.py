@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.bundle.conftest import run_cli, write_spec
+from tests.bundle.conftest import write_spec
 from tests.bundle.test_delta import _tree
+from tests.support.cli import run_cli
 
 MIB = 1 << 20
 

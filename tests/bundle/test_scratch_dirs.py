@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.bundle.conftest import run_cli
+from tests.support.cli import run_cli
 
 HOLD = """
 import sys, time

@@ -86,7 +86,7 @@ SECRET = "s3cret-pw"
 ])
 def test_credentials_in_a_registry_address_are_refused_and_never_written(tmp_path, where, text):
     """The spec is copied into the lock and the signed bundle: a password in an address would travel with it."""
-    from tests.bundle.conftest import run_cli
+    from tests.support.cli import run_cli
 
     spec = tmp_path / "s.yaml"
     spec.write_text("version: 1\n" + text)

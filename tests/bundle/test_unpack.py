@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import tarfile
 
 import pytest
 
-from tests.bundle.conftest import read_tar, run_cli, write_spec, write_tar
+from tests.bundle.conftest import write_spec
+from tests.support.archive import read_tar, write_tar
+from tests.support.cli import run_cli
 
 
 @pytest.fixture
@@ -104,12 +105,8 @@ def test_not_empty_target_is_refused_without_replace(tmp_path, archive):
 
 
 def test_not_a_bundle(tmp_path):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as t:
-        t.addfile(tarfile.TarInfo("hello"), io.BytesIO(b""))
     bogus = tmp_path / "x.tar.zst"
-    import zstandard
-    bogus.write_bytes(zstandard.ZstdCompressor().compress(buf.getvalue()))
+    write_tar(bogus, [(tarfile.TarInfo("hello"), b"")])
     r = run_cli("unpack", bogus, "--to", tmp_path / "d")
     assert r.rc == 1 and "not a wire-bundle" in r.err
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.bundle.conftest import run_cli
+from tests.support.cli import run_cli
 
 PLAYBOOK = """
 - name: Stand-in play

@@ -12,14 +12,14 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
-import tarfile
 import time
 
 import pytest
 
-from tests.bundle.conftest import read_tar, run_cli, write_tar
 from tests.fixtures.lab import HostSpec
 from tests.kinds.debs.island import CACHE
+from tests.support.archive import member, read_tar, write_tar
+from tests.support.cli import run_cli
 from tests.support.images import ImageFactory
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -34,46 +34,27 @@ EXTRA = ["-e", "timesync_control_clock=false", "-e", "asset_host_time_control_cl
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory, registry):
-    import hashlib
-
-    import yaml
-
-    from tests.kinds.debs.conftest import BOOKWORM_SOURCES
     from tests.support.fileserver import FileServer
+    from tests.support.specs import bookworm_debs, sha256, write_spec
 
     factory = ImageFactory(seed="island-lab")
     factory.push(registry, "wire/island-lab-brig", factory.simple("brig", size=2_000_000), tag="5.0.0")
     factory.push(registry, "library/island-lab-redis", factory.simple("redis", size=1_000_000), tag="7")
     tmp = tmp_path_factory.mktemp("island-bundle")
     with FileServer({"/dl/helper.bin": FILE_BYTES}) as files:
-        spec = {
-            "version": 1, "name": "island-lab",
-            "registries": {"quay.io": {"mirror": registry.host}, "docker.io": {"mirror": registry.host},
-                           registry.host: {"insecure": True}},
-            "images": {"refs": [BRIG, REDIS]},
-            "debs": {"targets": [{"name": "bookworm", "suite": "bookworm", "sources": BOOKWORM_SOURCES}],
-                     "packages": PACKAGES},
-            "files": [{"url": f"{files.url}/dl/helper.bin", "sha256": hashlib.sha256(FILE_BYTES).hexdigest(),
-                       "path": FILE_PATH}],
-        }
-        (tmp / "island.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-        r = run_cli("build", tmp / "island.yaml", "-o", tmp / "island.tar.zst", "--cache-dir",
+        spec = write_spec(
+            tmp / "island.yaml", name="island-lab",
+            registries={"quay.io": {"mirror": registry.host}, "docker.io": {"mirror": registry.host},
+                        registry.host: {"insecure": True}},
+            images={"refs": [BRIG, REDIS]},
+            debs=bookworm_debs(PACKAGES),
+            files=[{"url": f"{files.url}/dl/helper.bin", "sha256": sha256(FILE_BYTES), "path": FILE_PATH}])
+        r = run_cli("build", spec, "-o", tmp / "island.tar.zst", "--cache-dir",
                     CACHE / "debs-cache", "-q", timeout=1500)
     assert r.rc == 0, r.err
     index = {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"]
-             for m in json.loads(_member(tmp / "island.tar.zst", "images/index.json"))["manifests"]}
+             for m in json.loads(member(tmp / "island.tar.zst", "images/index.json"))["manifests"]}
     return {"archive": tmp / "island.tar.zst", "digests": index, "tmp": tmp}
-
-
-def _member(archive, name):
-    import zstandard
-
-    with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zr, \
-            tarfile.open(fileobj=zr, mode="r|") as tar:
-        for m in tar:
-            if m.name == name:
-                return tar.extractfile(m).read()
-    raise KeyError(name)
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bundler.island.planner import PlanError, conference_kbps, make_plan, streams, team_notes
 from bundler.island.preflight.rules import load_profile
-
-WIRE_BUNDLE = [sys.executable, "-m", "bundler.cli"]
+from tests.support.cli import run_cli
 
 
 def totals(roles):
@@ -91,7 +89,7 @@ def _inventory(tmp_path: Path, sft_hosts: list[str], restund: list[str]) -> Path
 
 
 def run_plan(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*WIRE_BUNDLE, "plan", *args], capture_output=True, text=True, timeout=60)
+    return run_cli("plan", *args, timeout=60)
 
 
 def test_plan_checks_a_planned_inventory_exit_codes(tmp_path):

@@ -11,9 +11,11 @@ import subprocess
 import pytest
 import requests
 
-from tests.bundle.conftest import run_cli, write_spec
-from tests.island.seeding import ReadOnlyRegistry, seed_module
+from tests.bundle.conftest import write_spec
+from tests.island.seeding import seed_module
 from tests.support import skopeo
+from tests.support.cli import run_cli
+from tests.support.registry import ReadOnlyRegistry
 
 BRIG = "quay.io/wire/island-brig:5.0.0"
 MULTI = "quay.io/wire/island-sftd:1.0"

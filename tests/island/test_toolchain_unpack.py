@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.cli import run_cli
 
 CACHE = Path(os.environ.get("WIRE_BUNDLE_TEST_CACHE", "/var/cache/wire-bundle-tests")) / "toolchain-kind"
 SPEC = """version: 1
@@ -25,28 +26,21 @@ toolchain:
 pytestmark = pytest.mark.slow
 
 
-def offline_cli(*args) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    return subprocess.run(["unshare", "--net", sys.executable, "-m", "bundler.cli", *map(str, args)],
-                          capture_output=True, text=True, env={**env, "PIP_CONFIG_FILE": os.devnull}, timeout=900)
-
-
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.skip("unshare --net needs root")
     tmp = tmp_path_factory.mktemp("admin")
     (tmp / "admin.yaml").write_text(SPEC)
-    proc = subprocess.run([sys.executable, "-m", "bundler.cli", "build", str(tmp / "admin.yaml"), "-o",
-                           str(tmp / "admin.tar.zst"), "--cache-dir", str(CACHE), "-q"],
-                          capture_output=True, text=True, timeout=1200)
+    proc = run_cli("build", tmp / "admin.yaml", "-o", tmp / "admin.tar.zst", "--cache-dir", CACHE, "-q",
+                   timeout=1200)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return tmp / "admin.tar.zst"
 
 
 def test_unpack_installs_the_toolchain_offline_once(archive, tmp_path):
     venv = tmp_path / "opt" / "venv"
-    r = offline_cli("unpack", archive, "--to", tmp_path / "bundle", "--toolchain-venv", venv)
+    r = run_cli("unpack", archive, "--to", tmp_path / "bundle", "--toolchain-venv", venv, offline=True, timeout=900)
     assert r.returncode == 0, r.stderr
     assert "collections in" in r.stdout
     version = subprocess.run([str(venv / "bin" / "wire-bundle"), "--version"], capture_output=True, text=True)
@@ -55,12 +49,12 @@ def test_unpack_installs_the_toolchain_offline_once(archive, tmp_path):
                             capture_output=True, text=True)
     assert runner.returncode == 0, runner.stderr
     assert (tmp_path / "opt" / "collections" / "ansible_collections" / "ansible" / "posix").is_dir()
-    again = offline_cli("unpack", archive, "--to", tmp_path / "bundle", "--toolchain-venv", venv)
+    again = run_cli("unpack", archive, "--to", tmp_path / "bundle", "--toolchain-venv", venv, offline=True, timeout=900)
     assert again.returncode == 0 and "nothing to do" in again.stdout
 
 
 def test_a_bundle_without_toolchain_says_so(tmp_path, registry, image_factory):
-    from tests.bundle.conftest import run_cli, write_spec
+    from tests.bundle.conftest import write_spec
 
     image_factory.push(registry, "admin/none", image_factory.simple("none"), tag="1")
     spec = write_spec(tmp_path / "s.yaml", [f"{registry.host}/admin/none:1"], {registry.host: {"insecure": True}})

@@ -18,6 +18,7 @@ import pytest
 from bundler.lab import HostSpec, Lab, LabError
 from bundler.lab.network import choose_subnet
 from bundler.lab.state import all_states, read_state
+from tests.support.cli import cli_command, run_cli
 
 pytestmark = pytest.mark.lab
 HERE = Path(__file__).resolve().parent
@@ -189,7 +190,7 @@ def test_down_cleans_up_after_a_killed_up(tmp_path):
     name = f"crash-{os.getpid() % 10000}"
     spec = tmp_path / "lab.yaml"
     spec.write_text(f"name: {name}\nhosts: {{a: {{}}, b: {{}}, c: {{}}}}\n")
-    proc = subprocess.Popen([sys.executable, "-m", "bundler.cli", "lab", "up", str(spec)], cwd=REPO,
+    proc = subprocess.Popen(cli_command("lab", "up", spec), cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120
@@ -206,8 +207,7 @@ def test_down_cleans_up_after_a_killed_up(tmp_path):
         assert st["status"] == "starting"
         lab = Lab.attach(name)
         assert lab.leftovers(), "a killed up leaves things behind for down to find"
-        down = subprocess.run([sys.executable, "-m", "bundler.cli", "lab", "down", name], cwd=REPO,
-                              capture_output=True, text=True, timeout=120)
+        down = run_cli("lab", "down", name, cwd=REPO, timeout=120)
         assert down.returncode == 0, down.stderr
         assert Lab(name, [HostSpec("a")]).leftovers() == []
         from bundler.lab import leftovers
@@ -230,8 +230,7 @@ def test_cli_up_status_ssh_down(tmp_path):
     inv_copy = tmp_path / "out" / "inventory.yml"
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "bundler.cli", "lab", *args], cwd=REPO, capture_output=True,
-                              text=True, timeout=300)
+        return run_cli("lab", *args, cwd=REPO)
 
     try:
         up = cli("up", str(spec), "--inventory", str(inv_copy))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,15 +13,21 @@ from bundler.lab import HostSpec, Lab, LabError, load_spec
 from bundler.lab.base import base_key, mirror_for_suite
 from bundler.lab.lab import _du
 from bundler.lab.network import choose_subnet, networks_in_use
+from tests.support.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def cli(*args: str, env: dict | None = None, user: int | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "bundler.cli", "lab", *args]
-    if user is not None:
-        cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    prefix = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] if user is not None else []
+    return run_cli("lab", *args, prefix=prefix, cwd=REPO, env=env, timeout=60)
+
+
+def _up(tmp_path: Path, spec: str, *args: str, **kw) -> subprocess.CompletedProcess:
+    """`wire-bundle lab up` of a lab.yaml holding `spec`."""
+    f = tmp_path / "lab.yaml"
+    f.write_text(spec)
+    return cli("up", str(f), *args, **kw)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -92,9 +97,7 @@ def test_subnet_choice_skips_used_networks_and_refuses_when_pool_is_full():
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the root check comes first")
 def test_cli_bad_spec_is_one_line_error(tmp_path):
-    f = tmp_path / "lab.yaml"
-    f.write_text("hosts:\n  Bad: {}\n")
-    proc = cli("up", str(f), "--name", "x")
+    proc = _up(tmp_path, "hosts:\n  Bad: {}\n", "--name", "x")
     assert proc.returncode == 1
     assert proc.stderr.strip() == ("error: lab host name 'Bad' is invalid: use 1-31 of a-z, 0-9, '-' "
                                    "starting with a letter")
@@ -102,9 +105,7 @@ def test_cli_bad_spec_is_one_line_error(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch to an unprivileged user")
 def test_refuses_when_not_root(tmp_path):
-    f = tmp_path / "lab.yaml"
-    f.write_text("name: nr\nhosts: {a: {}}\n")
-    proc = cli("up", str(f), user=65534)
+    proc = _up(tmp_path, "name: nr\nhosts: {a: {}}\n", user=65534)
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.strip() == ("error: the island lab needs root (network namespaces, mounts, "
                                    "systemd-nspawn); run it as root")
@@ -112,9 +113,7 @@ def test_refuses_when_not_root(tmp_path):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the root check comes first")
 def test_refuses_when_tools_are_missing(tmp_path):
-    f = tmp_path / "lab.yaml"
-    f.write_text("name: nt\nhosts: {a: {}}\n")
-    proc = cli("up", str(f), env={**os.environ, "PATH": str(tmp_path)})
+    proc = _up(tmp_path, "name: nt\nhosts: {a: {}}\n", env={"PATH": str(tmp_path)})
     assert proc.returncode == 1
     assert "error: the island lab needs systemd-nspawn (apt package systemd-container), debootstrap" \
         in proc.stderr

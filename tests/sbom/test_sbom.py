@@ -22,9 +22,11 @@ from bundler.lab.base import ensure_base
 from bundler.lab.config import defaults
 from bundler.sbom.names import iter_components
 from bundler.sbom.ospkgs.dpkg import paragraphs
-from tests.bundle.conftest import read_tar, run_cli, write_spec, write_tar
+from tests.bundle.conftest import write_spec
 from tests.fixtures.builds import bundle_sign_key  # noqa: F401 - the session's signing key (autouse)
 from tests.fixtures.lab import require_lab
+from tests.support.archive import read_tar, write_tar
+from tests.support.cli import run_cli
 from tests.support.images import FIXED_MTIME, Blob, make_image, sha256_digest
 
 APK_DB = b"""C:Q1abc=

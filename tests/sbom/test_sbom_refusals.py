@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from tests.bundle.conftest import run_cli
+from tests.support.cli import run_cli
 
 
 def unpacked(tmp_path, sbom: bytes | None):

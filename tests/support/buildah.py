@@ -7,10 +7,13 @@ driver in a private storage root, so it needs no daemon, no overlay support and 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
+
+from tests.support.images import DOCKER_MANIFEST, OCI_MANIFEST, Pushed
 
 BUILDAH = "/usr/bin/buildah"
 TIMEOUT = 120
@@ -20,24 +23,22 @@ class BuildahError(RuntimeError):
     pass
 
 
-@dataclass(frozen=True)
-class BuiltImage:
-    host: str
-    repo: str
-    tag: str
-    digest: str  # manifest digest as stored in the registry (from buildah's --digestfile)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.host}/{self.repo}@{self.digest}"
-
-    @property
-    def tag_ref(self) -> str:
-        return f"{self.host}/{self.repo}:{self.tag}"
-
-
 def buildah_available() -> bool:
     return Path(BUILDAH).exists()
+
+
+def buildah_in(root: Path, runroot: Path, timeout: float = TIMEOUT) -> Callable[..., str]:
+    """`buildah ARGS` on a private vfs store (`root`, `runroot`): returns its output; BuildahError names the step."""
+    base = [BUILDAH, "--root", str(root), "--runroot", str(runroot), "--storage-driver", "vfs"]
+
+    def run(*args: str) -> str:
+        proc = subprocess.run([*base, *args], capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            raise BuildahError(f"buildah {args[0]} failed: {proc.stderr.strip()[-800:]}")
+        return proc.stdout.strip()
+
+    return run
 
 
 def build_and_push(
@@ -48,7 +49,7 @@ def build_and_push(
     *,
     files: dict[str, bytes] | None = None,
     fmt: str = "oci",
-) -> BuiltImage:
+) -> Pushed:
     """`buildah from scratch`, copy `files` in, commit, push to `registry` (plain http). Returns the digest.
 
     `fmt` is "oci" or "docker" (Docker schema-2 manifest).
@@ -60,15 +61,7 @@ def build_and_push(
     for d in (root, runroot, ctx):
         d.mkdir(parents=True, exist_ok=True)
     files = files or {"stand-in/hello.txt": b"stand-in image built by buildah for wire-bundle tests\n"}
-    base = [BUILDAH, "--root", str(root), "--runroot", str(runroot), "--storage-driver", "vfs"]
-
-    def run(*args: str) -> str:
-        proc = subprocess.run([*base, *args], capture_output=True, text=True, timeout=TIMEOUT,
-                              stdin=subprocess.DEVNULL)
-        if proc.returncode != 0:
-            raise BuildahError(f"buildah {args[0]} failed: {proc.stderr.strip()[-500:]}")
-        return proc.stdout.strip()
-
+    run = buildah_in(root, runroot)
     ctr = run("from", "--quiet", "scratch")
     try:
         for i, (dest, data) in enumerate(sorted(files.items())):
@@ -90,8 +83,9 @@ def build_and_push(
         run(*push, local, f"docker://{host}/{repo}:{tag}")
         digest = digestfile.read_text().strip()
     finally:
-        subprocess.run([*base, "rm", ctr], capture_output=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
-    return BuiltImage(host, repo, tag, digest)
+        with contextlib.suppress(BuildahError):
+            run("rm", ctr)
+    return Pushed(host, repo, digest, tag, DOCKER_MANIFEST if fmt == "docker" else OCI_MANIFEST)
 
 
 def cleanup(workdir: Path) -> None:

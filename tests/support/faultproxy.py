@@ -30,9 +30,11 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from tests.support.httpserver import HTTPServer
 
 BLOB_GET = r"/v2/.+/blobs/sha256:[0-9a-f]{64}$"
 HOP_BY_HOP = {
@@ -111,26 +113,12 @@ class FaultProxy:
         self._records: list[RequestRecord] = []
         self._lock = threading.Lock()
         self.log_path = log_path
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"faultproxy:{self.port}",
-                                        daemon=True)
-        self._thread.start()
-
-    # -- addresses ---------------------------------------------------------------------------------------
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
+        self._http = HTTPServer(self._handler_class(), name="faultproxy")
+        self.port = self._http.port
+        self.host, self.url = self._http.host, self._http.url
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._http.close()
 
     def __enter__(self) -> FaultProxy:
         return self

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.httpserver import HTTPServer, QuietHandler
 
 
 @dataclass(frozen=True)
@@ -24,22 +25,14 @@ class Request:
     status: int
 
 
-class FileServer:
+class FileServer(HTTPServer):
     def __init__(self, files: dict[str, bytes], *, head_allowed: bool = True):
         self.files = dict(files)
         self.head_allowed = head_allowed
         self.requests: list[Request] = []
         self._cuts: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(self._handler(), name="fileserver")
 
     def cut_once(self, path: str, *, after: int) -> None:
         with self._lock:
@@ -47,16 +40,6 @@ class FileServer:
 
     def gets(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.method == "GET" and r.path == path]
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> FileServer:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
     def _record(self, req: Request) -> None:
         with self._lock:
@@ -69,11 +52,8 @@ class FileServer:
     def _handler(self):
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
 
             def do_HEAD(self) -> None:
                 self._serve(body=False)

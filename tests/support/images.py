@@ -277,14 +277,11 @@ class Pushed:
     media_type: str
     blobs_uploaded: list[str] = field(default_factory=list)
     blobs_mounted: list[str] = field(default_factory=list)
+    ref: str = field(init=False)
+    tag_ref: str = field(init=False)  # host/repo:tag
 
-    @property
-    def ref(self) -> str:
-        return f"{self.host}/{self.repo}@{self.digest}"
-
-    @property
-    def tag_ref(self) -> str:
-        return f"{self.host}/{self.repo}:{self.tag}"
+    def __post_init__(self) -> None:
+        self.ref, self.tag_ref = f"{self.host}/{self.repo}@{self.digest}", f"{self.host}/{self.repo}:{self.tag}"
 
 
 class RegistryClient:

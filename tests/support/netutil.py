@@ -29,3 +29,18 @@ def wait_until(check: Callable[[], bool], *, timeout: float, what: str, interval
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not ready after {timeout:.0f}s")
         time.sleep(interval)
+
+
+class Listening:
+    """`host` and `url` of something serving plain HTTP on `address:port`."""
+
+    address = "127.0.0.1"
+    port: int
+
+    @property
+    def host(self) -> str:
+        return f"{self.address}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"

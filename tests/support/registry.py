@@ -23,7 +23,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from tests.support.netutil import free_port
+from tests.support.netutil import Listening, free_port
 
 REGISTRY_BIN = "/usr/bin/docker-registry"
 HTPASSWD_BIN = "/usr/bin/htpasswd"
@@ -76,7 +76,7 @@ def htpasswd_line(user: str, password: str) -> str:
     return out.strip() + "\n"
 
 
-class Registry:
+class Registry(Listening):
     """A running `docker-registry` process on 127.0.0.1.
 
     >>> reg = Registry(tmp_path, htpasswd=("alice", "s3cret"))  # starts it
@@ -110,15 +110,6 @@ class Registry:
         self._proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self._start()
-
-    # -- addresses -------------------------------------------------------------------------------------
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}"
 
     @property
     def auth(self) -> tuple[str, str] | None:
@@ -275,3 +266,45 @@ class Registry:
     def __repr__(self) -> str:
         mode = "htpasswd" if self._htpasswd else "token" if self.token_auth else "anonymous"
         return f"<Registry {self.url} {mode}>"
+
+
+class ReadOnlyRegistry(Listening):
+    """docker-registry serving `storage` read-only (maintenance mode, as the asset host role configures it) on
+    `address:port` (default: a free loopback port); its config and log in `workdir`.
+
+    On the lab bridge it is the island's registry: images pushed to a `Registry` with the same storage are served
+    here, where the VMs can reach them.
+    """
+
+    def __init__(self, storage: Path, workdir: Path, address: str = "127.0.0.1", port: int | None = None):
+        self.address = address
+        self.port = port or free_port()
+        cfg = workdir / "readonly-registry.yml"
+        cfg.write_text(yaml.safe_dump({
+            "version": 0.1, "log": {"level": "info", "accesslog": {"disabled": True}},
+            "storage": {"filesystem": {"rootdirectory": str(storage)},
+                        "maintenance": {"readonly": {"enabled": True}, "uploadpurging": {"enabled": False}}},
+            "http": {"addr": self.host, "secret": "stand-in"},
+        }))
+        self.log = workdir / "readonly-registry.log"
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen([REGISTRY_BIN, "serve", str(cfg)], stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                if requests.get(f"{self.url}/v2/", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        self.stop()
+        raise RegistryError(f"read-only registry on {self.host} did not start: {self.log.read_text()[-1000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

@@ -17,7 +17,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from tests.support.httpserver import HTTPServer
 from tests.support.registry import TokenAuthSettings
 
 SERVICE = "wire-bundle-test-registry"
@@ -58,11 +59,8 @@ class TokenServer:
         self.cert_path = self.workdir / "rootcert.pem"
         self.cert_path.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
         self._x5c = [base64.b64encode(self._cert.public_bytes(serialization.Encoding.DER)).decode()]
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="tokenserver", daemon=True)
-        self._thread.start()
+        self._http = HTTPServer(self._handler_class(), name="tokenserver")
+        self.port = self._http.port
 
     @staticmethod
     def _self_signed(key: rsa.RSAPrivateKey) -> x509.Certificate:
@@ -86,9 +84,7 @@ class TokenServer:
         return TokenAuthSettings(self.realm, SERVICE, ISSUER, self.cert_path)
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self._http.close()
 
     def make_token(self, access: list[dict], subject: str = "", *, lifetime: int = TOKEN_LIFETIME) -> str:
         now = int(time.time())

@@ -29,7 +29,7 @@ import yaml
 
 from bundler.kinds.charts.render import find_helm, helm_env
 from bundler.kinds.images.reference import parse_reference
-from tests.bundle.conftest import run_cli
+from tests.support.cli import run_cli
 from tests.support.wire_release import ROOT, release_dir
 
 VALUE_SETS = {  # chart -> value sets (files under examples/wire-values); charts not named render with defaults

@@ -16,9 +16,9 @@ import pytest
 import yaml
 
 from bundler.kinds.images.reference import parse_reference
-from tests.bundle.conftest import run_cli
+from tests.support.cli import run_cli
+from tests.support.release_values import OPTIONS, render_releases
 from tests.support.wire_release import ROOT
-from tests.wire_release.test_releases_real_charts import OPTIONS, _render
 
 EXAMPLE = ROOT / "examples" / "wire.yaml"
 
@@ -92,7 +92,7 @@ def test_the_bundle_holds_every_image_the_generated_values_pull(discovered, wire
     """What `wire-bundle values` makes for the production example pulls only images the example's bundle holds:
     the value sets discovery renders and the values the island installs pin the same images."""
     _, out = discovered
-    rendered = _render(tmp_path, wire_release, options)
+    rendered = render_releases(tmp_path, wire_release, options)
     assert not rendered.failed, rendered.failed
     pulled = {name: _pod_images(objs) for name, objs in rendered.objs.items()}
     missing = {name: sorted(imgs - set(out["images"])) for name, imgs in pulled.items() if imgs - set(out["images"])}

@@ -7,10 +7,7 @@ import tarfile
 
 import yaml
 
-
-def _member(tgz, name):
-    with tarfile.open(tgz) as tar:
-        return tar.extractfile(name).read().decode()
+from tests.support.archive import tgz_member
 
 
 def test_every_chart_of_build_json_is_packaged_or_named_unavailable(wire_release):
@@ -26,18 +23,18 @@ def test_every_chart_of_build_json_is_packaged_or_named_unavailable(wire_release
 
 def test_versions_and_image_tags_are_the_releases(wire_release):
     tgz = wire_release.packages["wire-server"]
-    assert yaml.safe_load(_member(tgz, "wire-server/Chart.yaml"))["version"] == "5.29.0"
-    values = _member(tgz, "wire-server/values.yaml")
+    assert yaml.safe_load(tgz_member(tgz, "wire-server/Chart.yaml").decode())["version"] == "5.29.0"
+    values = tgz_member(tgz, "wire-server/values.yaml").decode()
     assert "do-not-use" not in values and "tag: 5.29.0" in values
     # Subcharts carry the parent's version, and so does the requirement naming them (as upstream's script sets).
-    assert yaml.safe_load(_member(tgz, "wire-server/charts/nginz/Chart.yaml"))["version"] == "5.29.0"
-    assert "do-not-use" not in _member(tgz, "wire-server/charts/nginz/values.yaml")
-    reqs = yaml.safe_load(_member(tgz, "wire-server/requirements.yaml"))["dependencies"]
+    assert yaml.safe_load(tgz_member(tgz, "wire-server/charts/nginz/Chart.yaml").decode())["version"] == "5.29.0"
+    assert "do-not-use" not in tgz_member(tgz, "wire-server/charts/nginz/values.yaml").decode()
+    reqs = yaml.safe_load(tgz_member(tgz, "wire-server/requirements.yaml").decode())["dependencies"]
     assert {d["version"] for d in reqs} == {"5.29.0"}
     # build.json's appVersion, where it names one, is the chart's and its image's.
     sftd = wire_release.packages["sftd"]
-    assert yaml.safe_load(_member(sftd, "sftd/Chart.yaml"))["appVersion"] == "5.0.65"
-    webapp = yaml.safe_load(_member(wire_release.packages["webapp"], "webapp/values.yaml"))
+    assert yaml.safe_load(tgz_member(sftd, "sftd/Chart.yaml").decode())["appVersion"] == "5.0.65"
+    webapp = yaml.safe_load(tgz_member(wire_release.packages["webapp"], "webapp/values.yaml").decode())
     assert webapp["image"]["tag"] == wire_release.charts["webapp"].app_version == \
         "2026-03-25-production.0-v0.34.9-0-8d7c1b7"
 

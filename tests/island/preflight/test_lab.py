@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.fixtures.lab import HostSpec
+from tests.support.cli import run_cli
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -47,8 +46,7 @@ def lab(make_lab):
 
 
 def preflight(inventory: Path, *args: str) -> tuple[int, dict]:
-    proc = subprocess.run([sys.executable, "-m", "bundler.cli", "preflight", "-i", str(inventory), "--profile",
-                           "lab", "--format", "json", *args], capture_output=True, text=True, timeout=300, cwd=REPO)
+    proc = run_cli("preflight", "-i", inventory, "--profile", "lab", "--format", "json", *args, cwd=REPO)
     assert proc.stdout.startswith("{"), proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     import jsonschema

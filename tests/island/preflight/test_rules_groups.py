@@ -13,6 +13,7 @@ from bundler.island.preflight.matrix import listen_ports, probe_targets
 from bundler.island.preflight.report import build_report
 from bundler.island.preflight.requirements import host_requirements
 from bundler.island.preflight.rules import PreflightError, load_profile
+from tests.support.cli import run_cli
 
 
 def inventory(tmp_path: Path, groups: dict[str, list[str]], all_vars: dict | None = None,
@@ -206,13 +207,9 @@ def test_ignore_of_an_unknown_id_is_refused():
      "preflight_sft_participants 5000: a call happens in a conversation, and conversations are capped at 2000"),
 ])
 def test_cli_bad_input_is_one_line_and_runs_nothing(tmp_path, content, args, message):
-    import subprocess
-    import sys
-
     inv = tmp_path / "inventory.yml"
     inv.write_text(content)
-    proc = subprocess.run([sys.executable, "-m", "bundler.cli", "preflight", "-i", str(inv), *args],
-                          capture_output=True, text=True, timeout=60)
+    proc = run_cli("preflight", "-i", inv, *args, timeout=60)
     assert proc.returncode == 1
     [line] = proc.stderr.strip().splitlines()
     assert line.startswith("error: ") and message in line

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from tests.support.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[3]
 CHARTS = Path(__file__).resolve().parent / "charts"
@@ -101,10 +101,8 @@ class Site:
         return self.inventory
 
     def run(self, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = [sys.executable, "-m", "bundler.cli", "values", "-i", str(self.inventory), "-o", str(self.out),
-               "--vault-password-file", str(self.password_file), *extra]
-        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=120,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = run_cli("values", "-i", self.inventory, "-o", self.out, "--vault-password-file", self.password_file,
+                       *extra, cwd=ROOT, timeout=120, env={"PYTHONPATH": str(ROOT)})
         if check:
             assert proc.returncode == 0, proc.stderr
         return proc

@@ -7,6 +7,7 @@ import textwrap
 import yaml
 
 from tests.island.values.conftest import DOMAIN, PASSWORD
+from tests.support.cli import run_cli
 
 
 def _ini(site) -> str:
@@ -87,36 +88,27 @@ def test_cli_missing_inventory(site):
 
 
 def test_cli_vault_password_from_environment(site):
-    import os
-    import subprocess
-    import sys
 
     from tests.island.values.conftest import ROOT
 
-    env = {**os.environ, "ANSIBLE_VAULT_PASSWORD_FILE": str(site.password_file), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "bundler.cli", "values", "-i", str(site.inventory), "-o",
-                           str(site.out)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    env = {"ANSIBLE_VAULT_PASSWORD_FILE": str(site.password_file), "PYTHONPATH": str(ROOT)}
+    proc = run_cli("values", "-i", site.inventory, "-o", site.out, env=env, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert site.secrets()["generated"]["turn_secret"]
     env.pop("ANSIBLE_VAULT_PASSWORD_FILE")
-    proc = subprocess.run([sys.executable, "-m", "bundler.cli", "values", "-i", str(site.inventory), "-o",
-                           str(site.root / "other")], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    proc = run_cli("values", "-i", site.inventory, "-o", site.root / "other", env=env, cwd=ROOT, timeout=120,
+                   unset=["ANSIBLE_VAULT_PASSWORD_FILE"])
     assert proc.returncode == 1 and "error: vault password: none given" in proc.stderr
 
 
 def test_cli_help_teaches():
-    import subprocess
-    import sys
-
     from tests.island.values.conftest import ROOT
 
-    proc = subprocess.run([sys.executable, "-m", "bundler.cli", "values", "--help"], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
+    proc = run_cli("values", "--help", cwd=ROOT, timeout=60)
     assert proc.returncode == 0
     for word in ("wire_domain", "--rotate", "secrets.vault.yaml", "wire.com/role=sftd", "--check-charts"):
         assert word in proc.stdout
-    top = subprocess.run([sys.executable, "-m", "bundler.cli", "--help"], capture_output=True, text=True, cwd=ROOT,
-                         timeout=60)
+    top = run_cli("--help", cwd=ROOT, timeout=60)
     assert "values" in top.stdout
 
 

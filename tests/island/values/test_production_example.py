@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.support.cli import run_cli
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -30,8 +31,7 @@ def test_values_from_the_production_example(tmp_path):
     password = tmp_path / "vault-pass"
     password.write_text("example-only\n")
     out = tmp_path / "values"
-    r = subprocess.run([sys.executable, "-m", "bundler.cli", "values", "-i", str(inv), "-o", str(out),
-                        "--vault-password-file", str(password)], capture_output=True, text=True)
+    r = run_cli("values", "-i", inv, "-o", out, "--vault-password-file", password)
     assert r.returncode == 0, r.stderr
     assert "WARNING" not in r.stderr, r.stderr
     assert (out / "wire-server.yaml").exists() and (out / "secrets.vault.yaml").exists()

@@ -4,19 +4,18 @@ an OCI chart pushed to the session registry with `helm push`."""
 from __future__ import annotations
 
 import base64
-import functools
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.kinds.charts import chartsrc
+from tests.support.httpserver import DirectoryServer
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -29,8 +28,8 @@ def helm_bin() -> str:
     return found
 
 
-class ChartServer:
-    """python's http.server on 127.0.0.1, serving a directory, remembering the paths asked for."""
+class ChartServer(DirectoryServer):
+    """A directory on 127.0.0.1, remembering the paths asked for."""
 
     def __init__(self, root: Path, auth: tuple[str, str] | None = None):
         self.requests: list[str] = []
@@ -50,17 +49,7 @@ class ChartServer:
                     return
                 super().do_GET()
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(root, handler=Handler)
 
 
 @dataclass

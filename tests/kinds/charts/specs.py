@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from bundler.bundle.spec import LoadedSpec, load_spec
+from tests.support import specs
 
 VALUES = {
     "defaults.yaml": {},
@@ -23,11 +24,5 @@ def write_spec(tmp_path: Path, charts: list[dict], *, images: dict | None = None
     for name, data in VALUES.items():
         (tmp_path / "values").mkdir(exist_ok=True)
         (tmp_path / "values" / name).write_text(yaml.safe_dump(data))
-    doc: dict = {"version": 1, "name": "charts-test", "charts": charts}
-    if images:
-        doc["images"] = images
-    if registries:
-        doc["registries"] = registries
-    path = tmp_path / "spec.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return load_spec(path)
+    extra = {k: v for k, v in (("images", images), ("registries", registries)) if v}
+    return load_spec(specs.write_spec(tmp_path / "spec.yaml", name="charts-test", charts=charts, **extra))

@@ -11,9 +11,9 @@ from bundler.errors import BundleError
 from bundler.island.charts import installable_chart
 from bundler.kinds.charts.kind import KIND
 from bundler.kinds.charts.render import template
-from tests.bundle.conftest import run_cli
 from tests.kinds.charts import chartsrc
 from tests.kinds.charts.specs import write_spec
+from tests.support.cli import run_cli
 
 
 def test_dependency_from_an_oci_registry_is_fetched_and_rendered(tmp_path, small_repo, oci_repo, registry, ctx):

@@ -12,7 +12,9 @@ from bundler.island.charts import installable_chart
 from bundler.kinds.charts.discover import images_in_manifests
 from bundler.kinds.charts.render import template
 from bundler.kinds.images.reference import parse_reference
-from tests.bundle.conftest import read_tar, run_cli
+from tests.support import specs
+from tests.support.archive import read_tar
+from tests.support.cli import run_cli
 
 CHART_IMAGES = ["brig:5.0", "init:1.0", "backup:2.1", "sub-worker:0.3", "lib-migrate:0.1.5", "federator:5.0",
                 "oci-pod:1.0", "sub-helper:0.3"]
@@ -21,19 +23,15 @@ CHART_IMAGES = ["brig:5.0", "init:1.0", "backup:2.1", "sub-worker:0.3", "lib-mig
 def write_spec(tmp_path, chart_repo, oci_repo, registry) -> tuple:
     (tmp_path / "values").mkdir()
     (tmp_path / "values" / "federation.yaml").write_text("federation:\n  enabled: true\n")
-    spec = {
-        "version": 1,
-        "name": "charts-e2e",
-        "registries": {registry.host: {"insecure": True}},
-        "images": {"refs": [f"{registry.host}/wire/extra:1.0"], "exclude": ["*/wire/brig-tools:*"]},
-        "charts": [
+    return specs.write_spec(
+        tmp_path / "wire.yaml", name="charts-e2e",
+        registries={registry.host: {"insecure": True}},
+        images={"refs": [f"{registry.host}/wire/extra:1.0"], "exclude": ["*/wire/brig-tools:*"]},
+        charts=[
             {"name": "parent", "repo": chart_repo.url, "version": "^1", "values": [[], "values/federation.yaml"]},
             {"name": "ocichart", "repo": oci_repo, "version": "0.1.0"},
         ],
-    }
-    path = tmp_path / "wire.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
+    )
 
 
 def test_images_build_verify_inspect(tmp_path, chart_repo, oci_repo, registry, image_factory, helm_bin):

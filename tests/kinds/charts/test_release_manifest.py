@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,9 +19,10 @@ from bundler.bundle.spec import load_spec
 from bundler.errors import BundleError, SpecError
 from bundler.kinds.charts import release_manifest
 from bundler.kinds.charts.kind import KIND
-from tests.bundle.conftest import run_cli
 from tests.kinds.charts import chartsrc
 from tests.kinds.charts.conftest import ChartServer, SmallRepo, helm_env
+from tests.support.cli import run_cli
+from tests.support.httpserver import HTTPServer, QuietHandler
 
 REG = "registry.test"  # only rendered, never pulled
 
@@ -206,17 +205,14 @@ def test_bad_manifests_on_the_command_line_give_one_line(tmp_path):
         server.close()
 
 
-class FlakyServer:
+class FlakyServer(HTTPServer):
     """Loopback HTTP: answers 503 to the first `failures` requests, then the manifest; counts requests."""
 
     def __init__(self, body: bytes, failures: int):
         self.hits = 0
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 outer.hits += 1
                 status, data = (503, b"busy") if outer.hits <= failures else (200, body)
@@ -225,13 +221,8 @@ class FlakyServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/build.json"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
+        self.manifest_url = f"{self.url}/build.json"
 
 
 @pytest.mark.parametrize(("failures", "ok"), [(2, True), (10, False)])
@@ -239,7 +230,7 @@ def test_url_manifest_retries_a_busy_server_a_bounded_number_of_times(tmp_path, 
     monkeypatch.setattr(fetch.time, "sleep", lambda _s: None)  # the backoff's waiting, not its count
     server = FlakyServer(json.dumps(manifest("https://charts.example")).encode(), failures)
     try:
-        path = write(tmp_path, {"manifest": server.url, "exclude": {"demo": "demo"}})
+        path = write(tmp_path, {"manifest": server.manifest_url, "exclude": {"demo": "demo"}})
         if ok:
             assert sorted(c.name for c in load_spec(path).spec.charts) == ["lib", "tiny", "valued"]
             assert server.hits == failures + 1

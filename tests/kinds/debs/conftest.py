@@ -7,24 +7,16 @@ rerun resolves again (apt-get update is incremental) but fetches nothing it alre
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bundler.bundle import gpg
 from tests.kinds.debs.island import CACHE
-
-DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-BOOKWORM_SOURCES = [
-    {"uri": "http://deb.debian.org/debian", "suites": ["bookworm", "bookworm-updates"],
-     "signed_by": DEBIAN_KEYRING},
-    {"uri": "http://deb.debian.org/debian-security", "suites": ["bookworm-security"], "signed_by": DEBIAN_KEYRING},
-]
+from tests.support import specs
+from tests.support.specs import bookworm_debs
 
 
 @dataclass
@@ -61,15 +53,7 @@ class _Progress:
 
 def write_spec(path: Path, packages: list[str], *, sources: list[dict] | None = None, name: str = "debs-test",
                **debs: Any) -> Path:
-    target = {"name": "bookworm", "suite": "bookworm", "sources": sources or BOOKWORM_SOURCES}
-    spec = {"version": 1, "name": name, "debs": {"targets": [target], "packages": packages, **debs}}
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    return path
-
-
-def run_cli(*args: Any, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "bundler.cli", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ))
+    return specs.write_spec(path, name=name, debs=bookworm_debs(packages, sources=sources, **debs))
 
 
 @pytest.fixture(scope="session")

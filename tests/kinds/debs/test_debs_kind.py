@@ -16,8 +16,9 @@ from bundler.bundle import gpg
 from bundler.bundle.spec import load_spec
 from bundler.errors import BundleError, IntegrityError
 from bundler.kinds.debs.kind import KIND, cache_path
-from tests.kinds.debs.conftest import DebsContext, run_cli, write_spec
+from tests.kinds.debs.conftest import DebsContext, write_spec
 from tests.kinds.debs.island import minbase_root
+from tests.support.cli import run_cli
 from tests.support.netutil import free_port
 
 pytestmark = pytest.mark.slow
@@ -93,7 +94,7 @@ def test_baseline_none_ships_the_essential_packages_too(tmp_path, ctx):
 
 def _cli_error(tmp_path: Path, cache: Path, packages: list[str], **kw) -> str:
     spec = write_spec(tmp_path / "bad.yaml", packages, **kw)
-    r = run_cli("lock", spec, "--cache-dir", cache, "-q")
+    r = run_cli("lock", spec, "--cache-dir", cache, "-q", timeout=900)
     assert r.returncode != 0, r.stdout
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr

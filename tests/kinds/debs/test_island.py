@@ -9,32 +9,20 @@ from __future__ import annotations
 
 import json
 import shutil
-import tarfile
 import time
-from pathlib import Path
 
 import pytest
-import zstandard
 from packageurl import PackageURL
 
 from bundler.bundle import gpg
-from tests.kinds.debs.conftest import run_cli, write_spec
+from tests.kinds.debs.conftest import write_spec
 from tests.kinds.debs.island import Island, minbase_root
+from tests.support.archive import extract
+from tests.support.cli import run_cli
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 PACKAGES = ["nginx", "coturn", "openjdk-17-jre-headless"]
-
-
-def _extract_debs(archive: Path, dest: Path) -> None:
-    with open(archive, "rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as zr, \
-            tarfile.open(fileobj=zr, mode="r|") as tar:
-        for member in tar:
-            if member.isfile() and member.name.startswith("debs/"):
-                out = dest / member.name.removeprefix("debs/")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                with tar.extractfile(member) as src, open(out, "wb") as f:
-                    shutil.copyfileobj(src, f)
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +34,15 @@ def bundle(tmp_path_factory, debs_cache) -> dict:
     tmp = tmp_path_factory.mktemp("debs-bundle")
     spec = write_spec(tmp / "island.yaml", PACKAGES, name="island-test")
     started = time.monotonic()
-    r = run_cli("build", spec, "-o", tmp / "island.tar.zst", "--cache-dir", debs_cache, "-q")
+    r = run_cli("build", spec, "-o", tmp / "island.tar.zst", "--cache-dir", debs_cache, "-q", timeout=900)
     assert r.returncode == 0, r.stderr
     built = time.monotonic() - started
-    r = run_cli("verify", tmp / "island.tar.zst")
+    r = run_cli("verify", tmp / "island.tar.zst", timeout=900)
     assert r.returncode == 0, r.stderr
     repo = tmp / "repo"
     repo.mkdir(mode=0o755)
     repo.chmod(0o755)  # apt's file: method reads as the _apt user
-    _extract_debs(tmp / "island.tar.zst", repo)
+    extract(tmp / "island.tar.zst", repo, prefix="debs/")
     lock = json.loads((tmp / "island.lock.json").read_text())
     packages = lock["debs"]["targets"][0]["packages"]
     print(f"\ndebs island bundle: {len(packages)} packages, {sum(p['size'] for p in packages) / 2**20:.1f} MiB, "
@@ -116,15 +104,15 @@ def test_island_refuses_a_repository_signed_by_another_key(bundle, tmp_path, oth
 def test_rebuild_from_the_lock_is_byte_identical(bundle, debs_cache, tmp_path):
     spec = bundle["archive"].with_name("island.yaml")
     again = tmp_path / "again.tar.zst"
-    r = run_cli("build", spec, "-o", again, "--locked", "--cache-dir", debs_cache, "-q")
+    r = run_cli("build", spec, "-o", again, "--locked", "--cache-dir", debs_cache, "-q", timeout=900)
     assert r.returncode == 0, r.stderr
     assert again.read_bytes() == bundle["archive"].read_bytes()  # signatures and Release Date included
-    r = run_cli("inspect", again)
+    r = run_cli("inspect", again, timeout=900)
     assert r.returncode == 0 and "openjdk-17-jre-headless" in r.stdout and "wire-bundle-archive-keyring" in r.stdout
 
 
 def test_sbom_lists_every_deb_by_purl_and_sha256(bundle):
-    from tests.bundle.conftest import read_tar
+    from tests.support.archive import read_tar
 
     sbom = json.loads(next(d for m, d in read_tar(bundle["archive"]) if m.name == "sbom.cdx.json"))
     listed = {}

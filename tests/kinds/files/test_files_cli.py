@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import subprocess
-import sys
-import tarfile
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import zstandard
 
+from tests.support.archive import members
+from tests.support.cli import run_cli
 from tests.support.fileserver import FileServer
 
 STAND_IN = os.urandom(700_000)  # stand-in payload, never shipped
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bundler.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
-
-
-def members(archive: Path) -> dict[str, bytes]:
-    with open(archive, "rb") as f:
-        data = zstandard.ZstdDecompressor().stream_reader(f).read()
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        return {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
 
 
 @pytest.fixture
@@ -53,7 +38,7 @@ files:
 def test_build_verify_inspect(tmp_path, server):
     path = spec(tmp_path, server, hashlib.sha256(STAND_IN).hexdigest())
     out = tmp_path / "out.tar.zst"
-    built = run("build", str(path), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", cwd=tmp_path)
+    built = run_cli("build", str(path), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", cwd=tmp_path)
     assert built.returncode == 0, built.stderr
 
     lock = json.loads((tmp_path / "files.lock.json").read_text())
@@ -70,9 +55,9 @@ def test_build_verify_inspect(tmp_path, server):
         ("file", f"pkg:generic/stand-in-tool-1.2.tar.gz?checksum=sha256:{digest}&download_url="
                  f"{quote(server.url + '/rel/stand-in-tool-1.2.tar.gz', safe='/:')}", digest)]
 
-    verified = run("verify", str(out), cwd=tmp_path)
+    verified = run_cli("verify", str(out), cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    shown = run("inspect", str(out), cwd=tmp_path)
+    shown = run_cli("inspect", str(out), cwd=tmp_path)
     assert shown.returncode == 0, shown.stderr
     assert "tools/stand-in-tool-1.2.tar.gz" in shown.stdout
 
@@ -81,7 +66,7 @@ def test_checksum_mismatch_fails_in_one_line_and_writes_no_archive(tmp_path, ser
     wrong = hashlib.sha256(b"another file").hexdigest()
     path = spec(tmp_path, server, wrong)
     out = tmp_path / "out.tar.zst"
-    built = run("build", str(path), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", cwd=tmp_path)
+    built = run_cli("build", str(path), "-o", str(out), "--cache-dir", str(tmp_path / "cache"), "-q", cwd=tmp_path)
     assert built.returncode != 0
     lines = built.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: file tools/stand-in-tool-1.2.tar.gz: digest mismatch")
@@ -93,7 +78,7 @@ def test_checksum_mismatch_fails_in_one_line_and_writes_no_archive(tmp_path, ser
 def test_missing_checksum_fails_at_load_naming_file_line_and_key(tmp_path, server):
     path = tmp_path / "files.yaml"
     path.write_text(f"version: 1\nfiles:\n  - url: {server.url}/rel/stand-in-tool-1.2.tar.gz\n")
-    built = run("build", str(path), "-o", str(tmp_path / "out.tar.zst"), "--cache-dir", str(tmp_path / "c"),
+    built = run_cli("build", str(path), "-o", str(tmp_path / "out.tar.zst"), "--cache-dir", str(tmp_path / "c"),
                 cwd=tmp_path)
     assert built.returncode != 0
     assert built.stderr.strip() == (f"error: {path}:3: files[0]: file {server.url}/rel/stand-in-tool-1.2.tar.gz "

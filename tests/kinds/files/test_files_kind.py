@@ -15,6 +15,7 @@ from bundler.errors import BundleError, IntegrityError, RegistryError, SpecError
 from bundler.kinds.files.kind import KIND
 from tests.kinds.files.context import build_context
 from tests.support.fileserver import FileServer
+from tests.support.specs import write_spec_text
 
 # Stand-in payloads: random bytes, never shipped. Big enough that a cut leaves a real prefix behind.
 STAND_IN_TGZ = os.urandom(3 * 1024 * 1024 + 17)
@@ -41,9 +42,7 @@ def ctx(tmp_path: Path) -> Context:
 
 
 def write_spec(tmp_path: Path, body: str) -> Path:
-    p = tmp_path / "bundle.yaml"
-    p.write_text("version: 1\n" + body)
-    return p
+    return write_spec_text(tmp_path / "bundle.yaml", body)
 
 
 def spec_for(tmp_path: Path, server: FileServer, tgz_sum: str | None = None):

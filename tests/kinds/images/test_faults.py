@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 
-from tests.bundle.conftest import run_cli, write_spec
+from tests.bundle.conftest import write_spec
+from tests.support.cli import run_cli
+from tests.support.mounts import tmpfs
+from tests.support.netutil import free_port
 
 
 def _spec_via(tmp_path, host: str, refs: list, extra_regs: dict | None = None):
     regs = {"quay.io": {"mirror": host}, host: {"insecure": True}, **(extra_regs or {})}
     return write_spec(tmp_path / "s.yaml", refs, regs)
+
+
+def _build(tmp_path, cache, host: str, refs: list, *args: object, env: dict | None = None):
+    """`wire-bundle build` of `refs` with quay.io mirrored at `host`, into tmp_path/b.tar.zst."""
+    return run_cli("build", _spec_via(tmp_path, host, refs), "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, *args,
+                   env=env)
 
 
 def _no_partials(cache):
@@ -22,8 +30,7 @@ def test_cut_connection_resumes_with_range(tmp_path, registry, fault_proxy, imag
     image_factory.push(registry, "cut/brig", image_factory.simple("brig", size=3 << 20), tag="1")
     big = image_factory.layer("brig:amd64", 3 << 20)
     fault_proxy.cut_after(1 << 20, path=rf"/blobs/{big.digest}")
-    spec = _spec_via(tmp_path, fault_proxy.host, ["quay.io/cut/brig:1"])
-    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "-j", "1")
+    r = _build(tmp_path, cache, fault_proxy.host, ["quay.io/cut/brig:1"], "-j", "1")
     assert r.rc == 0, r.err
     ranges = fault_proxy.range_requests()
     assert ranges, "the interrupted blob was not resumed with a Range request"
@@ -39,8 +46,7 @@ def test_resume_ignored_by_the_server_starts_the_blob_over(tmp_path, registry, f
     big = image_factory.layer("brig:amd64", 3 << 20)
     fault_proxy.cut_after(1 << 20, path=rf"/blobs/{big.digest}")
     fault_proxy.ignore_range(path=rf"/blobs/{big.digest}")
-    spec = _spec_via(tmp_path, fault_proxy.host, ["quay.io/norange/brig:1"])
-    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "-j", "1")
+    r = _build(tmp_path, cache, fault_proxy.host, ["quay.io/norange/brig:1"], "-j", "1")
     assert r.rc == 0, r.err
     retried = fault_proxy.requests_to(f"/blobs/{big.digest}", "GET")
     assert [(rec.fault, rec.status) for rec in retried] == [("cut", 200), ("ignore_range", 200)]
@@ -52,8 +58,7 @@ def test_flipped_byte_is_caught_and_fetched_again(tmp_path, registry, fault_prox
     image_factory.push(registry, "flip/brig", image_factory.simple("brig", size=100_000), tag="1")
     layer = image_factory.layer("brig:amd64", 100_000)
     fault_proxy.flip_byte(5000, times=1, path=rf"/blobs/{layer.digest}")
-    spec = _spec_via(tmp_path, fault_proxy.host, ["quay.io/flip/brig:1"])
-    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "-j", "1")
+    r = _build(tmp_path, cache, fault_proxy.host, ["quay.io/flip/brig:1"], "-j", "1")
     assert r.rc == 0, r.err
     assert run_cli("verify", tmp_path / "b.tar.zst").rc == 0
 
@@ -83,44 +88,34 @@ def test_server_errors_are_retried(tmp_path, registry, fault_proxy, image_factor
     image_factory.push(registry, "flaky/brig", image_factory.simple("brig"), tag="1")
     fault_proxy.fail(times=3, status=500)
     fault_proxy.fail(times=2, status=503, path=r"/v2/.*/manifests/.*")
-    spec = _spec_via(tmp_path, fault_proxy.host, ["quay.io/flaky/brig:1"])
-    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "-j", "1")
+    r = _build(tmp_path, cache, fault_proxy.host, ["quay.io/flaky/brig:1"], "-j", "1")
     assert r.rc == 0, r.err
 
 
 def test_basic_auth_from_docker_config(tmp_path, auth_registry, image_factory, cache):
     image_factory.push(auth_registry, "private/brig", image_factory.simple("brig"), tag="1")
-    spec = _spec_via(tmp_path, auth_registry.host, ["quay.io/private/brig:1"])
-    denied = run_cli("build", spec, "-o", tmp_path / "x.tar.zst", "--cache-dir", cache,
-                     env={"DOCKER_CONFIG": str(tmp_path / "nowhere")})
+    refs = ["quay.io/private/brig:1"]
+    denied = _build(tmp_path, cache, auth_registry.host, refs, env={"DOCKER_CONFIG": str(tmp_path / "nowhere")})
     assert denied.rc == 1 and "login" in denied.err.lower()
     user, password = auth_registry.auth
     conf = tmp_path / "docker"
     conf.mkdir()
     token = base64.b64encode(f"{user}:{password}".encode()).decode()
     (conf / "config.json").write_text(json.dumps({"auths": {auth_registry.host: {"auth": token}}}))
-    ok = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, env={"DOCKER_CONFIG": str(conf)})
+    ok = _build(tmp_path, cache, auth_registry.host, refs, env={"DOCKER_CONFIG": str(conf)})
     assert ok.rc == 0, ok.err
 
 
 def test_bearer_token_flow(tmp_path, token_registry, image_factory, cache):
     image_factory.push(token_registry, "tok/brig", image_factory.simple("brig"), tag="1")
-    spec = _spec_via(tmp_path, token_registry.host, ["quay.io/tok/brig:1"])
-    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache,
-                env={"DOCKER_CONFIG": str(tmp_path / "none")})
+    r = _build(tmp_path, cache, token_registry.host, ["quay.io/tok/brig:1"],
+               env={"DOCKER_CONFIG": str(tmp_path / "none")})
     assert r.rc == 0, r.err
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_unreachable_registry_is_one_line(tmp_path, cache):
-    host = f"127.0.0.1:{_free_port()}"
-    spec = _spec_via(tmp_path, host, ["quay.io/wire/brig:1"])
-    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache)
+    host = f"127.0.0.1:{free_port()}"
+    r = _build(tmp_path, cache, host, ["quay.io/wire/brig:1"])
     assert r.rc == 1
     last = r.err.strip().splitlines()[-1]
     assert last == f"error: quay.io/wire/brig:1: registry {host} unreachable: connection refused"
@@ -128,8 +123,7 @@ def test_unreachable_registry_is_one_line(tmp_path, cache):
 
 
 def test_unknown_tag_names_image_and_cause(tmp_path, registry, cache):
-    spec = _spec_via(tmp_path, registry.host, ["quay.io/nothing/here:9"])
-    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache)
+    r = _build(tmp_path, cache, registry.host, ["quay.io/nothing/here:9"])
     assert r.rc == 1
     assert "quay.io/nothing/here:9: manifest 9 not found (HTTP 404" in r.err
     assert "Traceback" not in r.err
@@ -137,8 +131,7 @@ def test_unknown_tag_names_image_and_cause(tmp_path, registry, cache):
 
 def test_missing_platform_lists_what_the_index_offers(tmp_path, registry, image_factory, cache):
     image_factory.push(registry, "plat/sft", image_factory.multiarch("sft"), tag="1")
-    spec = _spec_via(tmp_path, registry.host, [{"ref": "quay.io/plat/sft:1", "platforms": ["linux/s390x"]}])
-    r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache)
+    r = _build(tmp_path, cache, registry.host, [{"ref": "quay.io/plat/sft:1", "platforms": ["linux/s390x"]}])
     assert r.rc == 1
     assert "no manifest for platform linux/s390x (index offers: linux/amd64, linux/arm64/v8)" in r.err
 
@@ -160,19 +153,13 @@ def test_invalid_spec_names_file_line_and_key(tmp_path, cache):
 
 
 def test_full_disk_fails_early_with_numbers(tmp_path, registry, image_factory):
-    import subprocess
     image_factory.push(registry, "full/a", image_factory.simple("a", size=4 << 20), tag="1")
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=True)
-    try:
+    with tmpfs(tmp_path / "small", "size=2m") as mnt:
         spec = _spec_via(tmp_path, registry.host, ["quay.io/full/a:1"])
         r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", mnt / "cache")
         assert r.rc == 1
         assert "not enough free space on" in r.err and "free" in r.err and "Traceback" not in r.err
         assert not _no_partials(mnt)
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_http_proxy_and_no_proxy_are_honoured(tmp_path, registry, fault_proxy, image_factory):
@@ -238,20 +225,14 @@ def _blobs(cache):
 
 def test_an_output_on_a_read_only_file_system_is_refused_before_any_download(tmp_path, registry, image_factory,
                                                                            cache):
-    import subprocess
     image_factory.push(registry, "ro/a", image_factory.simple("a"), tag="1")
     spec = _spec_via(tmp_path, registry.host, ["quay.io/ro/a:1"])
-    mnt = tmp_path / "ro"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mnt)], check=True)
-    try:
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as mnt:
         for out in (mnt / "b.tar.zst", mnt / "new" / "dir" / "b.tar.zst"):
             r = run_cli("build", spec, "-o", out, "--cache-dir", cache)
             assert r.rc == 1
             assert r.err.strip().splitlines() == [f"error: {out}: cannot write in {mnt}: Read-only file system"]
         assert not _blobs(cache)
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 def test_an_output_under_a_file_is_one_line(tmp_path, registry, image_factory, cache):
@@ -267,13 +248,9 @@ def test_an_output_under_a_file_is_one_line(tmp_path, registry, image_factory, c
 
 def test_a_full_tmpdir_is_named_before_gpg_fails_in_it(tmp_path, registry, image_factory, cache):
     """gpg's own words for a full GNUPGHOME are 'No agent running' (about the signing key): the disk is the cause."""
-    import subprocess
     image_factory.push(registry, "fulltmp/a", image_factory.simple("a"), tag="1")
     spec = _spec_via(tmp_path, registry.host, ["quay.io/fulltmp/a:1"])
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], check=True)
-    try:
+    with tmpfs(tmp_path / "tiny", "size=1m") as mnt:
         (mnt / "filler").write_bytes(b"\0" * ((1 << 20) - 8192))
         env = {"WIRE_BUNDLE_SIGN_KEY": ""}  # the cache's own key: made with gpg in --tmpdir
         r = run_cli("build", spec, "-o", tmp_path / "b.tar.zst", "--cache-dir", cache, "--tmpdir", mnt, env=env)
@@ -281,5 +258,3 @@ def test_a_full_tmpdir_is_named_before_gpg_fails_in_it(tmp_path, registry, image
         [line] = r.err.strip().splitlines()
         assert line.startswith(f"error: not enough free space on {mnt}: need ") and "scratch space" in line, line
         assert not _blobs(cache)
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)

@@ -13,18 +13,18 @@ import json
 import os
 import re
 import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
-import zstandard
 
 from bundler.bundle.lock import ToolchainLock
 from bundler.bundle.spec import load_spec, loads_spec
 from bundler.errors import BundleError, SpecError
 from bundler.kinds.toolchain.kind import KIND
 from tests.kinds.files.context import build_context
+from tests.support.archive import extract
+from tests.support.cli import run, run_cli
 
 CACHE = Path(os.environ.get("WIRE_BUNDLE_TEST_CACHE", "/var/cache/wire-bundle-tests")) / "toolchain-kind"
 SPEC = """version: 1
@@ -37,16 +37,8 @@ toolchain:
 pytestmark = pytest.mark.slow
 
 
-def offline(cmd: list[str], **env_extra: str) -> subprocess.CompletedProcess:
-    """Run `cmd` in a new network namespace: only a loopback that is down, so nothing can be downloaded."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update(PIP_CONFIG_FILE=os.devnull, **env_extra)
-    return subprocess.run(["unshare", "--net", *cmd], capture_output=True, text=True, env=env, timeout=600)
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bundler.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=1200)
+def offline(cmd: list[str], **env: str) -> subprocess.CompletedProcess:
+    return run(cmd, offline=True, env=env, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +48,10 @@ def built(tmp_path_factory):
     spec_path = tmp / "bundle.yaml"
     spec_path.write_text(SPEC)
     archive = tmp / "toolchain.tar.zst"
-    proc = cli("build", str(spec_path), "-o", str(archive), "--cache-dir", str(CACHE), "-q", cwd=tmp)
+    proc = run_cli("build", str(spec_path), "-o", str(archive), "--cache-dir", str(CACHE), "-q", cwd=tmp, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     stage = tmp / "bundle"
-    with open(archive, "rb") as f, zstandard.ZstdDecompressor().stream_reader(f) as raw, \
-            tarfile.open(fileobj=raw, mode="r|") as tar:
-        tar.extractall(stage, filter="data")
+    extract(archive, stage)
     bundle = json.loads((stage / "bundle.json").read_text())
     return {
         "spec": load_spec(spec_path),
@@ -110,9 +100,9 @@ def test_second_fetch_from_the_lock_gives_the_same_bytes(built):
 
 
 def test_archive_verifies_and_inspect_lists_the_toolchain(built):
-    verified = cli("verify", str(built["archive"]), cwd=built["tmp"])
+    verified = run_cli("verify", str(built["archive"]), cwd=built["tmp"], timeout=1200)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    shown = cli("inspect", str(built["archive"]), cwd=built["tmp"])
+    shown = run_cli("inspect", str(built["archive"]), cwd=built["tmp"], timeout=1200)
     assert shown.returncode == 0, shown.stderr
     assert "toolchain (Python 3.11, manylinux2014_x86_64)" in shown.stdout
     assert "ansible-core" in shown.stdout and "community.docker" in shown.stdout

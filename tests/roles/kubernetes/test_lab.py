@@ -17,8 +17,8 @@ import pytest
 
 from tests.fixtures.lab import HostSpec
 from tests.roles.kubernetes.island import kubernetes_bundle, node_files, role_overrides, sha256
-from tests.roles.services.island import AssetServer, IslandRegistry
 from tests.support.images import ImageFactory
+from tests.support.island import serve_island
 from tests.support.registry import Registry
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -36,31 +36,26 @@ def island(make_lab, tmp_path_factory):
     started = time.monotonic()
     lab = make_lab("k8s", HOSTS)
     TIMINGS["lab up"] = time.monotonic() - started
-    server = AssetServer(bundle, lab.host_address_on_bridge)
     work = tmp_path_factory.mktemp("k8s-registry")
     pushed_to = Registry(work, name="push")
     pause = ImageFactory(seed="k8s-pause").push(pushed_to, "registry.k8s.io/pause",
                                                 ImageFactory(seed="k8s-pause").simple("pause", size=20_000), tag="3.9")
-    island_registry = IslandRegistry(pushed_to.storage_dir, work, lab.host_address_on_bridge, port=5001)
     artifacts = tmp_path_factory.mktemp("k8s-artifacts")
-    extravars = {
-        **role_overrides(),
-        "ansible_pipelining": True,
-        "wire_asset_host": lab.host_address_on_bridge,
-        "wire_asset_url": server.url,
-        "wire_registry": island_registry.host,
-        "kubernetes_admin_kubeconfig": str(artifacts / "admin.conf"),
-        # Labels and annotations as an inventory would give them per host.
-        "kubernetes_node_labels": "{{ {'wire.com/zone': 'zone-' ~ inventory_hostname} }}",
-        "kubernetes_node_annotations": "{{ {'wire.com/rack': 'r1'} }}",
-        "wire_external_ip": "{{ '203.0.113.7' if inventory_hostname == 'node1' else omit }}",
-        "sft_planned_participants": 40,
-        # Not the kernel's default (32768 60999), so the role has to write the running value.
-        "sft_port_range": "33000 60000",
-    }
-    yield lab, extravars, pause.digest, artifacts
-    server.close()
-    island_registry.close()
+    with serve_island(bundle, lab.host_address_on_bridge, registry=pushed_to.storage_dir, registry_port=5001,
+                      workdir=work) as asset_vars:
+        extravars = {
+            **role_overrides(),
+            **asset_vars,
+            "kubernetes_admin_kubeconfig": str(artifacts / "admin.conf"),
+            # Labels and annotations as an inventory would give them per host.
+            "kubernetes_node_labels": "{{ {'wire.com/zone': 'zone-' ~ inventory_hostname} }}",
+            "kubernetes_node_annotations": "{{ {'wire.com/rack': 'r1'} }}",
+            "wire_external_ip": "{{ '203.0.113.7' if inventory_hostname == 'node1' else omit }}",
+            "sft_planned_participants": 40,
+            # Not the kernel's default (32768 60999), so the role has to write the running value.
+            "sft_port_range": "33000 60000",
+        }
+        yield lab, extravars, pause.digest, artifacts
     pushed_to.stop()
     print("\nkubernetes lab timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in TIMINGS.items()))
 

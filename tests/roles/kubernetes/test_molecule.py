@@ -17,11 +17,10 @@ import os
 import pytest
 import yaml
 
+from tests.fixtures.lab import require_lab
 from tests.roles.kubernetes.island import kubernetes_bundle, role_overrides
-from tests.roles.services.island import AssetServer, IslandRegistry
 from tests.support.images import ImageFactory
-from tests.support.molecule import REPO, assert_stages, molecule_test
-from tests.support.netutil import free_port
+from tests.support.molecule import REPO, assert_stages, island_vars_file, molecule_test, scenario_dir
 from tests.support.registry import Registry
 
 HELM = REPO / "tools" / "bin" / "helm"
@@ -33,24 +32,15 @@ CERT_KEY = "c0ffee" * 10 + "abcd"
 
 @pytest.fixture(scope="module")
 def island_vars(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("island lab needs root")
-    work = tmp_path_factory.mktemp("k8s-molecule")
-    server = AssetServer(kubernetes_bundle(work), "0.0.0.0")
-    pushed_to = Registry(work, name="push")
-    factory = ImageFactory(seed="k8s-pause")
-    factory.push(pushed_to, "registry.k8s.io/pause", factory.simple("pause", size=20_000), tag="3.9")
-    port = free_port()
-    island_registry = IslandRegistry(pushed_to.storage_dir, work, "0.0.0.0", port=port)
-    path = work / "vars.yml"
-    path.write_text(yaml.safe_dump({
-        **role_overrides(), "ansible_pipelining": True, "wire_asset_host": "lab-gateway",
-        "wire_asset_url": f"http://lab-gateway:{server.url.rsplit(':', 1)[1]}", "wire_registry": f"lab-gateway:{port}",
-    }))
-    yield path
-    server.close()
-    island_registry.close()
-    pushed_to.stop()
+    require_lab()
+    pushed_to = Registry(tmp_path_factory.mktemp("k8s-registry"), name="push")
+    try:
+        factory = ImageFactory(seed="k8s-pause")
+        factory.push(pushed_to, "registry.k8s.io/pause", factory.simple("pause", size=20_000), tag="3.9")
+        yield from island_vars_file(tmp_path_factory, "k8s-molecule", kubernetes_bundle, overrides=role_overrides(),
+                                    registry=pushed_to.storage_dir)
+    finally:
+        pushed_to.stop()
 
 
 @pytest.mark.lab
@@ -59,7 +49,7 @@ def island_vars(tmp_path_factory):
 @pytest.mark.parametrize("role", ["kubernetes", "sft"])
 def test_molecule_scenario_on_the_island_lab(role, island_vars, tmp_path):
     out = molecule_test(role, lab_name=f"m-{role[:8]}-{os.getpid() % 10000}", work=tmp_path, timeout=2700,
-                        env={"WIRE_TEST_VARS_FILE": str(island_vars)})
+                        vars_file=island_vars)
     assert_stages(out, STAGES)
     # Join tokens and the certificate key never reach the output, whatever the stage.
     assert TOKEN not in out and CERT_KEY not in out
@@ -81,6 +71,6 @@ def test_molecule_wire_releases_on_the_admin_host(tmp_path):
     assert_stages(out, STAGES)
     assert not (tmp_path / "ephemeral" / "admin-host").exists(), "molecule destroy must remove the work directory"
     # The scenario's SMTP password reached brig's Secret (its verify checks that) and never the output.
-    password = yaml.safe_load((REPO / "roles/wire_releases/molecule/default/inventory/island.yml").read_text())[
+    password = yaml.safe_load((scenario_dir("wire_releases") / "inventory/island.yml").read_text())[
         "all"]["vars"]["wire_smtp_password"]
     assert password not in out

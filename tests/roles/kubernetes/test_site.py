@@ -21,16 +21,14 @@ import shutil
 import time
 
 import pytest
-import yaml
 
-from tests.bundle.conftest import run_cli
 from tests.fixtures.lab import HostSpec
 from tests.island.values.conftest import CHARTS, Site
-from tests.kinds.debs.island import CACHE
-from tests.roles.kubernetes.island import node_files, role_overrides, sha256
+from tests.roles.kubernetes.island import node_files, role_overrides
 from tests.roles.kubernetes.playbook import REPO, ansible_playbook
-from tests.roles.services.island import SOURCES
+from tests.support.cli import run_cli
 from tests.support.images import ImageFactory
+from tests.support.island import build_bundle
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 PACKAGES = ["nginx", "docker-registry", "chrony", "containerd"]
@@ -40,25 +38,12 @@ TIMINGS: dict[str, float] = {}
 
 @pytest.fixture(scope="module")
 def island(make_lab, registry, tmp_path_factory):
-    from tests.support.fileserver import FileServer
-
     tmp = tmp_path_factory.mktemp("site")
     started = time.monotonic()
     factory = ImageFactory(seed="site-pause")
     factory.push(registry, "pause", factory.simple("pause", size=50_000), tag="3.9")
-    files = node_files()
-    with FileServer({"/" + p: d for p, d in files.items()}) as server:
-        spec = {"version": 1, "name": "site-test",
-                "registries": {"registry.k8s.io": {"mirror": registry.host}, registry.host: {"insecure": True}},
-                "images": {"refs": [PAUSE]},
-                "debs": {"targets": [{"name": "bookworm", "suite": "bookworm", "sources": SOURCES}],
-                         "packages": PACKAGES},
-                "files": [{"url": f"{server.url}/{p}", "path": p, "sha256": sha256(d)}
-                          for p, d in sorted(files.items())]}
-        (tmp / "site.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-        r = run_cli("build", tmp / "site.yaml", "-o", tmp / "site.tar.zst", "--cache-dir", CACHE / "debs-cache",
-                    "-q", timeout=1500)
-    assert r.rc == 0, r.err
+    build_bundle(tmp, "site-test", packages=PACKAGES, files=node_files(), images={"refs": [PAUSE]},
+                 registries={"registry.k8s.io": {"mirror": registry.host}, registry.host: {"insecure": True}})
     TIMINGS["bundle"] = time.monotonic() - started
     (tmp / "values-site").mkdir()
     values = Site(tmp / "values-site")
@@ -69,7 +54,7 @@ def island(make_lab, registry, tmp_path_factory):
                             HostSpec("kube1", groups=["kube_control_plane", "kube_node", "sft"], packages=["procps"])])
     TIMINGS["lab up"] = time.monotonic() - started
     root = lab.host("asset").root
-    shutil.copyfile(tmp / "site.tar.zst", root / "root" / "site.tar.zst")
+    shutil.copyfile(tmp / "site-test.tar.zst", root / "root" / "site.tar.zst")
     r = run_cli("unpack", root / "root" / "site.tar.zst", "--to", root / "srv" / "wire-bundle")
     assert r.rc == 0, r.err
 

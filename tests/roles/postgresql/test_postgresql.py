@@ -12,39 +12,28 @@ import re
 import textwrap
 
 import pytest
-import yaml
 
 from tests.roles.postgresql.island import postgresql_bundle
-from tests.roles.services.island import AssetServer
-from tests.support.molecule import assert_stages, molecule_test
+from tests.support.molecule import assert_stages, island_vars_file, molecule_test
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def island(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("island lab needs root")
-    work = tmp_path_factory.mktemp("postgresql-molecule")
-    server = AssetServer(postgresql_bundle(work), "0.0.0.0")
-    port = server.url.rsplit(":", 1)[1]
-    vars_file = work / "vars.yml"
-    vars_file.write_text(yaml.safe_dump({"ansible_pipelining": True, "wire_asset_host": "lab-gateway",
-                                         "wire_asset_url": f"http://lab-gateway:{port}"}))
-    vault_pass = work / "vault-pass"
-    vault_pass.write_text("test vault password\n")
-    vault_pass.chmod(0o600)
-    yield work, vars_file, vault_pass
-    server.close()
+def vars_file(tmp_path_factory):
+    yield from island_vars_file(tmp_path_factory, "postgresql-molecule", postgresql_bundle)
 
 
 @pytest.mark.timeout(2700)
-def test_molecule_scenario_with_failover(island):
-    work, vars_file, vault_pass = island
+def test_molecule_scenario_with_failover(vars_file):
+    work = vars_file.parent
+    vault_pass = work / "vault-pass"
+    vault_pass.write_text("test vault password\n")
+    vault_pass.chmod(0o600)
     vault_file = work / "postgresql.vault.yml"
     out = molecule_test("postgresql", lab_name=f"m-postgres-{os.getpid() % 10000}", timeout=2400, work=work,
-                        env={"WIRE_TEST_VARS_FILE": str(vars_file), "ANSIBLE_VAULT_PASSWORD_FILE": str(vault_pass),
-                             "WIRE_TEST_POSTGRESQL_VAULT_FILE": str(vault_file)})
+                        vars_file=vars_file, env={"ANSIBLE_VAULT_PASSWORD_FILE": str(vault_pass),
+                                                  "WIRE_TEST_POSTGRESQL_VAULT_FILE": str(vault_file)})
     assert_stages(out, ("create", "prepare", "converge", "idempotence", "verify", "side_effect", "destroy"))
     # The generated passwords went into the vault file only: encrypted there, never in the output.
     text = vault_file.read_text()

@@ -11,32 +11,22 @@ from __future__ import annotations
 import os
 
 import pytest
-import yaml
 
-from tests.roles.services.island import AssetServer, services_bundle
-from tests.support.molecule import assert_stages, molecule_test
+from tests.roles.services.island import services_bundle
+from tests.support.molecule import assert_stages, island_vars_file, molecule_test
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def vars_file(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("island lab needs root")
-    work = tmp_path_factory.mktemp("rabbitmq-molecule")
-    server = AssetServer(services_bundle(work), "0.0.0.0")
-    port = server.url.rsplit(":", 1)[1]
-    path = work / "vars.yml"
-    path.write_text(yaml.safe_dump({"ansible_pipelining": True, "wire_asset_host": "lab-gateway",
-                                    "wire_asset_url": f"http://lab-gateway:{port}"}))
-    yield path
-    server.close()
+    yield from island_vars_file(tmp_path_factory, "rabbitmq-molecule", services_bundle)
 
 
 @pytest.mark.timeout(3000)
 def test_molecule_scenario(vars_file, tmp_path):
     out = molecule_test("rabbitmq", lab_name=f"m-rabbitmq-{os.getpid() % 10000}", timeout=2700, work=tmp_path,
-                        env={"WIRE_TEST_VARS_FILE": str(vars_file)})
+                        vars_file=vars_file)
     assert_stages(out, ("create", "prepare", "converge", "idempotence", "verify", "destroy"))
     # The verify's own steps, named so a scenario that silently stopped running them fails here.
     for step in ("The vhost made it a quorum queue", "Stop the queue's leader",

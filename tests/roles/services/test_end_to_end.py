@@ -22,8 +22,10 @@ import yaml
 from bundler.lab import Lab
 from tests.fixtures.lab import HostSpec
 from tests.island.values.conftest import make_cert
-from tests.roles.services.island import AssetServer, IslandRegistry, _cli, role_overrides, services_bundle
+from tests.roles.services.island import role_overrides, services_bundle
 from tests.roles.services.standins.restund_image import build_and_push
+from tests.support.cli import run_cli
+from tests.support.island import serve_island
 from tests.support.registry import Registry
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -101,63 +103,58 @@ def island(make_lab, tmp_path_factory):
     started = time.monotonic()
     lab = make_lab("svc", HOSTS)
     TIMINGS["lab up"] = time.monotonic() - started
-    server = AssetServer(bundle, lab.host_address_on_bridge)
     # Wire's restund image as a stand-in (coturn's turnserver behind restund.conf), pushed under the
     # upstream name and served on the bridge like the asset host's registry: quay.io/... via certs.d.
     work = tmp_path_factory.mktemp("restund-image")
     pushed_to = Registry(work, name="push")
     build_and_push(work, pushed_to.host, "quay.io/wire/restund", "v0.6.0-rc.2")
-    island_registry = IslandRegistry(pushed_to.storage_dir, work, lab.host_address_on_bridge)
-    addr = {h.name: h.address for h in lab.hosts}
-    # The admin host's directory: the lab's inventory with the operator's settings, then `wire-bundle values`
-    # beside it (values/secrets.vault.yaml holds the passwords of PostgreSQL's and RabbitMQ's Wire user).
-    site = tmp_path_factory.mktemp("island-site")
-    make_cert(site, ["*." + WIRE_SETTINGS["wire_domain"], WIRE_SETTINGS["wire_domain"]])
-    inventory = yaml.safe_load(lab.inventory_path.read_text())
-    inventory["all"]["vars"].update(WIRE_SETTINGS)
-    (site / "inventory.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
-    vault_pass = site / "vault-pass"
-    vault_pass.write_text(VAULT_PASSWORD + "\n")
-    vault_pass.chmod(0o600)
-    started = time.monotonic()
-    r = _cli("values", "-i", site / "inventory.yml", "-o", site / "values", "--vault-password-file", vault_pass)
-    assert r.returncode == 0, r.stderr
-    TIMINGS["values"] = time.monotonic() - started
-    # The playbooks decrypt the values' secrets file and write their own vault file with this password.
-    old_vault_env = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
-    os.environ["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_pass)
-    extravars = {
-        **role_overrides(),
-        # One SSH round trip per task instead of several: the lab shares 2 cores with everything else.
-        "ansible_pipelining": True,
-        "wire_asset_host": lab.host_address_on_bridge,
-        "wire_asset_url": server.url,
-        "wire_registry": island_registry.host,
-        # turn1 runs coturn (Debian), turn2 restund as Wire runs it: the (stand-in) image through containerd.
-        "restund_implementation": "{{ 'restund' if inventory_hostname == 'turn2' else 'coturn' }}",
-        "restund_container_args": ["/standin/restund.sh"],
-        "restund_zrest_secret": os.urandom(16).hex(),
-        # es1 is the TURN client (from another VM) and the peer the operator allows; cass1 is a forbidden peer.
-        "restund_allowed_peer_ranges": [f"{addr['es1']}/32"],
-        "restund_verify_client": "es1",
-        "restund_verify_allowed_peer": "es1",
-        "restund_verify_forbidden_peer": "cass1",
-        "minio_root_user": "wire-root",
-        "minio_root_password": os.urandom(12).hex(),
-        "minio_cargohold_access_key": "cargohold",
-        "minio_cargohold_secret_key": os.urandom(12).hex(),
-        # Small figures for lab VMs, which see the whole machine's memory (the role sizes from it otherwise).
-        "postgresql_shared_buffers_mb": 128,
-        "postgresql_effective_cache_size_mb": 256,
-        "postgresql_wal_keep_size": "64MB",
-    }
-    yield Island(lab, extravars, site)
-    if old_vault_env is None:
-        os.environ.pop("ANSIBLE_VAULT_PASSWORD_FILE", None)
-    else:
-        os.environ["ANSIBLE_VAULT_PASSWORD_FILE"] = old_vault_env
-    server.close()
-    island_registry.close()
+    with serve_island(bundle, lab.host_address_on_bridge, registry=pushed_to.storage_dir, workdir=work) as asset_vars:
+        addr = {h.name: h.address for h in lab.hosts}
+        # The admin host's directory: the lab's inventory with the operator's settings, then `wire-bundle values`
+        # beside it (values/secrets.vault.yaml holds the passwords of PostgreSQL's and RabbitMQ's Wire user).
+        site = tmp_path_factory.mktemp("island-site")
+        make_cert(site, ["*." + WIRE_SETTINGS["wire_domain"], WIRE_SETTINGS["wire_domain"]])
+        inventory = yaml.safe_load(lab.inventory_path.read_text())
+        inventory["all"]["vars"].update(WIRE_SETTINGS)
+        (site / "inventory.yml").write_text(yaml.safe_dump(inventory, sort_keys=False))
+        vault_pass = site / "vault-pass"
+        vault_pass.write_text(VAULT_PASSWORD + "\n")
+        vault_pass.chmod(0o600)
+        started = time.monotonic()
+        r = run_cli("values", "-i", site / "inventory.yml", "-o", site / "values", "--vault-password-file",
+                    vault_pass, timeout=1800)
+        assert r.returncode == 0, r.stderr
+        TIMINGS["values"] = time.monotonic() - started
+        # The playbooks decrypt the values' secrets file and write their own vault file with this password.
+        old_vault_env = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
+        os.environ["ANSIBLE_VAULT_PASSWORD_FILE"] = str(vault_pass)
+        extravars = {
+            **role_overrides(),
+            # ansible_pipelining among them: one SSH round trip per task, the lab shares 2 cores with everything else.
+            **asset_vars,
+            # turn1 runs coturn (Debian), turn2 restund as Wire runs it: the (stand-in) image through containerd.
+            "restund_implementation": "{{ 'restund' if inventory_hostname == 'turn2' else 'coturn' }}",
+            "restund_container_args": ["/standin/restund.sh"],
+            "restund_zrest_secret": os.urandom(16).hex(),
+            # es1 is the TURN client (from another VM) and the peer the operator allows; cass1 is a forbidden peer.
+            "restund_allowed_peer_ranges": [f"{addr['es1']}/32"],
+            "restund_verify_client": "es1",
+            "restund_verify_allowed_peer": "es1",
+            "restund_verify_forbidden_peer": "cass1",
+            "minio_root_user": "wire-root",
+            "minio_root_password": os.urandom(12).hex(),
+            "minio_cargohold_access_key": "cargohold",
+            "minio_cargohold_secret_key": os.urandom(12).hex(),
+            # Small figures for lab VMs, which see the whole machine's memory (the role sizes from it otherwise).
+            "postgresql_shared_buffers_mb": 128,
+            "postgresql_effective_cache_size_mb": 256,
+            "postgresql_wal_keep_size": "64MB",
+        }
+        yield Island(lab, extravars, site)
+        if old_vault_env is None:
+            os.environ.pop("ANSIBLE_VAULT_PASSWORD_FILE", None)
+        else:
+            os.environ["ANSIBLE_VAULT_PASSWORD_FILE"] = old_vault_env
     pushed_to.stop()
     print("\nservices e2e timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in TIMINGS.items()))
 

@@ -10,32 +10,22 @@ from __future__ import annotations
 import os
 
 import pytest
-import yaml
 
-from tests.roles.services.island import AssetServer, role_overrides, services_bundle
-from tests.support.molecule import assert_stages, molecule_test
+from tests.roles.services.island import role_overrides, services_bundle
+from tests.support.molecule import assert_stages, island_vars_file, molecule_test
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
 def vars_file(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("island lab needs root")
-    work = tmp_path_factory.mktemp("services-molecule")
-    server = AssetServer(services_bundle(work), "0.0.0.0")
-    port = server.url.rsplit(":", 1)[1]
-    path = work / "vars.yml"
-    path.write_text(yaml.safe_dump({**role_overrides(), "ansible_pipelining": True, "wire_asset_host": "lab-gateway",
-                                    "wire_asset_url": f"http://lab-gateway:{port}"}))
-    yield path
-    server.close()
+    yield from island_vars_file(tmp_path_factory, "services-molecule", services_bundle, overrides=role_overrides())
 
 
 @pytest.mark.timeout(1800)
 @pytest.mark.parametrize("role", ["cassandra", "elasticsearch", "minio", "restund"])
 def test_molecule_scenario(role, vars_file):
     out = molecule_test(role, lab_name=f"m-{role[:8]}-{os.getpid() % 10000}", timeout=1500,
-                        env={"WIRE_TEST_VARS_FILE": str(vars_file)})
+                        vars_file=vars_file)
     # verify is the role's own client-side check.
     assert_stages(out, ("create", "prepare", "converge", "idempotence", "verify", "destroy"))

@@ -8,13 +8,15 @@ release as the lab), and restund/restund.sh as /standin/restund.sh. The role run
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from pathlib import Path
 
+from tests.support.buildah import BuildahError, buildah_in
+
 HERE = Path(__file__).resolve().parent
 CACHE = Path("/var/cache/wire-bundle-tests/restund-standin")
-BUILDAH = "/usr/bin/buildah"
 
 
 def _busybox() -> Path:
@@ -60,14 +62,7 @@ def build_and_push(workdir: Path, registry_host: str, repo: str, tag: str) -> st
     (root / "tmp").chmod(0o1777)
     (root / "etc" / "passwd").write_text("root:x:0:0:root:/:/bin/sh\n")
 
-    store = ["--root", str(workdir / "store"), "--runroot", str(workdir / "run"), "--storage-driver", "vfs"]
-
-    def buildah(*args: str) -> str:
-        proc = subprocess.run([BUILDAH, *store, *args], capture_output=True, text=True, timeout=300,
-                              stdin=subprocess.DEVNULL)
-        if proc.returncode != 0:
-            raise RuntimeError(f"buildah {args[0]} failed: {proc.stderr.strip()[-800:]}")
-        return proc.stdout.strip()
+    buildah = buildah_in(workdir / "store", workdir / "run", timeout=300)
 
     ctr = buildah("from", "--quiet", "scratch")
     try:
@@ -80,6 +75,7 @@ def build_and_push(workdir: Path, registry_host: str, repo: str, tag: str) -> st
         buildah("push", "--tls-verify=false", "--digestfile", str(digestfile), local,
                 f"docker://{registry_host}/{repo}:{tag}")
     finally:
-        subprocess.run([BUILDAH, *store, "rm", ctr], capture_output=True, timeout=120)
+        with contextlib.suppress(BuildahError):
+            buildah("rm", ctr)
         shutil.rmtree(workdir / "store", ignore_errors=True)
     return digestfile.read_text().strip()
