@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 import tarfile
 from pathlib import Path
 
 import zstandard
 
-from bundler.bundle.archive import iter_members, read_bundle_json
+from bundler.bundle.archive import iter_members
 
 
 def read_tar(archive: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
@@ -39,7 +40,8 @@ def member(archive: Path, name: str) -> bytes:
 
 
 def bundle_json(archive: Path) -> dict:
-    return read_bundle_json(archive)
+    """bundle.json as the document on disk (bundler's reader hands back its typed head instead)."""
+    return json.loads(member(archive, "bundle.json"))
 
 
 def extract(archive: Path, dest: Path, *, prefix: str = "") -> list[Path]:
