@@ -115,4 +115,6 @@ def test_site_from_the_kubernetes_stage(island):
     r = ansible_playbook("site.yml", lab.inventory_path, extravars, env=env, args=["--tags", "kubernetes,sft"],
                          timeout=1200)
     assert r.rc == 0 and r.changed() == 0, r.out[-6000:]
-    assert "PLAY [Asset host]" not in r.out or "TASK [asset_host" not in r.out
+    # Only the asset host role's argument check runs (Ansible tags it always); none of its work does.
+    asset_tasks = [line for line in r.out.splitlines() if line.startswith("TASK [asset_host")]
+    assert all("Validating arguments against arg spec" in line for line in asset_tasks), asset_tasks
