@@ -14,6 +14,8 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -219,7 +221,7 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
         staging.mkdir()
     except OSError as exc:
         raise BundleError(f"cannot unpack into {target}: {exc.filename or target.parent}: {exc.strerror}") from None
-    try:
+    with staged(staging, target):
         state = StreamState()
         members, nbytes = _extract(archive, staging, state)
         signature = staging / SIGNATURE
@@ -242,6 +244,19 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
             shutil.rmtree(previous, ignore_errors=True)
         else:
             os.replace(staging, target)
+    return UnpackResult(target, False, members, nbytes, meta.name, signer, trusted)
+
+
+# Errors creating a member's file that say the archive's layout is impossible, not that the disk is.
+_LAYOUT_ERRNOS = {errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ}
+
+
+@contextmanager
+def staged(staging: Path, target: Path) -> Iterator[None]:
+    """Work that fills `staging` for `target`: on any failure the staging directory goes, and an OS error becomes
+    one line (a full disk said so). Full and delta unpacks both run inside it."""
+    try:
+        yield
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         if exc.errno == errno.ENOSPC:
@@ -250,11 +265,6 @@ def unpack(archive: Path, target: Path, replace: bool = False, log=print, finger
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return UnpackResult(target, False, members, nbytes, meta.name, signer, trusted)
-
-
-# Errors creating a member's file that say the archive's layout is impossible, not that the disk is.
-_LAYOUT_ERRNOS = {errno.EEXIST, errno.ENOTDIR, errno.EISDIR, errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ}
 
 
 def _extract(archive: Path, staging: Path, state: StreamState, from_base: frozenset[str] = frozenset(),

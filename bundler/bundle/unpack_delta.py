@@ -37,7 +37,7 @@ from bundler.bundle.delta import DELTA_JSON, DELTA_JSON_MAX, DELTA_SIGNATURE, De
 from bundler.bundle.manifest import BundleHead
 from bundler.bundle.signing import PUBLIC_KEY, check_trust
 from bundler.bundle.space import check_space
-from bundler.errors import BundleError, IntegrityError, SpaceError
+from bundler.errors import BundleError, IntegrityError
 
 
 @dataclass
@@ -87,6 +87,7 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
         _still_intact,
         bundle_identity,
         read_marker,
+        staged,
     )
 
     decl, meta = head.declaration, head.meta
@@ -113,7 +114,7 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
     sizes = {a.path: a.size for a in meta.artifacts}
     staging = target.with_name(f".{target.name}.unpacking-{os.getpid()}")
     check_space([(target.parent, decl.carried_bytes, "the delta's new members")])
-    try:
+    with staged(staging, target):
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         linked = _link_from_base(target, staging, decl, head.listed, base_files, sizes)
@@ -141,14 +142,6 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
         os.replace(target, previous)
         os.replace(staging, target)
         shutil.rmtree(previous, ignore_errors=True)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        if exc.errno == errno.ENOSPC:
-            raise SpaceError(f"disk full while unpacking into {staging}") from None
-        raise BundleError(f"cannot unpack into {target}: {exc.filename or staging}: {exc.strerror}") from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     log(f"delta on {decl.base_name} ({decl.base}): {linked} members taken from the base, "
         f"{members} extracted")
     return UnpackResult(target, False, members + linked, nbytes, meta.name, signer, trusted)
