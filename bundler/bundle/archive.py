@@ -20,14 +20,23 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, BinaryIO, cast
+from typing import IO, Any, BinaryIO, cast
 
 import zstandard
 from pydantic import ValidationError
 
 from bundler.bundle.artifacts import Artifact
 from bundler.bundle.manifest import BundleHead, Manifest
-from bundler.bundle.mediatypes import BUNDLE_FORMAT, BUNDLE_JSON, CHECKSUMS, SBOM, SIGNATURE
+from bundler.bundle.mediatypes import (
+    BUNDLE_FORMAT,
+    BUNDLE_JSON,
+    CHECKSUMS,
+    DELTA_JSON,
+    DELTA_SIGNATURE,
+    PUBLIC_KEY,
+    SBOM,
+    SIGNATURE,
+)
 from bundler.bundle.parts import PartsReader, is_parts_manifest
 from bundler.bundle.tarstream import CHUNK, OUT_CHUNK, HashingFileSink, HashingReadAhead, TarReader, TarWriter, fsync
 from bundler.bundle.zstdframe import FrameCheck
@@ -197,7 +206,23 @@ class StreamState:
 BUNDLE_JSON_MAX = 16 << 20  # Wire's full bundle.json is a few MiB (spec, lock, every artifact)
 CHECKSUMS_MAX = 64 << 20  # ~90 bytes a member
 SMALL_MAX = 1 << 20  # the signature, the public key
+DELTA_JSON_MAX = 64 << 20  # one path a member taken from the base: Wire's full bundle has ~1,500
 JSON_DEPTH_MAX = 64  # bundle.json nests about 8 deep
+# Each member a reader keeps in memory, and the most bytes it may hold.
+KEPT_MAX = {BUNDLE_JSON: BUNDLE_JSON_MAX, CHECKSUMS: CHECKSUMS_MAX, SIGNATURE: SMALL_MAX, PUBLIC_KEY: SMALL_MAX,
+            DELTA_JSON: DELTA_JSON_MAX, DELTA_SIGNATURE: SMALL_MAX}
+
+
+def read_kept(directory: Path, name: str) -> bytes | None:
+    """Member `name` (one of KEPT_MAX) of an unpacked bundle or a staging directory; None when it is missing,
+    unreadable or larger than it may be."""
+    limit = KEPT_MAX[name]
+    try:
+        with open(directory / name, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError:
+        return None
+    return data if len(data) <= limit else None
 
 
 class _Stream:
@@ -359,18 +384,7 @@ def parse_bundle_json(data: bytes, path: Path | None = None) -> BundleHead:
     def bad(cause: str) -> IntegrityError:
         return IntegrityError(f"{path}: {BUNDLE_JSON}: {cause}" if path is not None else cause)
 
-    try:
-        meta = json.loads(data)
-    except RecursionError:
-        raise bad(f"nests more than {JSON_DEPTH_MAX} levels deep") from None
-    except ValueError as exc:
-        raise bad(f"not valid JSON ({str(exc)[:120]})") from None
-    try:
-        too_deep = _depth(meta) > JSON_DEPTH_MAX
-    except UnicodeEncodeError:
-        raise bad("holds a string that is not valid Unicode (a lone surrogate)") from None
-    if too_deep:
-        raise bad(f"nests more than {JSON_DEPTH_MAX} levels deep")
+    meta = loads_member(data, bad, max_depth=JSON_DEPTH_MAX)
     if not isinstance(meta, dict):
         raise bad("not a JSON object")
     if meta.get("format") != FORMAT:
@@ -382,6 +396,27 @@ def parse_bundle_json(data: bytes, path: Path | None = None) -> BundleHead:
         err = exc.errors()[0]
         at = ".".join(str(p) for p in err["loc"]) or "(top)"
         raise bad(f"{at[:120]}: {err['msg'][:200]}") from None
+
+
+def loads_member(data: bytes, bad: Callable[[str], Exception], max_depth: int | None = None) -> Any:
+    """An archive member's JSON, trusted for nothing: `bad(cause)` is raised when it is not valid JSON, nests
+    deeper than the parser goes or than `max_depth` (when given; the document is then also walked for strings
+    that are not text)."""
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise bad(f"nests more than {max_depth} levels deep" if max_depth else "nests too deep") from None
+    except ValueError as exc:
+        raise bad(f"not valid JSON ({str(exc)[:120]})") from None
+    if max_depth is None:
+        return value
+    try:
+        too_deep = _depth(value) > max_depth
+    except UnicodeEncodeError:
+        raise bad("holds a string that is not valid Unicode (a lone surrogate)") from None
+    if too_deep:
+        raise bad(f"nests more than {max_depth} levels deep")
+    return value
 
 
 def _depth(value: object) -> int:

@@ -8,12 +8,13 @@ holds. Nothing else in the pipeline knows what a chart or a .deb is.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from bundler.bundle.lock import Record
 from bundler.bundle.spec import LoadedSpec
 
 
@@ -34,8 +35,9 @@ class Artifact:
 @dataclass
 class KindResult:
     artifacts: list[Artifact]
-    # What bundle.json says about this kind (JSON-able): e.g. the images with their digests and platforms.
-    summary: Any
+    # What bundle.json says about this kind: its record (or list of records) from bundler/kinds/<kind>/summary.py,
+    # e.g. the images with their digests and platforms.
+    summary: Record | Sequence[Record]
     # Artifacts still downloading, by archive path: the archive writer waits for each in turn, so writing
     # overlaps fetching. A kind that fetches everything inside fetch() leaves this empty.
     pending: dict[str, Future] = field(default_factory=dict)

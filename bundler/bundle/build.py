@@ -24,7 +24,7 @@ from bundler.bundle.artifacts import Artifact, KindResult, file_artifact
 from bundler.bundle.basis import load_basis
 from bundler.bundle.delta import DeltaPlan, delta_members
 from bundler.bundle.lock import LOCK_VERSION, Lock, field_path, read_lock, read_lock_for, write_lock
-from bundler.bundle.manifest import Manifest, ManifestArtifact, SbomSummary
+from bundler.bundle.manifest import KindSummaries, Manifest, ManifestArtifact, SbomSummary
 from bundler.bundle.progress import Reporter
 from bundler.bundle.signing import PUBLIC_KEY, bundle_key, sign
 from bundler.bundle.space import check_space, human
@@ -211,11 +211,12 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
     results: list[KindResult] = []
     try:
         for round_ in (1, 2):
-            summaries: dict[str, Any] = {}
+            fetched: dict[str, Any] = {}
             for kind in kinds(only=lock.kinds()):
                 result = kind.fetch(loaded, lock.section(kind.name), ctx)
                 results.append(result)
-                summaries[kind.name] = result.summary
+                fetched[kind.name] = result.summary
+            summaries = KindSummaries.model_validate(fetched)
             artifacts = unique_artifacts([a for r in results for a in r.artifacts]
                                          + [file_artifact(PUBLIC_KEY, key_file, "meta")])
             if not _discard_damaged(artifacts, {p for r in results for p in r.pending}, ctx, final=round_ == 2):
@@ -314,7 +315,7 @@ def _waiter(pending: dict[str, Future]):
     return wait
 
 
-def _metadata(loaded: LoadedSpec, lock: Lock, summaries: dict[str, Any], artifacts: list[Artifact],
+def _metadata(loaded: LoadedSpec, lock: Lock, summaries: KindSummaries, artifacts: list[Artifact],
               signer: str) -> Manifest:
     return Manifest(
         name=loaded.spec.name,

@@ -29,13 +29,10 @@ from bundler.bundle.archive import (
 from bundler.bundle.artifacts import Artifact
 from bundler.bundle.basis import Basis
 from bundler.bundle.manifest import Manifest
-from bundler.bundle.signing import PUBLIC_KEY
+from bundler.bundle.mediatypes import DELTA_JSON, DELTA_SIGNATURE, PUBLIC_KEY
 from bundler.errors import IntegrityError
 
-DELTA_JSON = "delta.json"
-DELTA_SIGNATURE = "delta.json.asc"
 DELTA_FORMAT = "wire-bundle-delta/1"
-DELTA_JSON_MAX = 64 << 20  # one path a member taken from the base: Wire's full bundle has ~1,500
 
 Digest = Annotated[StrictStr, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
 

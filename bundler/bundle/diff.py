@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bundler.bundle.basis import Basis
-from bundler.bundle.manifest import BundleHead
+from bundler.bundle.manifest import BundleHead, KindSummaries
 from bundler.bundle.signing import PUBLIC_KEY
-from bundler.errors import IntegrityError
+from bundler.kinds.images.summary import ImageSummary
 
 BLOB_PREFIX = "images/blobs/sha256/"
 
@@ -33,17 +33,14 @@ class KindDiff:
 
 
 def diff_bundles(old: Basis, new: Basis) -> dict[str, Any]:
-    try:
-        kinds = {
-            "images": _images(old, new),
-            "charts": _pairs(_charts(old.meta), _charts(new.meta), "version"),
-            "debs": _pairs(_debs(old.meta), _debs(new.meta), "version"),
-            "files": _pairs(_files(old.meta), _files(new.meta), "sha256"),
-            "wheels": _pairs(_wheels(old.meta), _wheels(new.meta), "version"),
-        }
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise IntegrityError(f"bundle.json: a kind's summary is malformed ({type(exc).__name__}: "
-                             f"{str(exc)[:120]})") from None
+    before, after = old.meta.summaries(), new.meta.summaries()
+    kinds = {
+        "images": _images(old, new, before, after),
+        "charts": _pairs(_charts(before), _charts(after), "version"),
+        "debs": _pairs(_debs(before), _debs(after), "version"),
+        "files": _pairs(_files(before), _files(after), "sha256"),
+        "wheels": _pairs(_wheels(before), _wheels(after), "version"),
+    }
     have = old.digests
     carried = [a for a in new.meta.artifacts if a.digest not in have or a.path == PUBLIC_KEY]
     full = sum(a.size for a in new.meta.artifacts)
@@ -64,71 +61,62 @@ def repository(ref: str) -> str:
     return name[:colon] if colon > name.rfind("/") else name
 
 
-def _image_rows(meta: BundleHead) -> dict[str, dict]:
-    images = meta.kinds.get("images") or {}
-    rows = images.get("images", []) if isinstance(images, dict) else []
-    repos = [repository(i["ref"]) for i in rows]
+def _image_rows(summaries: KindSummaries) -> dict[str, ImageSummary]:
+    rows = summaries.images.images if summaries.images else []
+    repos = [repository(i.ref) for i in rows]
     # A repository bundled under two tags is paired by its full reference instead.
-    return {(repository(i["ref"]) if repos.count(repository(i["ref"])) == 1 else i["ref"]): i for i in rows}
+    return {(repository(i.ref) if repos.count(repository(i.ref)) == 1 else i.ref): i for i in rows}
 
 
-def _image_blobs(image: dict, meta: BundleHead) -> set[str]:
-    if "blobs" in image:
-        return set(image["blobs"])
+def _image_blobs(image: ImageSummary, meta: BundleHead) -> set[str]:
+    if image.blobs is not None:
+        return set(image.blobs)
     # Bundles made before images listed their blobs: each blob is credited to the first image that wanted it.
     return {a.digest for a in meta.artifacts
-            if a.kind == "image" and (a.model_extra or {}).get("origin") == image["ref"]}
+            if a.kind == "image" and (a.model_extra or {}).get("origin") == image.ref}
 
 
-def _images(old: Basis, new: Basis) -> KindDiff:
-    before, after = _image_rows(old.meta), _image_rows(new.meta)
+def _images(old: Basis, new: Basis, old_summaries: KindSummaries, new_summaries: KindSummaries) -> KindDiff:
+    before, after = _image_rows(old_summaries), _image_rows(new_summaries)
     sizes = {a.digest: a.size for a in new.meta.artifacts if a.path.startswith(BLOB_PREFIX)}
     have = old.digests
     out = KindDiff()
     for key in sorted(after.keys() - before.keys()):
         i = after[key]
-        out.added.append({"name": i["ref"], "new_digest": i["digest"], "size": i["size"],
+        out.added.append({"name": i.ref, "new_digest": i.digest, "size": i.size,
                           "new_bytes": sum(sizes.get(b, 0) for b in _image_blobs(i, new.meta) - have)})
     for key in sorted(before.keys() - after.keys()):
         i = before[key]
-        out.removed.append({"name": i["ref"], "old_digest": i["digest"], "size": i["size"]})
+        out.removed.append({"name": i.ref, "old_digest": i.digest, "size": i.size})
     for key in sorted(before.keys() & after.keys()):
         o, n = before[key], after[key]
-        if o["digest"] == n["digest"] and o["ref"] == n["ref"]:
+        if o.digest == n.digest and o.ref == n.ref:
             continue
         new_blobs = _image_blobs(n, new.meta) - have
-        out.changed.append({"name": key, "old_ref": o["ref"], "new_ref": n["ref"], "old_digest": o["digest"],
-                            "new_digest": n["digest"], "size": n["size"], "new_blobs": len(new_blobs),
+        out.changed.append({"name": key, "old_ref": o.ref, "new_ref": n.ref, "old_digest": o.digest,
+                            "new_digest": n.digest, "size": n.size, "new_blobs": len(new_blobs),
                             "new_bytes": sum(sizes.get(b, 0) for b in new_blobs)})
     return out
 
 
-def _charts(meta: BundleHead) -> dict[str, dict]:
-    rows = meta.kinds.get("charts") or []
-    return {c["name"]: {"version": c["version"], "digest": c["digest"]} for c in rows}
+def _charts(summaries: KindSummaries) -> dict[str, dict]:
+    return {c.name: {"version": c.version, "digest": c.digest} for c in summaries.charts or []}
 
 
-def _mapping(meta: BundleHead, kind: str) -> dict[str, Any]:
-    """A kind's summary that is a mapping (debs, toolchain); empty when absent or of another shape."""
-    summary = meta.kinds.get(kind)
-    return summary if isinstance(summary, dict) else {}
+def _debs(summaries: KindSummaries) -> dict[str, dict]:
+    targets = summaries.debs.targets if summaries.debs else []
+    return {f"{t.name}/{p.name}:{p.architecture}": {"version": p.version, "digest": p.sha256}
+            for t in targets for p in t.packages}
 
 
-def _debs(meta: BundleHead) -> dict[str, dict]:
-    debs = _mapping(meta, "debs")
-    return {f"{t['name']}/{p['name']}:{p['architecture']}": {"version": p["version"], "digest": p["sha256"]}
-            for t in debs.get("targets", []) for p in t["packages"]}
+def _files(summaries: KindSummaries) -> dict[str, dict]:
+    return {f.path: {"sha256": f.sha256, "digest": f.sha256} for f in summaries.files or []}
 
 
-def _files(meta: BundleHead) -> dict[str, dict]:
-    rows = meta.kinds.get("files") or []
-    return {f["path"]: {"sha256": f["sha256"], "digest": f["sha256"]} for f in rows}
-
-
-def _wheels(meta: BundleHead) -> dict[str, dict]:
-    tc = _mapping(meta, "toolchain")
-    rows = [*tc.get("wheels", []), *([tc["project"]] if tc.get("project") else [])]
-    return {w["name"]: {"version": w["version"], "digest": w.get("sha256") or w.get("filename")} for w in rows}
+def _wheels(summaries: KindSummaries) -> dict[str, dict]:
+    tc = summaries.toolchain
+    rows = [*tc.wheels, tc.project] if tc else []
+    return {w.name: {"version": w.version, "digest": w.sha256} for w in rows}
 
 
 def _pairs(before: dict[str, dict], after: dict[str, dict], label: str) -> KindDiff:

@@ -23,7 +23,8 @@ LOCK_VERSION: Literal[1] = 1
 
 
 class Record(BaseModel):
-    """A lock record: strict types, no unknown keys; serialised with the keys it was given."""
+    """A record of the lock or of bundle.json (each kind's summary): strict types, no unknown keys; serialised
+    with the keys it was given."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 

@@ -1,8 +1,10 @@
 """bundle.json, the archive's first member, as typed records: what a bundle holds.
 
 `Manifest` is what `build` writes; `BundleHead` is what readers (inspect, verify, unpack) check in an archive
-they have not verified yet: the fields every reader relies on, the rest carried along unchecked (each kind's
-summary is read only by that kind). Both serialise to the same JSON the dicts did: keys sorted, indented by one.
+they have not verified yet: the fields every reader relies on, the rest carried along unchecked. Each kind's
+summary is a record its package owns (bundler/kinds/<kind>/summary.py), gathered in `KindSummaries`: `build`
+writes them, and a reader that needs them (inspect, diff) checks them with `BundleHead.summaries()`, so verify and
+unpack do not depend on them. Both serialise to the same JSON the dicts did: keys sorted, indented by one.
 """
 
 from __future__ import annotations
@@ -18,10 +20,17 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
+    ValidationError,
 )
 
-from bundler.bundle.lock import Lock
-from bundler.bundle.mediatypes import BUNDLE_FORMAT
+from bundler.bundle.lock import Lock, Record, field_path
+from bundler.bundle.mediatypes import BUNDLE_FORMAT, BUNDLE_JSON
+from bundler.errors import IntegrityError
+from bundler.kinds.charts.summary import ChartSummary
+from bundler.kinds.debs.summary import DebsSummary
+from bundler.kinds.files.summary import FileSummary
+from bundler.kinds.images.summary import ImagesSummary
+from bundler.kinds.toolchain.summary import ToolchainSummary
 
 
 def dumps(document: dict[str, Any]) -> bytes:
@@ -50,6 +59,26 @@ class SbomSummary(BaseModel):
     components: dict[str, StrictInt]
 
 
+class KindSummaries(Record):
+    """bundle.json's `kinds`: per kind in the bundle the summary its fetch() gave; absent kinds stay absent."""
+
+    charts: list[ChartSummary] | None = None
+    images: ImagesSummary | None = None
+    debs: DebsSummary | None = None
+    files: list[FileSummary] | None = None
+    toolchain: ToolchainSummary | None = None
+
+
+def parse_summaries(kinds: Any) -> KindSummaries:
+    """bundle.json's `kinds` as typed records; IntegrityError naming the first field that does not fit."""
+    try:
+        return KindSummaries.model_validate(kinds)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise IntegrityError(f"{BUNDLE_JSON}: a kind's summary is malformed (kinds.{field_path(err['loc'])[:160]}: "
+                             f"{err['msg'][:120]})") from None
+
+
 class Manifest(BaseModel):
     """What `build` writes as bundle.json."""
 
@@ -61,13 +90,14 @@ class Manifest(BaseModel):
     tool: StrictStr | None
     spec: dict[str, Any]  # the spec as loaded (its canonical JSON form)
     lock: Lock
-    kinds: dict[str, Any]  # per kind the summary its fetch() gave (JSON-able)
+    kinds: KindSummaries
     artifacts: list[ManifestArtifact]
     signer: StrictStr  # the fingerprint of the key that signed checksums.sha256
     sbom: SbomSummary | None = None  # absent in bundles built without an SBOM
 
     def to_json(self) -> dict[str, Any]:
-        doc = {**self.model_dump(mode="json", exclude={"lock", "sbom"}), "lock": self.lock.to_json()}
+        doc = {**self.model_dump(mode="json", exclude={"lock", "kinds", "sbom"}), "lock": self.lock.to_json(),
+               "kinds": self.kinds.to_json()}
         if self.sbom is not None:
             doc["sbom"] = self.sbom.model_dump(mode="json")
         return doc
@@ -107,12 +137,18 @@ class BundleHead(BaseModel):
     name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
     tool: StrictStr | None = None
     created: StrictInt | None = None
-    kinds: dict[str, dict | list] = {}  # per kind its summary: a mapping (images) or a list (charts, files)
+    # Per kind its summary, as read: a mapping (images, debs, toolchain) or a list (charts, files); summaries()
+    # gives them typed.
+    kinds: dict[str, dict | list] = {}
     artifacts: list[HeadArtifact]
     sbom: dict[str, Any] | None = None  # SbomSummary's fields; only shown, so not checked further
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
+
+    def summaries(self) -> KindSummaries:
+        """The kinds' summaries as typed records; IntegrityError naming the first field that does not fit."""
+        return parse_summaries(self.kinds)
 
     def extra(self, key: str) -> Any:
         """A field readers do not check (spec, lock, signer), as it was read; None when absent."""

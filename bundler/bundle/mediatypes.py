@@ -34,4 +34,6 @@ SIGNATURE = "checksums.sha256.asc"  # last member, not listed in checksums.sha25
 PUBLIC_KEY = "signing-key.asc"  # the signer's public key, a member like any other
 DEBS_KEYRING = "wire-bundle-archive-keyring.gpg"  # the apt repository's key, under debs/
 DEBS_KEYRING_ASC = "wire-bundle-archive-keyring.asc"
+DELTA_JSON = "delta.json"  # a delta bundle's third member: what it takes from its base (bundler/bundle/delta.py)
+DELTA_SIGNATURE = "delta.json.asc"  # its signature
 SBOM = "sbom.cdx.json"  # the CycloneDX SBOM, right after checksums.sha256 (bundler/sbom)

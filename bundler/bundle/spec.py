@@ -11,9 +11,18 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bundler.bundle.yamlsrc import Located, load_located, loads_located
 from bundler.errors import BundleError, SpecError
@@ -172,37 +181,21 @@ def _chart_values(v: list[list[str] | str]) -> list[list[str] | str]:
     return v
 
 
-ValueSets = list[list[str] | str]
+# A chart's fields as charts[] and release.charts{} take them, checked the same way in both.
+ChartName = Annotated[str, AfterValidator(_chart_name)]
+ChartRepo = Annotated[str, AfterValidator(_chart_repo)]
+ChartVersion = Annotated[str, AfterValidator(_chart_version)]
+ValueSets = Annotated[list[list[str] | str], AfterValidator(_chart_values)]
 
 
 class ChartEntry(Strict):
-    name: str
-    repo: str = Field(description="https://... chart repository (index.yaml) or oci://host/path")
-    version: str = Field(description="exact version or a constraint such as ^4.40 or >=1.2,<2")
+    name: ChartName
+    repo: ChartRepo = Field(description="https://... chart repository (index.yaml) or oci://host/path")
+    version: ChartVersion = Field(description="exact version or a constraint such as ^4.40 or >=1.2,<2")
     values: ValueSets = Field(
         default_factory=list,
         description="value sets to render for image discovery; each item is one file or a list of files",
     )
-
-    @field_validator("repo")
-    @classmethod
-    def _repo(cls, v: str) -> str:
-        return _chart_repo(v)
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return _chart_name(v)
-
-    @field_validator("version")
-    @classmethod
-    def _version(cls, v: str) -> str:
-        return _chart_version(v)
-
-    @field_validator("values")
-    @classmethod
-    def _values(cls, v: ValueSets) -> ValueSets:
-        return _chart_values(v)
 
 
 class ChartsSection(Strict):
@@ -221,24 +214,9 @@ class ChartsSection(Strict):
 class ReleaseChart(Strict):
     """What the spec changes about one chart of the manifest; anything not given is the manifest's."""
 
-    repo: str | None = Field(None, description="take the chart from this repository instead")
-    version: str | None = Field(None, description="this version or constraint instead of the manifest's")
+    repo: ChartRepo | None = Field(None, description="take the chart from this repository instead")
+    version: ChartVersion | None = Field(None, description="this version or constraint instead of the manifest's")
     values: ValueSets = Field(default_factory=list, description="value sets for image discovery, as charts[].values")
-
-    @field_validator("repo")
-    @classmethod
-    def _repo(cls, v: str | None) -> str | None:
-        return None if v is None else _chart_repo(v)
-
-    @field_validator("version")
-    @classmethod
-    def _version(cls, v: str | None) -> str | None:
-        return None if v is None else _chart_version(v)
-
-    @field_validator("values")
-    @classmethod
-    def _values(cls, v: ValueSets) -> ValueSets:
-        return _chart_values(v)
 
 
 class ReleaseSection(Strict):

@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from bundler.bundle.archive import (
     BUNDLE_JSON,
     CHECKSUMS,
-    CHECKSUMS_MAX,
+    KEPT_MAX,
     SIGNATURE,
     SMALL_MAX,
     StreamState,
@@ -31,6 +31,7 @@ from bundler.bundle.archive import (
     iter_members,
     parse_checksums,
     read_bundle_json,
+    read_kept,
 )
 from bundler.bundle.manifest import BundleHead
 from bundler.bundle.parts import is_parts_manifest, name_bad_part
@@ -154,10 +155,10 @@ def _reuse(archive: Path, target: Path, meta: BundleHead, marker: dict | None, f
         return None  # unpacked before archive digests were recorded: nothing to compare with
     signer: str | None
     if _file_sha256(archive) == recorded:
-        checksums = _read_small(target / CHECKSUMS, CHECKSUMS_MAX)
+        checksums = read_kept(target, CHECKSUMS)
         if checksums is None or content_digest(checksums) != marker.get("content_digest"):
             return None  # the unpacked tree's checksums.sha256 changed: not intact
-        signature, key = _read_small(target / SIGNATURE, SMALL_MAX), _read_small(target / PUBLIC_KEY, SMALL_MAX)
+        signature, key = read_kept(target, SIGNATURE), read_kept(target, PUBLIC_KEY)
         signer, trusted = check_trust(checksums, signature, key, fingerprint=fingerprint, keyring=keyring)
         how = "the same archive bytes"
     else:
@@ -178,15 +179,6 @@ def _reuse(archive: Path, target: Path, meta: BundleHead, marker: dict | None, f
         when = "earlier"
     log(f"{target} already holds this bundle ({meta.name}, unpacked and verified {when}; {how}); nothing to do")
     return UnpackResult(target, True, len(meta.artifacts), 0, meta.name, signer, trusted)
-
-
-def _read_small(path: Path, limit: int) -> bytes | None:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except OSError:
-        return None
-    return data if len(data) <= limit else None
 
 
 def unpack(archive: Path, target: Path, replace: bool = False, log=print, fingerprint: str | None = None,
@@ -348,4 +340,4 @@ def _extract_members(archive: Path, staging: Path, state: StreamState, from_base
     return members, nbytes
 
 
-_LIMITS = {CHECKSUMS: CHECKSUMS_MAX, SIGNATURE: SMALL_MAX, PUBLIC_KEY: SMALL_MAX}
+_LIMITS = {name: KEPT_MAX[name] for name in (CHECKSUMS, SIGNATURE, PUBLIC_KEY)}

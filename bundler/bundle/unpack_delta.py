@@ -20,22 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bundler.bundle.archive import (
-    BUNDLE_JSON,
-    BUNDLE_JSON_MAX,
-    CHECKSUMS,
-    CHECKSUMS_MAX,
-    SIGNATURE,
-    SMALL_MAX,
+    KEPT_MAX,
     StreamState,
     content_digest,
     iter_members,
     parse_bundle_json,
     parse_checksums,
+    read_kept,
     read_member,
 )
-from bundler.bundle.delta import DELTA_JSON, DELTA_JSON_MAX, DELTA_SIGNATURE, Declaration, parse_declaration
+from bundler.bundle.delta import Declaration, parse_declaration
 from bundler.bundle.manifest import BundleHead
-from bundler.bundle.signing import PUBLIC_KEY, check_trust
+from bundler.bundle.mediatypes import BUNDLE_JSON, CHECKSUMS, DELTA_JSON, DELTA_SIGNATURE, PUBLIC_KEY, SIGNATURE
+from bundler.bundle.signing import check_trust
 from bundler.bundle.space import check_space
 from bundler.errors import BundleError, IntegrityError
 
@@ -52,14 +49,13 @@ class DeltaHead:
 def read_delta_head(archive: Path) -> DeltaHead | None:
     """The first three members when the third is delta.json; None for a full bundle."""
     head: dict[str, bytes] = {}
-    limits = {BUNDLE_JSON: BUNDLE_JSON_MAX, CHECKSUMS: CHECKSUMS_MAX, DELTA_JSON: DELTA_JSON_MAX}
     for member, expected in zip(iter_members(archive), (BUNDLE_JSON, CHECKSUMS, DELTA_JSON), strict=False):
         if member.name != expected:
             if expected == DELTA_JSON:
                 return None
             raise IntegrityError(f"{archive}: member {member.name[:80]!r} where {expected} belongs: "
                                  "not a wire-bundle")
-        head[expected] = read_member(archive, member, limits[expected])
+        head[expected] = read_member(archive, member, KEPT_MAX[expected])
         if expected == DELTA_JSON:
             break
     if DELTA_JSON not in head:
@@ -83,7 +79,6 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
         UnpackResult,
         _clean_stale,
         _extract,
-        _read_small,
         _still_intact,
         bundle_identity,
         read_marker,
@@ -99,10 +94,10 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
                           "unpacked bundle: unpack that bundle there first, or unpack the full new bundle")
     held = marker.get("content_digest")
     if held == decl.content_digest and _still_intact(target, meta):
-        checksums = _read_small(target / CHECKSUMS, CHECKSUMS_MAX)
+        checksums = read_kept(target, CHECKSUMS)
         if checksums is not None and content_digest(checksums) == held:
-            signer, trusted = check_trust(checksums, _read_small(target / SIGNATURE, SMALL_MAX),
-                                          _read_small(target / PUBLIC_KEY, SMALL_MAX),
+            signer, trusted = check_trust(checksums, read_kept(target, SIGNATURE),
+                                          read_kept(target, PUBLIC_KEY),
                                           fingerprint=fingerprint, keyring=keyring)
             log(f"{target} already holds this bundle ({meta.name}, {held}); nothing to do")
             return UnpackResult(target, True, len(meta.artifacts), 0, meta.name, signer, trusted)
@@ -121,14 +116,14 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
         state = StreamState()
         members, nbytes = _extract(archive, staging, state, from_base=frozenset(decl.from_base),
                                    extra=frozenset({DELTA_JSON, DELTA_SIGNATURE}))
-        decl_sig = _read_small(staging / DELTA_SIGNATURE, SMALL_MAX)
+        decl_sig = read_kept(staging, DELTA_SIGNATURE)
         (staging / DELTA_JSON).unlink()
         (staging / DELTA_SIGNATURE).unlink(missing_ok=True)
-        key = _read_small(staging / PUBLIC_KEY, SMALL_MAX)
+        key = read_kept(staging, PUBLIC_KEY)
         checksums = (staging / CHECKSUMS).read_bytes()
         if checksums != head.checksums:
             raise IntegrityError(f"{archive}: {CHECKSUMS} changed while it was read")
-        signer, trusted = check_trust(checksums, _read_small(staging / SIGNATURE, SMALL_MAX), key,
+        signer, trusted = check_trust(checksums, read_kept(staging, SIGNATURE), key,
                                       fingerprint=fingerprint, keyring=keyring)
         check_trust(head.declaration_bytes, decl_sig, key, fingerprint=fingerprint, keyring=keyring)
         done_ns = time.time_ns()
@@ -149,9 +144,8 @@ def unpack_delta(archive: Path, target: Path, head: DeltaHead, log=print, finger
 
 def _base_files(target: Path, held: str, marker: dict) -> tuple[dict[str, str], int]:
     """The base's files by digest (hex -> path), and the time after which none of them may have been modified."""
-    from bundler.bundle.unpack import _read_small
 
-    checksums = _read_small(target / CHECKSUMS, CHECKSUMS_MAX)
+    checksums = read_kept(target, CHECKSUMS)
     if checksums is None or content_digest(checksums) != held:
         raise IntegrityError(f"{target / CHECKSUMS}: changed since the bundle {held} was unpacked there; the base "
                              "is not intact: unpack the full new bundle")

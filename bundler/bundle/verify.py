@@ -7,21 +7,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bundler.bundle.archive import (
-    BUNDLE_JSON,
-    BUNDLE_JSON_MAX,
-    CHECKSUMS,
-    CHECKSUMS_MAX,
-    SIGNATURE,
-    SMALL_MAX,
+    KEPT_MAX,
     StreamState,
     content_digest,
     iter_members,
     parse_bundle_json,
     parse_checksums,
 )
-from bundler.bundle.delta import DELTA_JSON, DELTA_JSON_MAX, DELTA_SIGNATURE, Declaration, check_delta_members
+from bundler.bundle.delta import Declaration, check_delta_members
 from bundler.bundle.manifest import BundleHead
-from bundler.bundle.signing import PUBLIC_KEY, check_trust
+from bundler.bundle.mediatypes import BUNDLE_JSON, CHECKSUMS, DELTA_JSON, DELTA_SIGNATURE, PUBLIC_KEY, SIGNATURE
+from bundler.bundle.signing import check_trust
 from bundler.errors import BundleError, IntegrityError
 
 BLOB_PREFIXES = ("images/blobs/sha256/",)
@@ -45,11 +41,6 @@ class VerifyReport:
         return not self.problems
 
 
-# Members kept in memory to be checked once the stream has ended, and how large each may be.
-_KEPT = {BUNDLE_JSON: BUNDLE_JSON_MAX, CHECKSUMS: CHECKSUMS_MAX, SIGNATURE: SMALL_MAX, PUBLIC_KEY: SMALL_MAX,
-         DELTA_JSON: DELTA_JSON_MAX, DELTA_SIGNATURE: SMALL_MAX}
-
-
 def verify_archive(path: Path, on_bytes=None, fingerprint: str | None = None,
                    keyring: Path | None = None) -> VerifyReport:
     report = VerifyReport(path)
@@ -66,7 +57,7 @@ def verify_archive(path: Path, on_bytes=None, fingerprint: str | None = None,
                 report.problems.append((member.name, "is not a regular file"))
                 continue
             h = hashlib.sha256()
-            limit = _KEPT.get(member.name)
+            limit = KEPT_MAX.get(member.name)  # kept in memory, checked once the stream has ended
             if limit is not None and member.size > limit:
                 report.problems.append((member.name, f"is {member.size} bytes, more than the {limit} it may have"))
                 limit = None

@@ -14,7 +14,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bundler.bundle.archive import BUNDLE_JSON, CHECKSUMS, CHECKSUMS_MAX, iter_members, parse_checksums, read_member
+from bundler.bundle.archive import (
+    BUNDLE_JSON,
+    CHECKSUMS,
+    CHECKSUMS_MAX,
+    iter_members,
+    loads_member,
+    parse_checksums,
+    read_member,
+)
 from bundler.errors import BundleError, IntegrityError
 from bundler.kinds.images.reference import InvalidReference, parse_reference
 from bundler.sbom.names import MEMBER, PROP, component_counts, iter_components
@@ -37,12 +45,7 @@ def read_sbom(source: Path) -> tuple[str, dict[str, Any]]:
         raise IntegrityError(f"{source}: {CHECKSUMS} does not list {MEMBER}")
     if hashlib.sha256(data).hexdigest() != listed[MEMBER]:
         raise IntegrityError(f"{source}: {MEMBER} does not match its sha256 in {CHECKSUMS}: do not trust it")
-    try:
-        document = json.loads(data)
-    except RecursionError:
-        raise IntegrityError(f"{source}: {MEMBER}: nests too deep") from None
-    except ValueError as exc:
-        raise IntegrityError(f"{source}: {MEMBER}: not valid JSON ({str(exc)[:120]})") from None
+    document = loads_member(data, lambda cause: IntegrityError(f"{source}: {MEMBER}: {cause}"))
     if not isinstance(document, dict) or document.get("bomFormat") != "CycloneDX":
         raise IntegrityError(f"{source}: {MEMBER}: not a CycloneDX document")
     return data.decode("utf-8", "replace"), document

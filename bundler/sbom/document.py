@@ -23,6 +23,8 @@ from cyclonedx.model.tool import ToolRepository
 from cyclonedx.output.json import JsonV1Dot6
 from packageurl import PackageURL
 
+from bundler.bundle.manifest import KindSummaries
+from bundler.kinds.charts.summary import ChartDependencySummary, ChartSummary
 from bundler.kinds.images.reference import parse_reference
 from bundler.sbom.contents import ImageContents
 from bundler.sbom.names import PROP
@@ -39,7 +41,7 @@ class Inputs:
     name: str
     tool: str
     lock: dict[str, Any]
-    summaries: dict[str, Any]
+    summaries: KindSummaries
     artifacts: list[dict[str, Any]]  # bundle.json's artifact records: path, digest, size, kind, origin
     images: dict[str, ImageContents] = field(default_factory=dict)  # by image manifest digest
 
@@ -132,26 +134,26 @@ class _Builder:
     # --- charts ---------------------------------------------------------------------------------------------
 
     def charts(self) -> None:
-        for chart in self.inputs.summaries.get("charts") or []:
+        for chart in self.inputs.summaries.charts or []:
             top = self.chart(chart)
             deps = self.deps.setdefault(str(top.bom_ref.value), [])
-            for d in chart.get("dependencies") or []:
+            for d in chart.dependencies:
                 sub = self.chart(d)
-                self.deps.setdefault(f"chart:{d['parent']}", []).append(str(sub.bom_ref.value))
-            for image in chart.get("images") or []:
+                self.deps.setdefault(f"chart:{d.parent}", []).append(str(sub.bom_ref.value))
+            for image in chart.images:
                 if f"image:{image}" in self.refs:
                     deps.append(f"image:{image}")
 
-    def chart(self, c: dict[str, Any]) -> Component:
-        art = self.member(c["path"]) or {}
+    def chart(self, c: ChartSummary | ChartDependencySummary) -> Component:
+        art = self.member(c.path) or {}
         url = art.get("origin")
         q = {"download_url": url} if url else {}
         refs = [ExternalReference(type=ExternalReferenceType.DISTRIBUTION, url=XsUri(url))] if url else []
         return self.add(Component(
-            type=ComponentType.APPLICATION, name=c["name"], version=c["version"], bom_ref=f"chart:{c['path']}",
-            hashes=_sha256(c["digest"]), purl=_purl("generic", None, c["name"], c["version"], q),
+            type=ComponentType.APPLICATION, name=c.name, version=c.version, bom_ref=f"chart:{c.path}",
+            hashes=_sha256(c.digest), purl=_purl("generic", None, c.name, c.version, q),
             external_references=refs,
-            properties=_props(member=c["path"], helm_repository=c.get("repo"), artifact_type="helm chart")))
+            properties=_props(member=c.path, helm_repository=c.repo, artifact_type="helm chart")))
 
     # --- debs, files, toolchain -----------------------------------------------------------------------------
 
@@ -168,31 +170,31 @@ class _Builder:
                     properties=_props(member=path, target=target["name"])))
 
     def files(self) -> None:
-        for f in self.inputs.summaries.get("files") or []:
-            path = f"files/{f['path']}"
+        for f in self.inputs.summaries.files or []:
+            path = f"files/{f.path}"
             self.add(Component(
-                type=ComponentType.FILE, name=f["path"].rsplit("/", 1)[-1], bom_ref=f"file:{path}",
-                hashes=_sha256(f["sha256"]),
-                purl=_purl("generic", None, f["path"].rsplit("/", 1)[-1], None,
-                           {"download_url": f["url"], "checksum": f"sha256:{f['sha256']}"}),
+                type=ComponentType.FILE, name=f.path.rsplit("/", 1)[-1], bom_ref=f"file:{path}",
+                hashes=_sha256(f.sha256),
+                purl=_purl("generic", None, f.path.rsplit("/", 1)[-1], None,
+                           {"download_url": f.url, "checksum": f"sha256:{f.sha256}"}),
                 properties=_props(member=path)))
 
     def toolchain(self) -> None:
-        tc = self.inputs.summaries.get("toolchain")
+        tc = self.inputs.summaries.toolchain
         if not tc:
             return
-        for w in [tc["project"], *tc.get("wheels", [])]:
-            path = f"toolchain/wheels/{w['filename']}"
+        for w in [tc.project, *tc.wheels]:
+            path = f"toolchain/wheels/{w.filename}"
             self.add(Component(
-                type=ComponentType.LIBRARY, name=w["name"], version=w["version"], bom_ref=f"wheel:{path}",
-                hashes=_sha256(w["sha256"]),
-                purl=_purl("pypi", None, w["name"], w["version"], {"file_name": w["filename"]}),
+                type=ComponentType.LIBRARY, name=w.name, version=w.version, bom_ref=f"wheel:{path}",
+                hashes=_sha256(w.sha256),
+                purl=_purl("pypi", None, w.name, w.version, {"file_name": w.filename}),
                 properties=_props(member=path)))
-        for c in tc.get("collections") or []:
-            path = f"toolchain/collections/{c['file']}"
+        for c in tc.collections:
+            path = f"toolchain/collections/{c.file}"
             self.add(Component(
-                type=ComponentType.LIBRARY, name=c["name"], version=c["version"], bom_ref=f"collection:{path}",
-                hashes=_sha256(c["sha256"]), purl=_purl("generic", None, c["name"], c["version"], {}),
+                type=ComponentType.LIBRARY, name=c.name, version=c.version, bom_ref=f"collection:{path}",
+                hashes=_sha256(c.sha256), purl=_purl("generic", None, c.name, c.version, {}),
                 properties=_props(member=path, artifact_type="ansible collection")))
 
     # --- the document ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 from bundler.bundle.artifacts import Artifact, file_artifact
 from bundler.bundle.lock import Lock
+from bundler.bundle.manifest import KindSummaries
 from bundler.errors import IntegrityError
 from bundler.sbom.contents import ImageContents, image_contents
 from bundler.sbom.document import Inputs, make_bom, render
@@ -60,13 +61,13 @@ def scan_images(lock: dict[str, Any], blob_path: Callable[[str], Path], wait: Ca
     return {m: image_contents(layers, scans.__getitem__) for m, layers in layers_of.items()}
 
 
-def sbom_bytes(name: str, tool: str, lock: dict[str, Any], summaries: dict[str, Any], artifacts: list[dict],
+def sbom_bytes(name: str, tool: str, lock: dict[str, Any], summaries: KindSummaries, artifacts: list[dict],
                images: dict[str, ImageContents]) -> bytes:
     return render(make_bom(Inputs(name=name, tool=tool, lock=lock, summaries=summaries, artifacts=artifacts,
                                   images=images)))
 
 
-def write_sbom(name: str, tool: str, lock: Lock, summaries: dict[str, Any], artifacts: list[Artifact],
+def write_sbom(name: str, tool: str, lock: Lock, summaries: KindSummaries, artifacts: list[Artifact],
                work_dir: Path, wait: Callable[[Artifact], None], jobs: int, log: Callable[[str], None]) -> Artifact:
     """The build's step: sbom.cdx.json written into the work dir, as the artifact the archive carries. Layers still
     downloading are waited for one by one, each read as soon as it is complete."""

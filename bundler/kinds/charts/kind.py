@@ -21,6 +21,7 @@ from bundler.errors import BundleError
 from bundler.kinds.charts.images import chart_dir, classify, merge_records, render_set, value_sets
 from bundler.kinds.charts.render import HelmMissing, RenderFailed, find_helm
 from bundler.kinds.charts.sources import ChartSources
+from bundler.kinds.charts.summary import ChartDependencySummary, ChartSummary
 from bundler.kinds.charts.tree import ChartNode, from_lock, lock_chart
 
 MEDIA_TYPE = HELM_CONTENT
@@ -160,7 +161,7 @@ class ChartsKind:
     def fetch(self, spec: LoadedSpec, locked: list[ChartLock], ctx: Any) -> KindResult:
         sources = sources_for(spec, ctx)
         artifacts: dict[str, Artifact] = {}
-        summary = []
+        summary: list[ChartSummary] = []
         for section in locked:
             _check_release(spec, section)
             _check_values(spec, section)
@@ -168,24 +169,22 @@ class ChartsKind:
             for node in root.walk():
                 _add(artifacts, node)
             kept, dropped = chart_images([section], spec.spec.images.exclude, lambda _m: None)
-            summary.append({
-                "name": root.name, "version": root.version, "repo": root.repo, "digest": root.digest,
-                "size": root.size, "path": member_path(root.name, root.version),
-                "dependencies": [_dep_summary(d, parent) for parent in root.walk() for d in parent.dependencies],
-                "images": sorted(kept), "excluded": sorted(dropped),
-            })
+            summary.append(ChartSummary(
+                name=root.name, version=root.version, repo=root.repo, digest=root.digest, size=root.size,
+                path=member_path(root.name, root.version),
+                dependencies=[_dep_summary(d, parent) for parent in root.walk() for d in parent.dependencies],
+                images=sorted(kept), excluded=sorted(dropped)))
         # A build from an existing lock skips lock(): the images still need to reach the images kind.
         kept, _ = chart_images(locked, spec.spec.images.exclude, lambda _m: None)
         publish(ctx, kept)
         return KindResult(artifacts=[artifacts[p] for p in sorted(artifacts)], summary=summary)
 
-    def inspect_rows(self, summary: list[dict[str, Any]]) -> tuple[str, list[str], list[list[str]]]:
+    def inspect_rows(self, summary: list[ChartSummary]) -> tuple[str, list[str], list[list[str]]]:
         rows = []
         for c in summary:
-            rows.append([c["name"], c["version"], c["repo"], c["digest"][:19], _size(c["size"]),
-                         str(len(c["images"]))])
-            for d in c["dependencies"]:
-                rows.append([f"  └ {d['name']}", d["version"], d["repo"], d["digest"][:19], _size(d["size"]), ""])
+            rows.append([c.name, c.version, c.repo, c.digest[:19], _size(c.size), str(len(c.images))])
+            for d in c.dependencies:
+                rows.append([f"  └ {d.name}", d.version, d.repo, d.digest[:19], _size(d.size), ""])
         return "Helm charts", ["chart", "version", "repository", "digest", "size", "images"], rows
 
 
@@ -243,13 +242,13 @@ def _add(artifacts: dict[str, Artifact], node: ChartNode) -> None:
                                meta={"name": node.name, "version": node.version})
 
 
-def _dep_summary(node: ChartNode, parent: ChartNode) -> dict[str, Any]:
+def _dep_summary(node: ChartNode, parent: ChartNode) -> ChartDependencySummary:
     # The island installer unpacks `path` into the charts/ directory of `parent` before installing.
-    out = {"name": node.name, "version": node.version, "repo": node.repo, "digest": node.digest,
-           "size": node.size, "path": member_path(node.name, node.version),
-           "parent": member_path(parent.name, parent.version)}
+    out = ChartDependencySummary(name=node.name, version=node.version, repo=node.repo, digest=node.digest,
+                                 size=node.size, path=member_path(node.name, node.version),
+                                 parent=member_path(parent.name, parent.version))
     if node.within:  # it belongs in the charts/ of this vendored subchart of `parent`
-        out["within"] = list(node.within)
+        out.within = list(node.within)
     return out
 
 

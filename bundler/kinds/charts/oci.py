@@ -10,8 +10,7 @@ from pathlib import Path
 
 from bundler.bundle.mediatypes import HELM_CONFIG, HELM_CONTENT, HELM_LEGACY_CONTENT
 from bundler.errors import BundleError
-from bundler.kinds.charts.repo import Resolved
-from bundler.kinds.charts.semver import ConstraintError, best_match, nearest
+from bundler.kinds.charts.repo import Resolved, pick_version
 from bundler.kinds.images.reference import Reference
 from bundler.kinds.images.registry import NotFound, RegistryClient
 
@@ -41,14 +40,7 @@ def resolve_oci(client: RegistryClient, repo: str, name: str, constraint: str) -
     base = oci_reference(repo, name)
     tags = list_tags(client, base)
     versions = {t.replace("_", "+"): t for t in tags}
-    try:
-        picked = best_match(constraint, list(versions))
-    except ConstraintError as exc:
-        raise BundleError(f"chart {name}: {exc}") from None
-    if picked is None:
-        near = nearest(constraint, list(versions))
-        raise BundleError(f"chart {name} has no version matching {constraint!r} in {repo} "
-                          f"(nearest available: {', '.join(near) or 'none'})")
+    picked = pick_version(name, repo, constraint, list(versions))
     ref = oci_reference(repo, name, versions[picked])
     manifest = client.get_manifest(ref)
     if manifest.is_index:

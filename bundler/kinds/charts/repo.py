@@ -32,6 +32,20 @@ class Resolved:
     oci_manifest: str | None = None  # OCI charts: the manifest digest the tag pointed to
 
 
+def pick_version(name: str, repo: str, constraint: str, available: list[str]) -> str:
+    """The newest of a repository's versions of chart `name` (an index's or an OCI repository's tags) that meets
+    `constraint`; BundleError naming the nearest versions when none does."""
+    try:
+        picked = best_match(constraint, available)
+    except ConstraintError as exc:
+        raise BundleError(f"chart {name}: {exc}") from None
+    if picked is None:
+        near = nearest(constraint, available)
+        raise BundleError(f"chart {name} has no version matching {constraint!r} in {repo} "
+                          f"(nearest available: {', '.join(near) or 'none'})")
+    return picked
+
+
 class IndexCache:
     """index.yaml of each repository, fetched once per run (Wire's and Bitnami's indexes are megabytes)."""
 
@@ -78,16 +92,7 @@ def resolve_http(cache: IndexCache, repo: str, name: str, constraint: str) -> Re
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise BundleError(f"chart {name} not found in {repo}/index.yaml{hint}")
     by_version = {str(v.get("version")): v for v in versions if isinstance(v, dict) and v.get("version")}
-    try:
-        picked = best_match(constraint, list(by_version))
-    except ConstraintError as exc:
-        raise BundleError(f"chart {name}: {exc}") from None
-    if picked is None:
-        near = nearest(constraint, list(by_version))
-        raise BundleError(
-            f"chart {name} has no version matching {constraint!r} in {repo} "
-            f"(nearest available: {', '.join(near) or 'none'})"
-        )
+    picked = pick_version(name, repo, constraint, list(by_version))
     entry = by_version[picked]
     urls = entry.get("urls") or []
     if not urls:

@@ -14,7 +14,6 @@ import re
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 import requests
 
@@ -31,6 +30,7 @@ from bundler.errors import BundleError, RegistryError
 from bundler.kinds.debs.aptroot import Source, host_network_settings, requests_proxies
 from bundler.kinds.debs.repo import KEYRING, Dist, PoolEntry, publish
 from bundler.kinds.debs.resolve import resolve_target, root_key
+from bundler.kinds.debs.summary import DebsSummary, DebSummary, DebTargetSummary, RepoKeySummary
 
 
 def _epoch(date: str) -> int:
@@ -145,31 +145,31 @@ class DebsKind:
             for p in sorted(unique.values(), key=lambda p: p.path)
         ]
         artifacts += [file_artifact(f"debs/{f.relative_to(root).as_posix()}", f, "meta") for f in sorted(generated)]
-        summary = {
-            "keyring": f"debs/{KEYRING}",
-            "key": {"fingerprint": key.fingerprint, "created": key.created, "expires": key.expires,
-                    "origin": key.origin},
-            "date": locked.date,
-            "signed_at": sign_at,
-            "suites": sorted({d.suite for d in dists}),
-            "targets": [{
-                "name": t.name, "suite": t.suite, "architecture": t.architecture,
-                "baseline": t.baseline, "baseline_count": len(t.baseline_packages),
-                "packages": [p.model_dump(include={"name", "version", "architecture", "size", "sha256", "requested"})
-                             for p in t.packages],
-                "bytes": sum(p.size for p in t.packages),
-            } for t in locked.targets],
-        }
+        summary = DebsSummary(
+            keyring=f"debs/{KEYRING}",
+            key=RepoKeySummary(fingerprint=key.fingerprint, created=key.created, expires=key.expires,
+                               origin=key.origin),
+            date=locked.date,
+            signed_at=sign_at,
+            suites=sorted({d.suite for d in dists}),
+            targets=[DebTargetSummary(
+                name=t.name, suite=t.suite, architecture=t.architecture,
+                baseline=t.baseline, baseline_count=len(t.baseline_packages),
+                packages=[DebSummary(name=p.name, version=p.version, architecture=p.architecture, size=p.size,
+                                     sha256=p.sha256, requested=p.requested) for p in t.packages],
+                bytes=sum(p.size for p in t.packages),
+            ) for t in locked.targets],
+        )
         return KindResult(artifacts=artifacts, summary=summary)
 
-    def inspect_rows(self, summary: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
+    def inspect_rows(self, summary: DebsSummary) -> tuple[str, list[str], list[list[str]]]:
         rows = []
-        for t in summary["targets"]:
-            for p in t["packages"]:
-                rows.append([f"{t['name']} ({t['suite']}/{t['architecture']})", p["name"], p["version"],
-                             human(p["size"]), "requested" if p["requested"] else "dependency"])
-        title = (f"Debian packages (signed by {summary['key']['fingerprint']}, keyring {summary['keyring']}, "
-                 f"key expires {_day(summary['key']['expires'])})")
+        for t in summary.targets:
+            for p in t.packages:
+                rows.append([f"{t.name} ({t.suite}/{t.architecture})", p.name, p.version,
+                             human(p.size), "requested" if p.requested else "dependency"])
+        title = (f"Debian packages (signed by {summary.key.fingerprint}, keyring {summary.keyring}, "
+                 f"key expires {_day(summary.key.expires)})")
         return title, ["target", "package", "version", "size", "why"], rows
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
 
 import requests
 
@@ -24,6 +23,7 @@ from bundler.bundle.spec import LoadedSpec
 from bundler.bundle.store import BlobStore
 from bundler.bundle.transport import Downloader, describe_network_error
 from bundler.errors import BundleError, IntegrityError
+from bundler.kinds.files.summary import FileSummary
 
 HEAD_TIMEOUT = (15, 60)
 
@@ -112,7 +112,7 @@ class FilesKind:
                         f.cancel()
                     raise
         artifacts: list[Artifact] = []
-        summary = []
+        summary: list[FileSummary] = []
         for item in locked:
             url, algorithm, checksum = item.url, item.algorithm, item.checksum
             dest = dests[item.path]
@@ -124,12 +124,14 @@ class FilesKind:
             size = dest.stat().st_size
             artifacts.append(Artifact(path=f"files/{item.path}", source=dest, digest=f"sha256:{sha256}",
                                       size=size, kind="file", origin=url))
-            summary.append({"path": item.path, "url": url, "size": size, "sha256": sha256,
-                            algorithm: checksum})
+            entry = FileSummary(path=item.path, url=url, size=size, sha256=sha256)
+            if algorithm == "sha512":  # the checksum as pinned, beside the store's sha256
+                entry.sha512 = checksum
+            summary.append(entry)
         return KindResult(artifacts=artifacts, summary=summary)
 
-    def inspect_rows(self, summary: list[dict[str, Any]]) -> tuple[str, list[str], list[list[str]]]:
-        rows = [[s["path"], human(s["size"]), "sha256:" + s["sha256"][:16], s["url"]] for s in summary]
+    def inspect_rows(self, summary: list[FileSummary]) -> tuple[str, list[str], list[list[str]]]:
+        rows = [[s.path, human(s.size), "sha256:" + s.sha256[:16], s.url] for s in summary]
         return "files", ["path", "size", "digest", "source"], rows
 
 

@@ -25,6 +25,7 @@ from bundler.bundle.store import BlobStore
 from bundler.errors import BundleError, RegistryError
 from bundler.kinds.images.reference import Reference, parse_reference
 from bundler.kinds.images.registry import Manifest, RegistryClient, RegistrySettings
+from bundler.kinds.images.summary import ImagesSummary, ImageSummary
 
 
 def platform_of(desc: dict) -> str:
@@ -214,7 +215,7 @@ class ImagesKind:
         layout_dir.mkdir(parents=True, exist_ok=True)
         artifacts: dict[str, Artifact] = {}
         manifests: list[dict[str, Any]] = []
-        summary = []
+        summary: list[ImageSummary] = []
         for image in images:
             entry: ImageLock = image["entry"]
             name = str(image["ref"])
@@ -231,16 +232,10 @@ class ImagesKind:
             size = sum(artifacts[d].size for d in image["manifests"] | image["blobs"])
             if image["platforms"] == [None]:
                 image["platforms"] = [self._config_platform(store, image["config"]["digest"])]
-            summary.append({
-                "ref": name,
-                "digest": entry.digest,
-                "media_type": entry.media_type,
-                "platforms": [p for p in image["platforms"] if p] or ["as published"],
-                "size": size,
-                "blobs": sorted(image["manifests"] | image["blobs"]),  # what `diff` counts as its bytes
-                "source": entry.source,
-                "why": [w.to_json() for w in entry.why],
-            })
+            summary.append(ImageSummary(
+                ref=name, digest=entry.digest, media_type=entry.media_type,
+                platforms=[p for p in image["platforms"] if p] or ["as published"], size=size,
+                blobs=sorted(image["manifests"] | image["blobs"]), source=entry.source, why=entry.why))
         (layout_dir / "oci-layout").write_text(OCI_LAYOUT)
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX,
                  "manifests": sorted(manifests, key=lambda m: m["annotations"][REF_NAME])}
@@ -248,7 +243,7 @@ class ImagesKind:
         out = [file_artifact("images/oci-layout", layout_dir / "oci-layout", "meta"),
                file_artifact("images/index.json", layout_dir / "index.json", "meta")]
         out += sorted(artifacts.values(), key=lambda a: a.path)
-        return KindResult(artifacts=out, summary={"images": summary})
+        return KindResult(artifacts=out, summary=ImagesSummary(images=summary))
 
     def _config_platform(self, store: BlobStore, digest: str) -> str | None:
         """A single-platform image says its platform only in its config blob."""
@@ -266,9 +261,8 @@ class ImagesKind:
 
     # --- inspect --------------------------------------------------------------------------------------------
 
-    def inspect_rows(self, summary: dict) -> tuple[str, list[str], list[list[str]]]:
-        rows = [[i["ref"], i["digest"][:19], ", ".join(i["platforms"]), human(i["size"])]
-                for i in summary.get("images", [])]
+    def inspect_rows(self, summary: ImagesSummary) -> tuple[str, list[str], list[list[str]]]:
+        rows = [[i.ref, i.digest[:19], ", ".join(i.platforms), human(i.size)] for i in summary.images]
         return "Images", ["image", "digest", "platforms", "size"], rows
 
 

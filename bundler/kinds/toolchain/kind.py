@@ -19,12 +19,13 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from bundler.bundle.artifacts import Artifact, BuildContext, KindResult, file_artifact, sha256_file
-from bundler.bundle.lock import ToolchainLock
+from bundler.bundle.lock import ToolchainLock, WheelLock
 from bundler.bundle.spec import LoadedSpec
 from bundler.bundle.store import BlobStore
 from bundler.errors import BundleError
 from bundler.kinds.toolchain import install_script, wheels
 from bundler.kinds.toolchain.collections import CollectionSource
+from bundler.kinds.toolchain.summary import CollectionSummary, ToolchainSummary
 
 
 def _collections_source(items: list[dict[str, Any]], requirement: str) -> dict[str, Any]:
@@ -88,8 +89,8 @@ class ToolchainKind:
         if (own_name, own_version) != (locked.project.name, locked.project.version):
             raise BundleError(f"toolchain: the source tree is {own_name} {own_version} but the lock has "
                               f"{locked.project.name} {locked.project.version}; run `wire-bundle lock`")
-        own_item = {"name": own_name, "version": own_version, "filename": own.name,
-                    "sha256": sha256_file(own).removeprefix("sha256:")}
+        own_item = WheelLock(name=own_name, version=own_version, filename=own.name,
+                             sha256=sha256_file(own).removeprefix("sha256:"))
 
         artifacts: list[Artifact] = [
             Artifact(path=f"toolchain/wheels/{w.filename}", source=paths[w.filename],
@@ -99,7 +100,7 @@ class ToolchainKind:
         ]
         artifacts.append(file_artifact(f"toolchain/wheels/{own.name}", own, "toolchain", origin="source tree"))
 
-        collections = []
+        collections: list[CollectionSummary] = []
         if source:
             with CollectionSource(paths[source["filename"]], source["filename"]) as src:
                 for c in locked.collections or []:
@@ -107,33 +108,26 @@ class ToolchainKind:
                     art = file_artifact(f"toolchain/collections/{tarball.name}", tarball, "toolchain",
                                         origin=f"{source['filename']}:ansible_collections/{c.name}")
                     artifacts.append(art)
-                    collections.append({**c.to_json(), "file": tarball.name,
-                                        "sha256": art.digest.removeprefix("sha256:")})
+                    collections.append(CollectionSummary(**c.to_json(), file=tarball.name,
+                                                         sha256=art.digest.removeprefix("sha256:")))
 
         generated = work / "generated"
         generated.mkdir(parents=True, exist_ok=True)
-        (generated / "requirements.txt").write_text(wheels.requirements_text([*locked_wheels, own_item]))
+        (generated / "requirements.txt").write_text(wheels.requirements_text([*locked_wheels, own_item.to_json()]))
         (generated / "install.sh").write_text(install_script.render(python))
         for name in ("requirements.txt", "install.sh"):
             artifacts.append(file_artifact(f"toolchain/{name}", generated / name, "toolchain"))
 
-        summary = {
-            "python": python,
-            "platform": platform,
-            "project": own_item,
-            "wheels": [w.to_json() for w in locked.wheels],
-            "collections_source": source,
-            "collections": collections,
-            "install": "sh toolchain/install.sh [VENV_DIR] [COLLECTIONS_DIR]",
-        }
+        summary = ToolchainSummary(
+            python=python, platform=platform, project=own_item, wheels=locked.wheels,
+            collections_source=locked.collections_source, collections=collections,
+            install="sh toolchain/install.sh [VENV_DIR] [COLLECTIONS_DIR]")
         return KindResult(artifacts=artifacts, summary=summary)
 
-    def inspect_rows(self, summary: dict[str, Any]) -> tuple[str, list[str], list[list[str]]]:
-        title = f"toolchain (Python {summary['python']}, {summary['platform']})"
-        p = summary["project"]
-        rows = [["wheel", p["name"], p["version"], p["filename"]]]
-        rows += [["wheel", w["name"], w["version"], w["filename"]] for w in summary["wheels"]]
-        rows += [["collection", c["name"], c["version"], c["file"]] for c in summary["collections"]]
+    def inspect_rows(self, summary: ToolchainSummary) -> tuple[str, list[str], list[list[str]]]:
+        title = f"toolchain (Python {summary.python}, {summary.platform})"
+        rows = [["wheel", w.name, w.version, w.filename] for w in [summary.project, *summary.wheels]]
+        rows += [["collection", c.name, c.version, c.file] for c in summary.collections]
         return title, ["type", "name", "version", "file"], rows
 
 

@@ -59,14 +59,20 @@ def fingerprint(chart_dir: Path, files: list[Path]) -> str:
 def bundle_charts(bundle_dir: Path, work: Path) -> dict[str, Path]:
     import json
 
+    from bundler.bundle.manifest import parse_summaries
+    from bundler.errors import IntegrityError
     from bundler.island.charts import installable_chart
 
     meta = json.loads((bundle_dir / "bundle.json").read_text())
+    try:
+        charts = parse_summaries(meta.get("kinds", {})).charts or []
+    except IntegrityError as exc:
+        raise ValueError(f"{bundle_dir}/{exc}") from None
     out: dict[str, Path] = {}
-    for chart in meta.get("kinds", {}).get("charts", []):
-        dest = work / "charts" / chart["name"]
+    for chart in charts:
+        dest = work / "charts" / chart.name
         shutil.rmtree(dest, ignore_errors=True)
-        out[chart["name"]] = installable_chart(bundle_dir, chart, dest)
+        out[chart.name] = installable_chart(bundle_dir, chart, dest)
     return out
 
 

@@ -54,8 +54,8 @@ def test_a_vendored_subcharts_missing_dependency_is_fetched_and_placed_inside_it
     assert why["template"] == "umbrella/charts/mid/charts/lib/templates/job.yaml"
     # The bundle says where it goes, and the island puts it there: rendered from the bundle's files alone.
     result = KIND.fetch(spec, [locked], ctx)
-    (summary_dep,) = result.summary[0]["dependencies"]
-    assert summary_dep["parent"] == "charts/umbrella-3.0.0.tgz" and summary_dep["within"] == ["mid"]
+    (summary_dep,) = result.summary[0].dependencies
+    assert summary_dep.parent == "charts/umbrella-3.0.0.tgz" and summary_dep.within == ["mid"]
     bundle = tmp_path / "bundle"
     for a in result.artifacts:
         (bundle / a.path).parent.mkdir(parents=True, exist_ok=True)

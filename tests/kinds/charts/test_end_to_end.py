@@ -11,6 +11,7 @@ import yaml
 from bundler.island.charts import installable_chart
 from bundler.kinds.charts.discover import images_in_manifests
 from bundler.kinds.charts.render import template
+from bundler.kinds.charts.summary import ChartSummary
 from bundler.kinds.images.reference import parse_reference
 from tests.support import specs
 from tests.support.archive import read_tar
@@ -103,7 +104,7 @@ def test_images_build_verify_inspect(tmp_path, chart_repo, oci_repo, registry, i
         (bundle_dir / name).write_bytes(data)
     rendered = set()
     for chart in meta["kinds"]["charts"]:
-        chart_dir = installable_chart(bundle_dir, chart, tmp_path / "installable")
+        chart_dir = installable_chart(bundle_dir, ChartSummary.model_validate(chart), tmp_path / "installable")
         for values in ([], [tmp_path / "values" / "federation.yaml"]):
             text = template(helm_bin, chart_dir, values, what=chart["name"], home=tmp_path / "island-helm")
             rendered |= {str(parse_reference(f.image)) for f in images_in_manifests(text, chart["name"])}

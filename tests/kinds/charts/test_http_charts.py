@@ -116,9 +116,9 @@ def test_fetch_stores_chart_and_dependency_under_charts(locked_parent, ctx, char
         assert art.digest == sha256(chart_repo.root / name) == sha256(art.source)
         assert art.kind == "chart"
     (summary,) = result.summary
-    assert summary["path"] == "charts/parent-1.0.0.tgz"
-    assert summary["dependencies"][0]["parent"] == "charts/parent-1.0.0.tgz"
-    assert f"{chart_repo.reg}/wire/federator:5.0" in summary["images"]
+    assert summary.path == "charts/parent-1.0.0.tgz"
+    assert summary.dependencies[0].parent == "charts/parent-1.0.0.tgz"
+    assert f"{chart_repo.reg}/wire/federator:5.0" in summary.images
     title, columns, rows = KIND.inspect_rows(result.summary)
     assert rows[0][:2] == ["parent", "1.0.0"] and rows[1][0].endswith("lib")
 

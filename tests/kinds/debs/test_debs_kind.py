@@ -189,14 +189,14 @@ def test_published_repository_is_signed_long_lived_and_reproducible(tmp_path, ct
         r = subprocess.run(["gpgv", "--keyring", str(keyring), *[str(ctx.work_dir / "debs" / a) for a in args]],
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
-    key = first.summary["key"]
-    assert key["expires"] - time.time() > 3 * 365 * 86400  # years, not months
+    key = first.summary.key
+    assert key.expires is not None and key.expires - time.time() > 3 * 365 * 86400  # years, not months
     packages = files_one["dists/bookworm/main/binary-amd64/Packages"].decode()
     assert f"Package: nginx\nVersion: {nginx.version}\n" in packages
     assert f"SHA256: {nginx.sha256}" in packages
 
     title, columns, rows = KIND.inspect_rows(first.summary)
-    assert key["fingerprint"] in title
+    assert key.fingerprint in title
     assert ["nginx", nginx.version] in [r[1:3] for r in rows]
 
 
@@ -216,7 +216,7 @@ def test_user_supplied_signing_key(tmp_path, ctx, hello):
     spec = load_spec(write_spec(tmp_path / "spec.yaml", ["hello"], signing_key=str(secret)))
     lock = hello[1]
     result = KIND.fetch(spec, lock, ctx)
-    assert result.summary["key"]["fingerprint"] == fpr
+    assert result.summary.key.fingerprint == fpr
 
     protected_home = tmp_path / "gnupg2"
     protected_home.mkdir(mode=0o700)

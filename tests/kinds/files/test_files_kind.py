@@ -74,7 +74,7 @@ def test_size_is_learned_on_fetch_when_the_server_refuses_head(tmp_path, ctx):
         locked = KIND.lock(spec, ctx)
         assert locked[0].size is None
         result = KIND.fetch(spec, locked, ctx)
-        assert result.summary[0]["size"] == len(STAND_IN_BIN)
+        assert result.summary[0].size == len(STAND_IN_BIN)
         # Once cached, a new lock knows the size without asking the server.
         assert KIND.lock(spec, ctx)[0].size == len(STAND_IN_BIN)
 

@@ -22,6 +22,7 @@ from bundler.bundle.lock import ToolchainLock
 from bundler.bundle.spec import load_spec, loads_spec
 from bundler.errors import BundleError, SpecError
 from bundler.kinds.toolchain.kind import KIND
+from bundler.kinds.toolchain.summary import ToolchainSummary
 from tests.kinds.files.context import build_context
 from tests.support.archive import extract
 from tests.support.cli import run, run_cli
@@ -124,7 +125,7 @@ def test_requirements_pin_every_shipped_wheel(built):
     assert all(" --hash=sha256:" in ln and "==" in ln for ln in lines)
     summary = built["summary"]
     assert summary["project"]["filename"] in shipped
-    title, columns, rows = KIND.inspect_rows(summary)
+    title, columns, rows = KIND.inspect_rows(ToolchainSummary.model_validate(summary))
     assert title == "toolchain (Python 3.11, manylinux2014_x86_64)"
     assert ["collection", "ansible.posix", built["locked"]["collections"][0]["version"],
             f"ansible-posix-{built['locked']['collections'][0]['version']}.tar.gz"] in rows

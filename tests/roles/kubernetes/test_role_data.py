@@ -92,7 +92,9 @@ def test_refusals(tmp_path, playbook, groups, extra, message):
 
 def test_release_plan_rebuilds_charts_from_an_unpacked_bundle(tmp_path):
     """The module's bundle path: charts packaged by real helm, laid out as an unpacked bundle's charts/ with the
-    bundle.json summary (hand-written here in the shape bundler/island/charts.py reads), rebuilt per release."""
+    bundle.json summary (hand-written here as bundler/kinds/charts/summary.py types it), rebuilt per release."""
+    import hashlib
+    import json
     import shutil
     import subprocess
 
@@ -112,8 +114,11 @@ def test_release_plan_rebuilds_charts_from_an_unpacked_bundle(tmp_path):
         subprocess.run([helm, "package", str(CHARTS / chart), "-d", str(bundle / "charts")], check=True,
                        capture_output=True)
         tgz = next((bundle / "charts").glob(f"{chart}-[0-9]*.tgz"))
-        entries.append({"name": chart, "path": f"charts/{tgz.name}", "dependencies": []})
-    (bundle / "bundle.json").write_text(__import__("json").dumps({"kinds": {"charts": entries}}))
+        version = tgz.name.removeprefix(f"{chart}-").removesuffix(".tgz")
+        entries.append({"name": chart, "version": version, "repo": "https://charts.invalid", "size": tgz.stat().st_size,
+                        "digest": "sha256:" + hashlib.sha256(tgz.read_bytes()).hexdigest(),
+                        "path": f"charts/{tgz.name}", "dependencies": [], "images": [], "excluded": []})
+    (bundle / "bundle.json").write_text(json.dumps({"kinds": {"charts": entries}}))
 
     spec = importlib.util.spec_from_file_location("plan", REPO / "roles/wire_releases/library/wire_release_plan.py")
     mod = importlib.util.module_from_spec(spec)
@@ -138,3 +143,7 @@ def test_release_plan_rebuilds_charts_from_an_unpacked_bundle(tmp_path):
                                                        if r["name"] == n)] == ["fake-aws"]
     with pytest.raises(ValueError, match="no bundle.json"):
         mod.plan({**params, "bundle_dir": str(tmp_path)})
+    # A summary that does not fit its record is one line naming the field, not a KeyError.
+    (bundle / "bundle.json").write_text(json.dumps({"kinds": {"charts": [{**entries[0], "path": 7}]}}))
+    with pytest.raises(ValueError, match=r"bundle.json: a kind's summary is malformed \(kinds.charts.0.path: "):
+        mod.plan(params)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -71,10 +72,25 @@ def test_template_mode_renders_every_release_in_dependency_order(site):
     assert ws[ws.index("--description") + 1].startswith("wire-bundle:")
     # The secret values lived in a scratch directory that is gone, and no rendered file is readable by others.
     assert not list(Path("/tmp").glob("wire-releases-*/wire-server-secrets.yaml"))
+    assert not (site.out / ".scratch").exists()
     assert all(p.stat().st_mode & 0o077 == 0 for p in (site.root / "rendered").iterdir())
     assert "smtp-sekrit-pw" not in r.out
     again = play(site, "template", {"wire_releases_helm": helm_bin()})
     assert again.rc == 0 and again.changed() == 0, again.out[-3000:]
+
+
+def test_a_killed_runs_scratch_directory_is_removed_by_the_next_run(site, tmp_path):
+    # What a run killed mid-way leaves (no always block ran): its scratch directory, decrypted secrets inside.
+    stale = site.out / ".scratch"
+    (stale / "charts" / "old").mkdir(parents=True)
+    (stale / "wire-server-secrets.yaml").write_text("smtp: {password: stale-sekrit}\n")
+    stale.chmod(0o755)
+    r = play(site, "template", {"wire_releases_helm": helm_bin(), "wire_releases_only": ["cassandra-external"],
+                                "wire_releases_rendered_dir": str(tmp_path / "rendered")})
+    assert r.rc == 0, r.out[-3000:]
+    assert re.search(r"a killed run left behind\] \**\n(\S+ )?changed: \[localhost\]", r.out), r.out[-3000:]
+    assert not stale.exists()
+    assert [p.name for p in (tmp_path / "rendered").glob("*.yaml")] == ["01-cassandra-external.yaml"]
 
 
 def test_template_mode_renders_every_release_from_the_real_packages_in_order(site, wire_release, tmp_path):
