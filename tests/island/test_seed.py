@@ -147,6 +147,12 @@ def test_a_newer_bundle_adds_and_prune_removes_only_what_no_kept_bundle_holds(un
     kept_too = mod.prune_served(str(new), str(root), str(served), keep=[record[0]["content_digest"][:19]],
                                 dry_run=True)
     assert kept_too["blobs"] == [] and kept_too["dropped"] == []
+    old_tree = served / record[0]["content_digest"][7:]
+    old_tree.rename(tmp_path / "aside")  # a kept bundle whose tree is gone: its images would look unused
+    with pytest.raises(mod.SeedError, match="is kept, but its tree .* is missing"):
+        mod.prune_served(str(new), str(root), str(served), keep=[record[0]["name"]])
+    (tmp_path / "aside").rename(old_tree)
+    assert _files(tmp_path) == before
 
     done = mod.prune_served(str(new), str(root), str(served), deployed=[{"name": "brig", "images": [BRIG]}])
     assert done["changed"] and [b["name"] for b in done["kept"]] == ["smaller"]

@@ -433,6 +433,14 @@ def prune_served(bundle_dir: str, root: str, served_root: str, keep: list[str] |
     def tree(b: dict) -> str:
         return os.path.join(served_root, b["content_digest"][7:])
 
+    for b in kept:  # a kept bundle's images are read from its tree: without it, they would look unused
+        if b["content_digest"] != current["content_digest"] and not os.path.isfile(os.path.join(tree(b), MARKER)):
+            raise SeedError(f"served bundle {_short(b)} is kept, but its tree {tree(b)} is missing; unpack that bundle "
+                            "and run the bootstrap again, or do not keep it")
+    for release in deployed or []:
+        if not isinstance(release.get("images", []), list):
+            raise SeedError(f"deployed release {str(release.get('name'))[:80]!r}: images must be a list of image "
+                            "references")
     layouts = [os.path.join(bundle_dir, "images")] + [os.path.join(tree(b), "images") for b in kept]
     plan = _wanted_by(layouts, root)
     after = _served_refs(plan)
