@@ -37,8 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.fixture_images import seed, start_registry, unique_bytes  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from tests.island.seeding import ReadOnlyRegistry, seed_module  # noqa: E402
-from tests.support.registry import Registry  # noqa: E402
+from tests.island.seeding import seed_module  # noqa: E402
+from tests.support.registry import ReadOnlyRegistry, Registry  # noqa: E402
 
 MIB = 1 << 20
 ACCEPT = ", ".join(["application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "values": "bundler.commands.values:values",
     "lab": "bundler.commands.lab:lab",
     "deploy": "bundler.commands.deploy:deploy",
+    "prune": "bundler.commands.prune:prune",
 }
 
 
@@ -61,6 +62,7 @@ On the island:
   wire-bundle preflight -i INV    every VM checked against the sizing table (exit 0/3/4)
   wire-bundle values -i INV -o DIR Helm values + vault-encrypted secrets for every release
   wire-bundle deploy -i INV       bootstrap the island (asset host, apt, registry mirrors, time)
+  wire-bundle prune -i INV        after an upgrade: stop serving the previous release (never a deployed one's)
 Testing:
   wire-bundle lab up LAB.yaml     simulated offline VMs (systemd-nspawn) + Ansible inventory
 """

@@ -15,6 +15,7 @@ import shutil
 import time
 
 import pytest
+import yaml
 
 from tests.fixtures.lab import HostSpec
 from tests.kinds.debs.island import CACHE
@@ -185,6 +186,162 @@ def test_a_tampered_bundle_is_refused_and_nothing_is_served_from_it(island, bund
     r = run_cli("deploy", "-i", island.inventory_path, "bootstrap.yml", *EXTRA, "--limit", "assethost",
                 "-e", "asset_host_bundle_dir=/srv/other", "--run-dir", tmp_path / "run-refused", timeout=600)
     assert r.rc == 1 and "/srv/other holds no unpacked bundle" in r.err, r.out + r.err
+
+
+REDIS_NEXT = "docker.io/library/island-lab-redis:7.1"
+FILE_BYTES_NEXT = b"the next release's stand-in file\n" * 1000
+CHANGED_ON_UPGRADE = {"Seed the registry from the bundle's images (hard links, no copy) and record the bundle as "
+                      "served", "Restart the registry"}
+
+
+@pytest.fixture(scope="module")
+def upgraded(island, bundle, registry):
+    """The island upgraded in place: the next release (redis rebuilt with a new top layer, the stand-in file
+    changed) built as a delta on the served bundle, unpacked onto it on the asset host, bootstrap run again."""
+    from tests.support.fileserver import FileServer
+    from tests.support.specs import pinned_files
+
+    factory = ImageFactory(seed="island-lab")
+    factory.push(registry, "library/island-lab-redis",
+                 factory.image([factory.layer("base", 4096), factory.layer("redis-next", 300_000)]), tag="7.1")
+    tmp = bundle["tmp"]
+    spec = yaml.safe_load((tmp / "island.yaml").read_text())
+    spec["images"]["refs"] = [BRIG, REDIS_NEXT]
+    asset_root = island.host("asset").root
+    served = asset_root / "srv" / "wire-bundle"
+    before = json.loads((served / ".wire-bundle-unpacked.json").read_text())
+    started = time.monotonic()
+    with FileServer({"/" + FILE_PATH: FILE_BYTES_NEXT}) as files:
+        spec["files"] = pinned_files(files.url, {FILE_PATH: FILE_BYTES_NEXT})
+        (tmp / "next.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+        r = run_cli("build", tmp / "next.yaml", "--base", bundle["archive"], "-o", tmp / "next.delta.tar.zst",
+                    "--cache-dir", CACHE / "debs-cache", "-q", timeout=900)
+    assert r.rc == 0, r.err
+    built = time.monotonic() - started
+    shutil.copyfile(tmp / "next.delta.tar.zst", asset_root / "root" / "next.delta.tar.zst")
+    r = run_cli("unpack", asset_root / "root" / "next.delta.tar.zst", "--to", served)
+    assert r.rc == 0 and "taken from the base" in r.out, r.out + r.err
+    started = time.monotonic()
+    r = run_cli("deploy", "-i", island.inventory_path, "bootstrap.yml", *EXTRA, "--limit", "assethost",
+                "--run-dir", tmp / "run-upgrade", timeout=900)
+    print(f"\nupgrade: delta built in {built:.0f} s, bootstrap again in {time.monotonic() - started:.0f} s")
+    assert r.rc == 0, r.out + r.err
+    index = {m["annotations"]["org.opencontainers.image.ref.name"]: m["digest"]
+             for m in json.loads((served / "images" / "index.json").read_text())["manifests"]}
+    after = json.loads((served / ".wire-bundle-unpacked.json").read_text())
+    return {"run": tmp / "run-upgrade", "delta": tmp / "next.delta.tar.zst", "served": served, "digests": index,
+            "old": before["content_digest"], "new": after["content_digest"], "old_name": before["name"]}
+
+
+def _results(run_dir, task):
+    events = [json.loads(p.read_text()) for p in (run_dir / "artifacts" / "run" / "job_events").glob("*.json")]
+    return [e["event_data"]["res"] for e in events
+            if e["event"] == "runner_on_ok" and e["event_data"].get("task") == task]
+
+
+def _registry_blobs(island):
+    return {p.name for p in (island.host("asset").root / "srv" / "wire-bundle-registry" / "docker" / "registry"
+                             / "v2" / "blobs" / "sha256").glob("*/*")}
+
+
+def _asks(island, path, port=""):
+    """From vm1, what the asset host answers for path: status and Docker-Content-Digest (or the body's sha256)."""
+    asset = island.host("asset").address
+    accept = ("application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, "
+              "application/vnd.oci.image.index.v1+json")
+    r = _py(island, "vm1", "import urllib.request,urllib.error,hashlib\n"
+                           f"req=urllib.request.Request('http://{asset}{port}{path}',headers={{'Accept':'{accept}'}})\n"
+                           "try:\n x=urllib.request.urlopen(req);b=x.read()\n"
+                           " print(x.status,x.headers.get('Docker-Content-Digest') or hashlib.sha256(b).hexdigest())\n"
+                           "except urllib.error.HTTPError as e: print(e.code,'-')")
+    return r.stdout.split()
+
+
+def test_upgrade_links_only_the_new_blobs_and_changes_only_the_registry(island, upgraded):
+    from tests.support.archive import read_tar
+
+    delta = json.loads(next(data for info, data in read_tar(upgraded["delta"]) if info.name == "delta.json"))
+    blobs = upgraded["served"] / "images" / "blobs" / "sha256"
+    carried = [p.name for p in blobs.iterdir() if f"images/blobs/sha256/{p.name}" not in delta["from_base"]]
+    assert len(carried) == 3  # redis 7.1's manifest, config and new top layer; its base layer is the old one's
+    seeded = _results(upgraded["run"], "Seed the registry from the bundle's images (hard links, no copy) and record "
+                                       "the bundle as served")
+    assert len(seeded) == 1 and seeded[0]["linked"] == len(carried), seeded
+    storage = island.host("asset").root / "srv" / "wire-bundle-registry" / "docker" / "registry" / "v2"
+    for blob in blobs.iterdir():
+        data = storage / "blobs" / "sha256" / blob.name[:2] / blob.name / "data"
+        assert data.stat().st_ino == blob.stat().st_ino  # every blob, old and new: the unpacked file itself
+    changed = {json.loads(ln)["task"] for ln in (upgraded["run"] / "events.jsonl").read_text().splitlines()
+               if json.loads(ln)["changed"]}
+    assert changed == CHANGED_ON_UPGRADE, changed
+    assert [b["content_digest"] for b in seeded[0]["served"]] == [upgraded["old"], upgraded["new"]]
+
+
+def test_another_vm_pulls_the_bumped_image_and_the_previous_release_is_still_served(island, bundle, upgraded):
+    # containerd as test_vm_installs_a_bundled_package_from_the_asset_host left it (installed there when run alone)
+    island.run("vm1", "command -v ctr || apt-get install -y --no-install-recommends containerd", check=True,
+               timeout=300)
+    island.run("vm1", "systemctl start containerd", check=True)
+    r = island.run("vm1", f"ctr -n upgrade images pull --hosts-dir /etc/containerd/certs.d {REDIS_NEXT}", timeout=180)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert upgraded["digests"][REDIS_NEXT] in island.run("vm1", "ctr -n upgrade images ls", check=True).stdout
+    # The previous release: its tag and digest in the registry, its file under /bundles/<its content digest>/.
+    old = bundle["digests"][REDIS]
+    assert _asks(island, "/v2/docker.io/library/island-lab-redis/manifests/7", ":5000") == ["200", old]
+    import hashlib
+
+    old_file = f"/bundles/{upgraded['old'][7:]}/files/{FILE_PATH}"
+    assert _asks(island, old_file) == ["200", hashlib.sha256(FILE_BYTES).hexdigest()]
+    assert _asks(island, f"/files/{FILE_PATH}") == ["200", hashlib.sha256(FILE_BYTES_NEXT).hexdigest()]
+    assert _asks(island, f"/bundles/{upgraded['old'][7:]}/bundle.json")[0] == "404"
+
+
+def test_prune_refuses_while_a_release_uses_the_old_image_then_removes_only_its_blobs(island, bundle, upgraded,
+                                                                                      tmp_path):
+    from pathlib import Path
+
+    records = Path(island.inventory_path).parent / "artifacts" / "releases"
+    records.mkdir(parents=True, exist_ok=True)
+    old_ref = f"{REDIS}@{bundle['digests'][REDIS]}"
+    (records / "cache.json").write_text(json.dumps({"name": "cache", "images": [old_ref]}))
+    (records / "brig.json").write_text(json.dumps({"name": "brig", "images": [BRIG]}))
+    before = _registry_blobs(island)
+    served_root = island.host("asset").root / "srv" / "wire-bundle-served"
+    record = (served_root / "served.json").read_text()
+    try:
+        r = run_cli("prune", "-i", island.inventory_path, "--run-dir", tmp_path / "refused", timeout=600)
+        assert r.rc == 1 and f"release 'cache' still uses {old_ref}" in r.err, r.out + r.err
+        assert f"only bundle '{upgraded['old_name']}'" in r.err and "nothing was removed" in r.err, r.err
+        assert len(r.err.strip().splitlines()) == 1
+        assert _registry_blobs(island) == before and (served_root / "served.json").read_text() == record
+
+        # The release moves to the new image: a dry run lists the old bundle and the old image's own blobs only.
+        new_ref = f"{REDIS_NEXT}@{upgraded['digests'][REDIS_NEXT]}"
+        (records / "cache.json").write_text(json.dumps({"name": "cache", "images": [new_ref]}))
+        r = run_cli("prune", "-i", island.inventory_path, "--dry-run", "--run-dir", tmp_path / "dry", timeout=600)
+        assert r.rc == 0, r.out + r.err
+        listed = {ln.split()[1].split(":")[1] for ln in r.out.splitlines() if ln.strip().startswith("blob ")}
+        assert f"bundle  {upgraded['old_name']}  {upgraded['old']}" in r.out, r.out
+        assert _registry_blobs(island) == before
+        old_manifest = bundle["digests"][REDIS].split(":")[1]
+        assert old_manifest in listed and len(listed) == 3  # the old redis's manifest, config and top layer
+
+        r = run_cli("prune", "-i", island.inventory_path, "--run-dir", tmp_path / "prune", timeout=600)
+        assert r.rc == 0 and "stopped serving" in r.out, r.out + r.err
+    finally:
+        shutil.rmtree(records)
+    assert _registry_blobs(island) == before - listed
+    assert [b["content_digest"] for b in json.loads((served_root / "served.json").read_text())["bundles"]] == \
+        [upgraded["new"]]
+    assert sorted(p.name for p in served_root.iterdir()) == sorted(["served.json", upgraded["new"][7:]])
+    assert _asks(island, "/v2/docker.io/library/island-lab-redis/manifests/7", ":5000")[0] == "404"
+    assert _asks(island, f"/v2/docker.io/library/island-lab-redis/manifests/{bundle['digests'][REDIS]}",
+                 ":5000")[0] == "404"
+    assert _asks(island, "/v2/docker.io/library/island-lab-redis/manifests/7.1", ":5000") == \
+        ["200", upgraded["digests"][REDIS_NEXT]]
+    assert _asks(island, f"/v2/quay.io/wire/island-lab-brig/manifests/{bundle['digests'][BRIG]}", ":5000")[0] == \
+        "200"
+    assert _asks(island, f"/bundles/{upgraded['old'][7:]}/files/{FILE_PATH}")[0] == "404"
 
 
 def _self_signed(address: str, out_dir):

@@ -66,7 +66,7 @@ def test_seeding_links_every_blob_once_and_a_second_run_changes_nothing(unpacked
     repos = {i["repository"] for i in first["images"]}
     assert repos == {"quay.io/wire/island-brig", "quay.io/wire/island-sftd", "docker.io/library/island-redis"}
     again = seed_module().seed_registry(str(layout), str(root))
-    assert not again["changed"] and again["linked"] == again["links_written"] == 0 and again["removed"] == []
+    assert not again["changed"] and again["linked"] == again["links_written"] == 0
 
 
 def test_registry_serves_original_names_by_digest_and_tag_read_only(unpacked, tmp_path):
@@ -96,26 +96,73 @@ def test_registry_serves_original_names_by_digest_and_tag_read_only(unpacked, tm
         reg.stop()
 
 
-def test_prune_removes_what_a_new_bundle_no_longer_holds(unpacked, tmp_path):
-    layout = unpacked / "bundle" / "images"
-    root = unpacked / "registry"
-    seed_module().seed_registry(str(layout), str(root))
-    smaller = tmp_path / "layout"
-    smaller.mkdir()
-    (smaller / "blobs").symlink_to(layout / "blobs")
-    index = json.loads((layout / "index.json").read_text())
+def _files(root):
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def test_a_newer_bundle_adds_and_prune_removes_only_what_no_kept_bundle_holds(unpacked, tmp_path):
+    """The upgrade on the asset host, on files: seeding a newer bundle keeps the older one's images; prune refuses
+    while a deployed release uses one that would go, lists it on a dry run, then removes only what the newer
+    bundle does not hold. The newer bundle is the unpacked one without the redis image (its marker says it is
+    another bundle), as a release that drops an image would be."""
+    import shutil
+
+    mod = seed_module()
+    old = unpacked / "bundle"
+    new = tmp_path / "srv" / "bundle"
+    shutil.copytree(old, new, copy_function=os.link)  # what a delta unpack gives: the unchanged files linked
+    index = json.loads((new / "images/index.json").read_text())
     index["manifests"] = [m for m in index["manifests"]
                           if m["annotations"]["org.opencontainers.image.ref.name"] != REDIS]
-    (smaller / "index.json").write_text(json.dumps(index))
-    result = seed_module().seed_registry(str(smaller), str(root))
-    assert result["removed"]
+    (new / "images/index.json").unlink()
+    (new / "images/index.json").write_text(json.dumps(index))
+    marker = json.loads((new / ".wire-bundle-unpacked.json").read_text())
+    marker.update(name="smaller", content_digest="sha256:" + "5" * 64)
+    (new / ".wire-bundle-unpacked.json").unlink()
+    (new / ".wire-bundle-unpacked.json").write_text(json.dumps(marker))
+    root, served = tmp_path / "registry", tmp_path / "served"
+
+    mod.seed_registry(str(old / "images"), str(root))
+    assert mod.keep_served(str(old), str(served))["changed"]
+    assert mod.seed_registry(str(new / "images"), str(root))["linked"] == 0  # every blob: the same inode already
+    record = mod.keep_served(str(new), str(served))["served"]
+    assert [b["name"] for b in record] == [json.loads((old / ".wire-bundle-unpacked.json").read_text())["name"],
+                                           "smaller"]
+    assert not mod.keep_served(str(new), str(served))["changed"]
+    redis = f"{REDIS}@{_digests(old / 'images')[REDIS]}"
+    assert (served / marker["content_digest"][7:] / "images/index.json").read_text() == json.dumps(index)
+    before = _files(tmp_path)
+
+    with pytest.raises(mod.SeedError, match=r"release 'cache' still uses docker.io/library/island-redis:7@sha256:"
+                                            r".*only bundle .* holds it"):
+        mod.prune_served(str(new), str(root), str(served),
+                         deployed=[{"name": "brig", "images": [BRIG]}, {"name": "cache", "images": [redis]}])
+    with pytest.raises(mod.SeedError, match="keep 'nope': no served bundles"):
+        mod.prune_served(str(new), str(root), str(served), keep=["nope"])
+    dry = mod.prune_served(str(new), str(root), str(served), dry_run=True)
+    assert _files(tmp_path) == before and not dry["changed"]
+    redis_only = set(_blob_names(old / "images", _digests(old / "images")[REDIS])) - set().union(
+        *(_blob_names(old / "images", d) for r, d in _digests(old / "images").items() if r != REDIS))
+    assert redis_only and set(dry["blobs"]) == redis_only
+    kept_too = mod.prune_served(str(new), str(root), str(served), keep=[record[0]["content_digest"][:19]],
+                                dry_run=True)
+    assert kept_too["blobs"] == [] and kept_too["dropped"] == []
+    old_tree = served / record[0]["content_digest"][7:]
+    old_tree.rename(tmp_path / "aside")  # a kept bundle whose tree is gone: its images would look unused
+    with pytest.raises(mod.SeedError, match="is kept, but its tree .* is missing"):
+        mod.prune_served(str(new), str(root), str(served), keep=[record[0]["name"]])
+    (tmp_path / "aside").rename(old_tree)
+    assert _files(tmp_path) == before
+
+    done = mod.prune_served(str(new), str(root), str(served), deployed=[{"name": "brig", "images": [BRIG]}])
+    assert done["changed"] and [b["name"] for b in done["kept"]] == ["smaller"]
     v2 = root / "docker/registry/v2"
-    assert not (v2 / "repositories/docker.io").exists()
-    assert (v2 / "repositories/quay.io/wire/island-brig").is_dir()
-    kept = {p.name for p in (v2 / "blobs/sha256").glob("*/*")}
-    redis_only = set(_blob_names(layout, _digests(layout)[REDIS])) - set().union(
-        *(_blob_names(layout, d) for r, d in _digests(layout).items() if r != REDIS))
-    assert redis_only and not (redis_only & kept)
+    assert not (v2 / "repositories/docker.io").exists() and (v2 / "repositories/quay.io/wire/island-brig").is_dir()
+    assert not redis_only & {p.name for p in (v2 / "blobs/sha256").glob("*/*")}
+    assert sorted(p.name for p in served.iterdir()) == sorted([marker["content_digest"][7:], "served.json"])
+    assert (old / "images/index.json").exists()  # the unpacked trees themselves are not the prune's
+    again = mod.prune_served(str(new), str(root), str(served))
+    assert not again["changed"] and again["blobs"] == []
 
 
 def _blob_names(layout, digest):

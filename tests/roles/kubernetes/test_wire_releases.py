@@ -144,7 +144,13 @@ def test_install_runs_in_order_and_a_rerun_changes_nothing(site, tmp_path):
     calls = json.loads(state.read_text())["calls"]
     assert [c[2] for c in calls] == order(site)
     assert all("--wait" in c and c[c.index("--kubeconfig") + 1] == str(site.root / "admin.conf") for c in calls)
-    assert first.recap()["localhost"]["changed"] == len(order(site))
+    # Each install, and each release's record for `wire-bundle prune` (with the directory for them), changed.
+    assert first.recap()["localhost"]["changed"] == 2 * len(order(site)) + 1
+    records = {p.stem: json.loads(p.read_text()) for p in (site.root / "artifacts" / "releases").glob("*.json")}
+    assert sorted(records) == sorted(order(site))
+    assert records["redis-ephemeral"]["images"] == ["redis:7.4.6"]  # what its rendered pods run
+    assert records["cassandra-external"]["images"] == []  # an endpoint only, no pods
+    assert records["fake-aws"]["fingerprint"] == calls[order(site).index("fake-aws")][-4].split(":", 1)[1]
 
     again = play(site, "install", extra, env)
     assert again.rc == 0 and again.changed() == 0, again.out[-3000:]
@@ -158,7 +164,7 @@ def test_install_runs_in_order_and_a_rerun_changes_nothing(site, tmp_path):
         third = play(site, "install", extra, env)
     finally:
         vfile.write_text(original)
-    assert third.rc == 0 and third.changed() == 1, third.out[-3000:]
+    assert third.rc == 0 and third.changed() == 2, third.out[-3000:]  # the install and its record
     assert [c[2] for c in json.loads(state.read_text())["calls"]][len(calls):] == ["fake-aws"]
 
 
