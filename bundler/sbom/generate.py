@@ -7,14 +7,16 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 from bundler.bundle.artifacts import Artifact, file_artifact
 from bundler.bundle.lock import Lock
+from bundler.bundle.store import BlobStore
 from bundler.errors import IntegrityError
+from bundler.sbom import scancache
 from bundler.sbom.contents import ImageContents, image_contents
 from bundler.sbom.document import Inputs, make_bom, render
 from bundler.sbom.layers import LayerScan, scan_layer
@@ -34,8 +36,12 @@ def image_manifests(lock: dict[str, Any]) -> list[str]:
 
 
 def scan_images(lock: dict[str, Any], blob_path: Callable[[str], Path], wait: Callable[[str], None] = lambda d: None,
-                jobs: int | None = None) -> dict[str, ImageContents]:
-    """Each image manifest's contents, by its digest. `wait(digest)` returns once that blob is in the store."""
+                jobs: int | None = None, store: BlobStore | None = None,
+                ready: Callable[[list[str]], Iterable[str]] = iter) -> dict[str, ImageContents]:
+    """Each image manifest's contents, by its digest. `wait(digest)` returns once that blob is in the store (and
+    raises when its download, or any other, failed); `ready(digests)` yields them in the order their downloads
+    complete, so each layer is read while later ones still download. With `store`, scans it recorded are used and
+    new ones recorded (bundler.sbom.scancache)."""
     layers_of: dict[str, list[str]] = {}
     for digest in image_manifests(lock):
         try:
@@ -46,16 +52,24 @@ def scan_images(lock: dict[str, Any], blob_path: Callable[[str], Path], wait: Ca
                              if any(m in str(d.get("mediaType", "tar")) for m in _TAR_MEDIA)]
     unique = sorted({d for layers in layers_of.values() for d in layers})
     scans: dict[str, LayerScan] = {}
+    if store is not None:  # recorded scans need no blob: nothing to wait for
+        for d in unique:
+            if (found := scancache.recorded(store, d)) is not None:
+                scans[d] = found
     lock_ = threading.Lock()
 
     def one(digest: str) -> None:
-        wait(digest)
-        scan = scan_layer(blob_path(digest), digest)
+        path = blob_path(digest)
+        scan = scancache.cached_scan(store, digest, path) if store is not None else scan_layer(path, digest)
         with lock_:
             scans[digest] = scan
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs or 2, os.cpu_count() or 1))) as pool:
-        for f in [pool.submit(one, d) for d in unique]:
+        futures = []
+        for d in ready([d for d in unique if d not in scans]):
+            wait(d)
+            futures.append(pool.submit(one, d))
+        for f in futures:
             f.result()
     return {m: image_contents(layers, scans.__getitem__) for m, layers in layers_of.items()}
 
@@ -67,9 +81,11 @@ def sbom_bytes(name: str, tool: str, lock: dict[str, Any], summaries: dict[str, 
 
 
 def write_sbom(name: str, tool: str, lock: Lock, summaries: dict[str, Any], artifacts: list[Artifact],
-               work_dir: Path, wait: Callable[[Artifact], None], jobs: int, log: Callable[[str], None]) -> Artifact:
-    """The build's step: sbom.cdx.json written into the work dir, as the artifact the archive carries. Layers still
-    downloading are waited for one by one, each read as soon as it is complete."""
+               work_dir: Path, store: BlobStore, pending: Mapping[str, Future], wait: Callable[[Artifact], None],
+               jobs: int, log: Callable[[str], None]) -> Artifact:
+    """The build's step: sbom.cdx.json written into the work dir, as the artifact the archive carries. Layers whose
+    scan the store recorded are not read; the others are read as their downloads (`pending`, by member path)
+    complete, in that order, and their scans recorded."""
     started = time.monotonic()
     by_path = {a.path: a for a in artifacts}
     locked = lock.to_json()  # the document reads the lock as JSON: its digest is over these bytes
@@ -80,7 +96,12 @@ def write_sbom(name: str, tool: str, lock: Lock, summaries: dict[str, Any], arti
     def wait_blob(digest: str) -> None:
         wait(by_path[_blob(digest)])
 
-    images = scan_images(locked, blob_path, wait_blob, jobs)
+    def ready(digests: list[str]) -> Iterator[str]:
+        downloading = {pending[_blob(d)]: d for d in digests if _blob(d) in pending}
+        yield from (d for d in digests if _blob(d) not in pending)  # in the cache already
+        yield from (downloading[f] for f in as_completed(downloading))
+
+    images = scan_images(locked, blob_path, wait_blob, jobs, store, ready)
     records = [{"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "origin": a.origin}
                for a in artifacts]
     path = work_dir / MEMBER

@@ -8,6 +8,7 @@ below, `dir/.wh..wh..opq` empties dir of them (the OCI image spec's layer change
 from __future__ import annotations
 
 import gzip
+import hashlib
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,6 +25,10 @@ PRESENCE_ONLY = frozenset(rpm.UNREAD_PATHS)  # recognised, not read: only their 
 FILE_MAX = 256 << 20  # an rpm SQLite database of a large image is tens of MiB; a dpkg status a few
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
+# Names what scan_layer keeps, for the scans the store keeps (bundler.sbom.scancache): a record made by another
+# scanner is not used. The paths are part of it; bump the number when the reading changes in any other way.
+SCANNER = "v1-" + hashlib.sha256(repr((sorted(WANTED), sorted(PRESENCE_ONLY), dpkg.STATUS_D, FILE_MAX)).encode()
+                                 ).hexdigest()[:12]
 
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
 
