@@ -52,6 +52,9 @@ class LayerScan:
 
 
 def _normal(name: str) -> str:
+    # Nearly every member name is already plain: pathlib, for all of them, was a third of a scan's CPU time.
+    if name and name[0] not in "./" and "//" not in name and "/." not in name and not name.endswith("/"):
+        return name
     return PurePosixPath("/" + name).as_posix().lstrip("/")
 
 
@@ -75,7 +78,7 @@ def scan_layer(path: Path, digest: str) -> LayerScan:
             reader = TarReader(stream, gnu_long_names=True)
             for info, chunks in reader.members():
                 name = _normal(info.name)
-                base = PurePosixPath(name).name
+                base = name.rpartition("/")[2]
                 if base.startswith(WHITEOUT):
                     parent = str(PurePosixPath(name).parent).lstrip(".")
                     if base == OPAQUE:
