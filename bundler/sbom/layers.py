@@ -11,6 +11,7 @@ import hashlib
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import cast
 
 import zstandard
 from isal import igzip, isal_zlib
@@ -31,6 +32,7 @@ SCANNER = "v1-" + hashlib.sha256(repr((sorted(WANTED), sorted(PRESENCE_ONLY), dp
                                  ).hexdigest()[:12]
 
 _GZIP, _ZSTD = b"\x1f\x8b", b"\x28\xb5\x2f\xfd"
+_INFLATE_ERROR = cast(type[Exception], isal_zlib.error)  # isal's stubs declare it an instance
 
 
 def wanted(path: str) -> bool:
@@ -96,7 +98,7 @@ def scan_layer(path: Path, digest: str) -> LayerScan:
                         raise IntegrityError(f"layer {digest}: {name} is {info.size} bytes, more than the "
                                              f"{FILE_MAX} an SBOM reads")
                     out.files[name] = b"" if name in PRESENCE_ONLY else _read(chunks, FILE_MAX)
-    except (OSError, EOFError, tarfile.TarError, zstandard.ZstdError, isal_zlib.error, ValueError) as exc:
+    except (OSError, EOFError, tarfile.TarError, zstandard.ZstdError, _INFLATE_ERROR, ValueError) as exc:
         raise IntegrityError(f"layer {digest}: not a readable tar layer ({type(exc).__name__}: "
                              f"{str(exc)[:120]})") from None
     return out

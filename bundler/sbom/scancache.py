@@ -74,10 +74,10 @@ def load(store: BlobStore, key: str, digest: str) -> LayerScan | None:
 
 
 def _strings(value: object, kind: type) -> bool:
-    if not isinstance(value, kind):
-        return False
-    items = list(value.items()) if isinstance(value, dict) else [("", v) for v in value]  # type: ignore[union-attr]
-    return all(isinstance(k, str) and isinstance(v, str) for k, v in items)
+    """`value` is a `kind` (dict or list) of strings only."""
+    if isinstance(value, dict):
+        return kind is dict and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    return kind is list and isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _blob(store: BlobStore, digest: str | None, limit: int) -> bytes:

@@ -54,6 +54,8 @@ def test_a_damaged_record_is_scanned_again(tmp_path):
     digest, path = layer(store, {"var/lib/dpkg/status": b"Package: a\n"})
     fresh = cached_scan(store, digest, path)
     index, key = record_of(store, digest)
+    not_a_record = b'{"layer": 1}'
+    store.put_bytes(sha256_digest(not_a_record), not_a_record)
 
     def kept(record):
         return store.path(next(iter(json.loads(record.read_bytes())["files"].values())))
@@ -61,8 +63,9 @@ def test_a_damaged_record_is_scanned_again(tmp_path):
     for damage in (lambda record: kept(record).write_bytes(b"Package: forged\n"),  # a kept file's bytes changed
                    lambda record: record.write_bytes(record.read_bytes()[:-9]),  # the record cut short
                    lambda record: index.put(key, "sha256:" + "0" * 64),  # a record that is not there
-                   lambda record: index.put(key, "not a digest")):
+                   lambda record: index.put(key, "not a digest"),
+                   lambda record: index.put(key, sha256_digest(not_a_record))):  # sound bytes, not a record
         damage(store.path(index.get(key)))
         assert load(store, key, digest) is None
         assert cached_scan(store, digest, path) == fresh  # read from the layer again, recorded again
-        assert load(store, key, digest) == fresh  # the damaged blob thrown away, the record sound again
+        assert load(store, key, digest) == fresh  # the record sound again (a damaged blob was thrown away)
