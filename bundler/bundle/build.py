@@ -29,6 +29,7 @@ from bundler.bundle.progress import Reporter
 from bundler.bundle.signing import PUBLIC_KEY, bundle_key, sign
 from bundler.bundle.space import check_space, human
 from bundler.bundle.spec import LoadedSpec
+from bundler.bundle.store import BlobStore
 from bundler.errors import BundleError, SpecError
 from bundler.kinds import KIND_NAMES, kind_module
 
@@ -230,7 +231,7 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         from bundler.sbom.generate import write_sbom
 
         sbom = write_sbom(loaded.spec.name, f"wire-bundle {__version__}", lock, summaries, artifacts, ctx.work_dir,
-                          wait, ctx.jobs, ctx.log)
+                          BlobStore(ctx.cache_dir), pending, wait, ctx.jobs, ctx.log)
         artifacts = unique_artifacts([*artifacts, sbom])
         metadata = _metadata(loaded, lock, summaries, artifacts, key.fingerprint)
         metadata.sbom = SbomSummary.model_validate(sbom.meta)

@@ -307,8 +307,9 @@ class TarReader:
     raises tarfile.ReadError for anything after the end-of-archive marker and its padding.
     """
 
-    def __init__(self, stream: BinaryIO, gnu_long_names: bool = False):
+    def __init__(self, stream: BinaryIO, gnu_long_names: bool = False, chunk: int = CHUNK):
         self.stream = stream
+        self.chunk = chunk  # the largest piece of a member's data read at once
         self.offset = 0  # bytes of the tar stream read so far
         # Image layers (read for the SBOM) may carry GNU tar's long-name records ('L', 'K'); a bundle never does.
         self.gnu_long_names = gnu_long_names
@@ -369,7 +370,7 @@ class TarReader:
     def _chunks(self, name: str, size: int):
         left = size
         while left:
-            data = self._read(min(CHUNK, left))
+            data = self._read(min(self.chunk, left))
             if not data:
                 raise EOFError(f"the tar stream ends {left} bytes early, inside member {name!r}")
             left -= len(data)

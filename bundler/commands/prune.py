@@ -9,18 +9,11 @@ from pathlib import Path
 
 import click
 
+from bundler.bundle.space import human
 from bundler.errors import BundleError
 
 PRUNE_TASK = "Remove what no kept bundle holds (the registry's blobs and tags, the served trees)"
 MODULE_PREFIX = "registry prune: "
-
-
-def _human(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 def _bundle(b: dict) -> str:
@@ -97,7 +90,7 @@ def prune(inventory: Path, keep: tuple[str, ...], dry_run: bool, run_dir: Path |
         dropped = res.get("dropped") or []
         blobs = res.get("blobs") or []
         click.echo(f"{host}: {verb} serving {', '.join(_bundle(b) for b in dropped) or 'no bundle'}; "
-                   f"{len(blobs)} registry blobs ({_human(int(res.get('blob_bytes') or 0))}), "
+                   f"{len(blobs)} registry blobs ({human(int(res.get('blob_bytes') or 0))}), "
                    f"{res.get('links', 0)} registry links, {len(res.get('trees') or [])} served trees")
         if dry_run:
             for b in dropped:

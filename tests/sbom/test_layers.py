@@ -68,7 +68,13 @@ def test_gnu_long_names_hard_links_and_opaque_directories(tmp_path):
     assert found.databases == ["dpkg status", "dpkg status.d"]
 
 
-def test_a_layer_that_is_not_a_tar_is_one_error(tmp_path):
-    (tmp_path / "bad").write_bytes(gzip.compress(b"not a tar" * 100))
-    with pytest.raises(IntegrityError, match="layer sha256:bad: not a readable tar layer"):
+@pytest.mark.parametrize("damage", [
+    lambda tgz: gzip.compress(b"not a tar" * 100),
+    lambda tgz: tgz[:12] + b"\xff" * 64 + tgz[76:],  # the deflate stream itself broken (ISA-L's own error)
+    lambda tgz: tgz[:-20],  # cut short
+], ids=["not a tar", "bad deflate", "cut short"])
+def test_a_layer_that_is_not_a_tar_is_one_error(tmp_path, damage):
+    gnu_layer(tmp_path / "good", [("var/lib/dpkg/status", STATUS * 50)])
+    (tmp_path / "bad").write_bytes(damage((tmp_path / "good").read_bytes()))
+    with pytest.raises(IntegrityError, match="^layer sha256:bad: not a readable tar layer [^\n]*$"):
         scan_layer(tmp_path / "bad", "sha256:bad")
