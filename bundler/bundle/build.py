@@ -229,7 +229,7 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         from bundler.sbom.generate import write_sbom
 
         sbom = write_sbom(loaded.spec.name, f"wire-bundle {__version__}", lock, summaries, artifacts, ctx.work_dir,
-                          wait, ctx.jobs, ctx.log)
+                          wait, ctx.jobs, ctx.log, ctx.cache_dir)
         artifacts = unique_artifacts([*artifacts, sbom])
         metadata = _metadata(loaded, lock, summaries, artifacts, key.fingerprint)
         metadata.sbom = SbomSummary.model_validate(sbom.meta)

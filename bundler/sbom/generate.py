@@ -19,6 +19,7 @@ from bundler.sbom.contents import ImageContents, image_contents
 from bundler.sbom.document import Inputs, make_bom, render
 from bundler.sbom.layers import LayerScan, scan_layer
 from bundler.sbom.names import MEDIA_TYPE, MEMBER, component_counts
+from bundler.sbom.scancache import ScanCache
 
 # Layers are tars (OCI, Docker, any compression); anything else in `layers` (attestations, signatures,
 # artifacts) holds no file system.
@@ -34,8 +35,9 @@ def image_manifests(lock: dict[str, Any]) -> list[str]:
 
 
 def scan_images(lock: dict[str, Any], blob_path: Callable[[str], Path], wait: Callable[[str], None] = lambda d: None,
-                jobs: int | None = None) -> dict[str, ImageContents]:
-    """Each image manifest's contents, by its digest. `wait(digest)` returns once that blob is in the store."""
+                jobs: int | None = None, remembered: ScanCache | None = None) -> dict[str, ImageContents]:
+    """Each image manifest's contents, by its digest. `wait(digest)` returns once that blob is in the store;
+    `remembered` holds earlier builds' scans of the same blobs."""
     layers_of: dict[str, list[str]] = {}
     for digest in image_manifests(lock):
         try:
@@ -50,7 +52,8 @@ def scan_images(lock: dict[str, Any], blob_path: Callable[[str], Path], wait: Ca
 
     def one(digest: str) -> None:
         wait(digest)
-        scan = scan_layer(blob_path(digest), digest)
+        path = blob_path(digest)
+        scan = remembered.scan(path, digest) if remembered else scan_layer(path, digest)
         with lock_:
             scans[digest] = scan
 
@@ -67,9 +70,11 @@ def sbom_bytes(name: str, tool: str, lock: dict[str, Any], summaries: dict[str, 
 
 
 def write_sbom(name: str, tool: str, lock: Lock, summaries: dict[str, Any], artifacts: list[Artifact],
-               work_dir: Path, wait: Callable[[Artifact], None], jobs: int, log: Callable[[str], None]) -> Artifact:
+               work_dir: Path, wait: Callable[[Artifact], None], jobs: int, log: Callable[[str], None],
+               cache_dir: Path | None = None) -> Artifact:
     """The build's step: sbom.cdx.json written into the work dir, as the artifact the archive carries. Layers still
-    downloading are waited for one by one, each read as soon as it is complete."""
+    downloading are waited for one by one, each read as soon as it is complete; with `cache_dir`, a layer an
+    earlier build scanned is not read again (bundler/sbom/scancache.py)."""
     started = time.monotonic()
     by_path = {a.path: a for a in artifacts}
     locked = lock.to_json()  # the document reads the lock as JSON: its digest is over these bytes
@@ -80,7 +85,7 @@ def write_sbom(name: str, tool: str, lock: Lock, summaries: dict[str, Any], arti
     def wait_blob(digest: str) -> None:
         wait(by_path[_blob(digest)])
 
-    images = scan_images(locked, blob_path, wait_blob, jobs)
+    images = scan_images(locked, blob_path, wait_blob, jobs, ScanCache(cache_dir) if cache_dir else None)
     records = [{"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "origin": a.origin}
                for a in artifacts]
     path = work_dir / MEMBER
