@@ -130,7 +130,7 @@ def zarf_style(old_meta: dict, new_meta: dict) -> int:
 def head(archive: Path) -> dict:
     from bundler.bundle.archive import read_bundle_json
 
-    return read_bundle_json(archive)
+    return read_bundle_json(archive).to_json()
 
 
 def run_case(name: str, work: Path, spec: Path, base: Path, base_tree: Path, cache: Path, runs: int) -> dict:
