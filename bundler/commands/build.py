@@ -7,11 +7,6 @@ from pathlib import Path
 
 import click
 
-from bundler.bundle.build import WorkDir
-from bundler.bundle.build import build as run_build
-from bundler.bundle.parts import parse_size, split_archive
-from bundler.bundle.space import human
-from bundler.bundle.spec import load_spec
 from bundler.commands import options
 
 
@@ -57,6 +52,12 @@ def build(spec: Path, output: Path | None, locked: bool, level: int, sign_key: P
       wire-bundle build examples/wire.yaml -o wire-5.1.delta.tar.zst --base wire-5.0.tar.zst
       wire-bundle build examples/wire.yaml -o /media/usb/wire-5.0.tar.zst --split 4G
     """
+    from bundler.bundle.build import WorkDir
+    from bundler.bundle.build import build as run_build
+    from bundler.bundle.parts import parse_size, split_archive
+    from bundler.bundle.space import human
+    from bundler.bundle.spec import load_spec
+
     part_size = parse_size(split) if split is not None else None
     loaded = load_spec(spec)
     out = output or spec.with_name(f"{loaded.spec.name}.tar.zst")
