@@ -21,8 +21,9 @@ from pydantic import ValidationError
 from bundler import __version__
 from bundler.bundle.archive import WriteResult, unique_artifacts, write_archive
 from bundler.bundle.artifacts import Artifact, KindResult, file_artifact
-from bundler.bundle.basis import load_basis
+from bundler.bundle.basis import Basis, load_basis
 from bundler.bundle.delta import DeltaPlan, delta_members
+from bundler.bundle.gpg import gnupg_home
 from bundler.bundle.lock import LOCK_VERSION, Lock, field_path, read_lock, read_lock_for, write_lock
 from bundler.bundle.manifest import Manifest, ManifestArtifact, SbomSummary
 from bundler.bundle.progress import Reporter
@@ -201,9 +202,16 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
     if output.exists() and output.is_dir():
         raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
     check_writable_dir(output)
+    # One gnupg home (in the scratch space) for the build's key: read there, then every signature is one gpg run.
+    with gnupg_home() as key_home:
+        return _build(loaded, output, ctx, locked, level, basis, key_home)
+
+
+def _build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool, level: int, basis: Basis | None,
+           key_home: Path) -> BuildResult:
     # Reading the signing key runs gpg several times: it overlaps the lock and the fetches.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="key") as key_loader:
-        key_future = key_loader.submit(bundle_key, ctx.cache_dir, ctx.sign_key, log=ctx.log)
+        key_future = key_loader.submit(bundle_key, ctx.cache_dir, ctx.sign_key, log=ctx.log, home=key_home)
         lock = lock_for_build(loaded, ctx, locked)
         key = key_future.result()
     key_file = ctx.work_dir / PUBLIC_KEY
@@ -233,7 +241,7 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         artifacts = unique_artifacts([*artifacts, sbom])
         metadata = _metadata(loaded, lock, summaries, artifacts, key.fingerprint)
         metadata.sbom = SbomSummary.model_validate(sbom.meta)
-        signing = lambda data: sign(key, data, lock.locked_at)  # noqa: E731
+        signing = lambda data: sign(key, data, lock.locked_at, key_home)  # noqa: E731
         with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign-delta") as pool:
             members = delta_members(basis, metadata, artifacts, signing, pool) if basis else None
             delta = members.plan if members else None

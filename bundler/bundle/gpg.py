@@ -82,17 +82,19 @@ def _describe(home: Path, origin: str, secret: bytes) -> SigningKey:
                       secret=secret, public=public, public_armored=armored, origin=origin)
 
 
-def read_key(path: Path) -> SigningKey:
-    """A user-supplied armored secret key (debs.signing_key): one key, able to sign, without a passphrase."""
+def read_key(path: Path, home: Path | None = None) -> SigningKey:
+    """A user-supplied armored secret key (debs.signing_key): one key, able to sign, without a passphrase.
+
+    With `home` (an empty gnupg home the caller removes), the key stays imported there for signing."""
     what = f"debs.signing_key {path}"
     if not path.is_file():
         raise BundleError(f"{what}: file not found")
     secret = path.read_bytes()
-    with gnupg_home() as home:
-        gpg(home, "--import", stdin=secret, what=what)
-        key = _describe(home, what, secret)
+    with contextlib.nullcontext(home) if home is not None else gnupg_home() as into:
+        gpg(into, "--import", stdin=secret, what=what)
+        key = _describe(into, what, secret)
         try:
-            gpg(home, "--local-user", key.fingerprint, "--detach-sign", stdin=b"probe", what=what)
+            gpg(into, "--local-user", key.fingerprint, "--detach-sign", stdin=b"probe", what=what)
         except BundleError as exc:
             raise BundleError(f"{what}: cannot sign without a passphrase ({exc})") from None
     return key
