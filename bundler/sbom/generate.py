@@ -16,7 +16,7 @@ from bundler.bundle.artifacts import Artifact, file_artifact
 from bundler.bundle.lock import Lock
 from bundler.errors import IntegrityError
 from bundler.sbom.contents import ImageContents, image_contents
-from bundler.sbom.document import Inputs, make_bom, render
+from bundler.sbom.doccache import DocumentCache, document_key
 from bundler.sbom.layers import LayerScan, scan_layer
 from bundler.sbom.names import MEDIA_TYPE, MEMBER, component_counts
 from bundler.sbom.scancache import ScanCache
@@ -65,6 +65,9 @@ def scan_images(lock: dict[str, Any], blob_path: Callable[[str], Path], wait: Ca
 
 def sbom_bytes(name: str, tool: str, lock: dict[str, Any], summaries: dict[str, Any], artifacts: list[dict],
                images: dict[str, ImageContents]) -> bytes:
+    # cyclonedx-python-lib is loaded only when a document is rendered (not when an earlier build's is reused).
+    from bundler.sbom.document import Inputs, make_bom, render
+
     return render(make_bom(Inputs(name=name, tool=tool, lock=lock, summaries=summaries, artifacts=artifacts,
                                   images=images)))
 
@@ -74,7 +77,8 @@ def write_sbom(name: str, tool: str, lock: Lock, summaries: dict[str, Any], arti
                cache_dir: Path | None = None) -> Artifact:
     """The build's step: sbom.cdx.json written into the work dir, as the artifact the archive carries. Layers still
     downloading are waited for one by one, each read as soon as it is complete; with `cache_dir`, a layer an
-    earlier build scanned is not read again (bundler/sbom/scancache.py)."""
+    earlier build scanned is not read again (bundler/sbom/scancache.py), and a document an earlier build rendered
+    from the same inputs is taken as it is (bundler/sbom/doccache.py)."""
     started = time.monotonic()
     by_path = {a.path: a for a in artifacts}
     locked = lock.to_json()  # the document reads the lock as JSON: its digest is over these bytes
@@ -89,7 +93,13 @@ def write_sbom(name: str, tool: str, lock: Lock, summaries: dict[str, Any], arti
     records = [{"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "origin": a.origin}
                for a in artifacts]
     path = work_dir / MEMBER
-    data = sbom_bytes(name, tool, locked, summaries, records, images)
+    documents = DocumentCache(cache_dir) if cache_dir else None
+    key = document_key(name, tool, locked, summaries, records, images) if documents else ""
+    data = documents.get(key) if documents else None
+    if data is None:
+        data = sbom_bytes(name, tool, locked, summaries, records, images)
+        if documents:
+            documents.put(key, data)
     path.write_bytes(data)
     packages = sum(len(c.packages) for c in images.values())
     unknown = sum(1 for c in images.values() if not c.identified)
