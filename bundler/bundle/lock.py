@@ -25,7 +25,7 @@ LOCK_VERSION: Literal[1] = 1
 class Record(BaseModel):
     """A lock record: strict types, no unknown keys; serialised with the keys it was given."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)
