@@ -130,7 +130,7 @@ def zarf_style(old_meta: dict, new_meta: dict) -> int:
 def head(archive: Path) -> dict:
     from bundler.bundle.archive import read_bundle_json
 
-    return read_bundle_json(archive)
+    return read_bundle_json(archive).to_json()
 
 
 def run_case(name: str, work: Path, spec: Path, base: Path, base_tree: Path, cache: Path, runs: int) -> dict:
@@ -219,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"scale": args.scale, "runs": args.runs, "base_bytes": base.stat().st_size, "chart_bytes": charts,
               "base_cold_build_s": base_build_s, "haskell_services": len(haskell), "cases": cases,
               "cpus": os.cpu_count(), "load_start": load_start, "load_end": os.getloadavg(),
+              "date": time.strftime("%Y-%m-%d"),
               "machine": platform.platform()}
     (work / "bench_delta.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
@@ -241,7 +242,7 @@ def report(r: dict) -> str:
     return textwrap.dedent(f"""\
         The 500 MiB fixture (bench/fixture_images.yaml, scale {r['scale']}) plus three stand-in charts (OCI,
         {', '.join(f"{b / 1024:.0f}" for b in r['chart_bytes'])} KiB) in one local registry; a {r['cpus']}-core
-        machine shared with other work (load average
+        machine shared with other work (run {r.get('date', 'on a date not recorded')}, load average
         {r['load_start'][0]:.1f} at the start, {r['load_end'][0]:.1f} at the end). Base bundle:
         {mib(r['base_bytes'])}. (a) brig's top layer replaced by a new 20 MiB layer; (b) the top layer of each of
         the {r['haskell_services']} Haskell services replaced (same sizes, new bytes) and the three charts' versions

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import concurrent.futures
-import fcntl
+import contextlib
 import importlib
-import os
-import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterable
@@ -21,22 +18,20 @@ from pydantic import ValidationError
 from bundler import __version__
 from bundler.bundle.archive import WriteResult, unique_artifacts, write_archive
 from bundler.bundle.artifacts import Artifact, KindResult, file_artifact
-from bundler.bundle.basis import load_basis
+from bundler.bundle.basis import Basis, load_basis
 from bundler.bundle.delta import DeltaPlan, delta_members
 from bundler.bundle.lock import LOCK_VERSION, Lock, field_path, read_lock, read_lock_for, write_lock
 from bundler.bundle.manifest import KindSummaries, Manifest, ManifestArtifact, SbomSummary
 from bundler.bundle.progress import Reporter
-from bundler.bundle.signing import PUBLIC_KEY, bundle_key, sign
+from bundler.bundle.signing import PUBLIC_KEY, KeyReader, sign
 from bundler.bundle.space import check_space, human
 from bundler.bundle.spec import LoadedSpec
 from bundler.bundle.store import BlobStore
+from bundler.bundle.workdir import WorkDir
 from bundler.errors import BundleError, SpecError
 from bundler.kinds import KIND_NAMES, kind_module
 
 __all__ = ["Context", "WorkDir", "BuildResult", "build", "resolve_lock", "lock_for_build", "read_lock", "write_lock"]
-
-SCRATCH_MINIMUM = 16 << 20  # gpg homes, rendered charts, apt lists: a few MiB at a time
-
 
 @dataclass
 class Context:
@@ -74,81 +69,6 @@ def kinds(only: Iterable[str] | None = None) -> list[Any]:
             raise
         out.append(module.KIND)
     return out
-
-
-class WorkDir:
-    """This build's scratch space under --tmpdir; removed afterwards whatever happens.
-
-    A build killed with SIGKILL cannot clean up, so each scratch directory is named after its owner's PID and
-    holds a lock file the owner keeps locked: the next build removes those whose lock it can take and whose PID
-    is gone, and never one a live build holds.
-    """
-
-    PREFIX = "wire-bundle-"
-    OWNER_LOCK = ".owner.lock"
-
-    def __init__(self, tmpdir: Path | None):
-        self.tmpdir = tmpdir
-
-    def __enter__(self) -> Path:
-        # gpg, helm and apt work here: on a full disk they fail with their own confusing words ("No agent
-        # running"), so a full scratch disk is named before they start.
-        check_space([(self.tmpdir or Path(tempfile.gettempdir()), SCRATCH_MINIMUM, "scratch space (--tmpdir)")])
-        if self.tmpdir:
-            self.tmpdir.mkdir(parents=True, exist_ok=True)
-            # Subprocesses (helm, apt, gpg, pip) follow TMPDIR too.
-            os.environ["TMPDIR"] = str(self.tmpdir)
-            tempfile.tempdir = str(self.tmpdir)
-        parent = Path(self.tmpdir or tempfile.gettempdir())
-        self.path = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-", dir=parent))
-        self._owner = open(self.path / self.OWNER_LOCK, "w")  # noqa: SIM115 - held until __exit__
-        fcntl.flock(self._owner, fcntl.LOCK_EX)
-        self._previous_tempdir = tempfile.tempdir
-        # gpg homes hold the secret signing key while it signs: inside the scratch space, a killed build's copy
-        # goes with it.
-        tempfile.tempdir = str(self.path)
-        for name in sweep_stale(parent):
-            warn_line(f"removed {name}, the scratch space of a build that was killed")
-        return self.path
-
-    def __exit__(self, *exc: object) -> None:
-        tempfile.tempdir = self._previous_tempdir
-        shutil.rmtree(self.path, ignore_errors=True)
-        self._owner.close()
-
-
-def warn_line(message: str) -> None:
-    print(f"warning: {message}", file=sys.stderr)
-
-
-def sweep_stale(parent: Path) -> list[str]:
-    """Remove scratch directories under `parent` whose owner is dead (its lock free, its PID gone)."""
-    removed = []
-    for entry in parent.glob(f"{WorkDir.PREFIX}*-*"):
-        pid_text = entry.name[len(WorkDir.PREFIX):].split("-", 1)[0]
-        lock_path = entry / WorkDir.OWNER_LOCK
-        if not pid_text.isdigit() or not entry.is_dir() or entry.is_symlink() or not lock_path.is_file():
-            continue  # not ours, or its owner has not locked it yet
-        if _alive(int(pid_text)):
-            continue
-        try:
-            with open(lock_path) as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                shutil.rmtree(entry, ignore_errors=True)
-        except OSError:
-            continue  # locked: its owner lives (in another PID namespace, say)
-        removed.append(entry.name)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --- lock ---------------------------------------------------------------------------------------------------
@@ -196,17 +116,23 @@ class BuildResult:
 
 
 def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, level: int = 1,
-          base: Path | None = None) -> BuildResult:
-    """With `base` (an earlier archive or its bundle.json), a delta bundle: only what the base lacks."""
-    basis = load_basis(base) if base is not None else None
-    if output.exists() and output.is_dir():
-        raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
-    check_writable_dir(output)
-    # Reading the signing key runs gpg several times: it overlaps the lock and the fetches.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="key") as key_loader:
-        key_future = key_loader.submit(bundle_key, ctx.cache_dir, ctx.sign_key, log=ctx.log)
-        lock = lock_for_build(loaded, ctx, locked)
-        key = key_future.result()
+          base: Path | None = None, keys: KeyReader | None = None) -> BuildResult:
+    """With `base` (an earlier archive or its bundle.json), a delta bundle: only what the base lacks. `keys`: the
+    signing key's reader when the caller started it (the `build` command does, before this module loads)."""
+    # Reading the signing key runs gpg several times: it overlaps the checks, the lock and the fetches.
+    with contextlib.nullcontext(keys) if keys is not None else KeyReader(ctx.cache_dir, ctx.sign_key) as reader:
+        basis = load_basis(base) if base is not None else None
+        if output.exists() and output.is_dir():
+            raise BundleError(f"{output} is a directory; give the archive's file name, e.g. {output}/wire.tar.zst")
+        check_writable_dir(output)
+        return _build(loaded, output, ctx, locked, level, basis, reader)
+
+
+def _build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool, level: int, basis: Basis | None,
+           reader: KeyReader) -> BuildResult:
+    reader.make(log=ctx.log)
+    lock = lock_for_build(loaded, ctx, locked)
+    key, key_home = reader.key(log=ctx.log), reader.home
     key_file = ctx.work_dir / PUBLIC_KEY
     key_file.write_bytes(key.public_armored)
     results: list[KindResult] = []
@@ -235,7 +161,7 @@ def build(loaded: LoadedSpec, output: Path, ctx: Context, locked: bool = False, 
         artifacts = unique_artifacts([*artifacts, sbom])
         metadata = _metadata(loaded, lock, summaries, artifacts, key.fingerprint)
         metadata.sbom = SbomSummary.model_validate(sbom.meta)
-        signing = lambda data: sign(key, data, lock.locked_at)  # noqa: E731
+        signing = lambda data: sign(key, data, lock.locked_at, key_home)  # noqa: E731
         with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="sign-delta") as pool:
             members = delta_members(basis, metadata, artifacts, signing, pool) if basis else None
             delta = members.plan if members else None

@@ -40,7 +40,7 @@ Digest = Annotated[StrictStr, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$"
 class Declaration(BaseModel):
     """delta.json: which bundle it needs underneath and which members that bundle supplies."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     format: StrictStr
     base: Digest  # the base's content digest
     base_name: StrictStr

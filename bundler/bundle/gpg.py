@@ -82,17 +82,19 @@ def _describe(home: Path, origin: str, secret: bytes) -> SigningKey:
                       secret=secret, public=public, public_armored=armored, origin=origin)
 
 
-def read_key(path: Path) -> SigningKey:
-    """A user-supplied armored secret key (debs.signing_key): one key, able to sign, without a passphrase."""
+def read_key(path: Path, home: Path | None = None) -> SigningKey:
+    """A user-supplied armored secret key (debs.signing_key): one key, able to sign, without a passphrase.
+
+    With `home` (an empty gnupg home the caller removes), the key stays imported there for signing."""
     what = f"debs.signing_key {path}"
     if not path.is_file():
         raise BundleError(f"{what}: file not found")
     secret = path.read_bytes()
-    with gnupg_home() as home:
-        gpg(home, "--import", stdin=secret, what=what)
-        key = _describe(home, what, secret)
+    with contextlib.nullcontext(home) if home is not None else gnupg_home() as into:
+        gpg(into, "--import", stdin=secret, what=what)
+        key = _describe(into, what, secret)
         try:
-            gpg(home, "--local-user", key.fingerprint, "--detach-sign", stdin=b"probe", what=what)
+            gpg(into, "--local-user", key.fingerprint, "--detach-sign", stdin=b"probe", what=what)
         except BundleError as exc:
             raise BundleError(f"{what}: cannot sign without a passphrase ({exc})") from None
     return key
@@ -105,8 +107,8 @@ def cached_key(cache_dir: Path, *, log=print) -> SigningKey:
     each make a key and the second would replace the first, whose bundles then have a signer no later bundle
     shares.
     """
-    key_dir = cache_dir / "debs" / "signing-key"
-    path = key_dir / "secret.asc"
+    path = cached_key_path(cache_dir)
+    key_dir = path.parent
     key = _usable_cached_key(path, log)
     if key is not None:
         return key
@@ -131,18 +133,29 @@ def cached_key(cache_dir: Path, *, log=print) -> SigningKey:
     return key
 
 
-def _usable_cached_key(path: Path, log) -> SigningKey | None:
-    """The cached key, or None when there is none or it expires within RENEW_BEFORE."""
+def cached_key_path(cache_dir: Path) -> Path:
+    return cache_dir / "debs" / "signing-key" / "secret.asc"
+
+
+def _usable_cached_key(path: Path, log, home: Path | None = None) -> SigningKey | None:
+    """The cached key, or None when there is none or it expires within RENEW_BEFORE. With `home` (an empty gnupg
+    home the caller removes), the key is left imported there."""
     if not path.is_file():
         return None
     secret = path.read_bytes()
-    with gnupg_home() as home:
-        gpg(home, "--import", stdin=secret, what=str(path))
-        key = _describe(home, str(path), secret)
+    with contextlib.nullcontext(home) if home is not None else gnupg_home() as into:
+        gpg(into, "--import", stdin=secret, what=str(path))
+        key = _describe(into, str(path), secret)
     if key.expires is None or key.expires - time.time() > RENEW_BEFORE:
         return key
     log(f"debs: cached signing key {key.fingerprint} expires within a year; making a new one")
     return None
+
+
+def read_cached_key(cache_dir: Path, home: Path) -> SigningKey | None:
+    """The cache's key imported into `home` when it is there and usable; None when one is to be made
+    (cached_key, which makes it)."""
+    return _usable_cached_key(cached_key_path(cache_dir), lambda _: None, home)
 
 
 def signing_time(key: SigningKey, lock_epoch: int) -> int:

@@ -26,7 +26,7 @@ class Record(BaseModel):
     """A record of the lock or of bundle.json (each kind's summary): strict types, no unknown keys; serialised
     with the keys it was given."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_unset=True)

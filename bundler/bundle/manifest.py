@@ -39,7 +39,7 @@ def dumps(document: dict[str, Any]) -> bytes:
 
 
 class ManifestArtifact(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     path: StrictStr
     digest: StrictStr
@@ -52,7 +52,7 @@ class ManifestArtifact(BaseModel):
 class SbomSummary(BaseModel):
     """bundle.json's `sbom`: where the SBOM is and how many components of each type it lists (for inspect)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     member: StrictStr
     format: StrictStr
@@ -82,7 +82,7 @@ def parse_summaries(kinds: Any) -> KindSummaries:
 class Manifest(BaseModel):
     """What `build` writes as bundle.json."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     format: StrictStr = BUNDLE_FORMAT
     name: StrictStr
@@ -121,7 +121,7 @@ def _member_name(name: str) -> str:
 
 
 class HeadArtifact(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     path: Annotated[StrictStr, AfterValidator(_member_name)]
     digest: Annotated[StrictStr, StringConstraints(pattern=r"^sha256:[0-9a-f]{64}$")]
     size: Annotated[StrictInt, Field(ge=0)]
@@ -132,7 +132,7 @@ class BundleHead(BaseModel):
     """What readers (inspect, verify, unpack) take from bundle.json; the rest is carried along unchecked, and
     `to_json()` gives back the document as it was read."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     format: StrictStr
     name: Annotated[StrictStr, StringConstraints(min_length=1, max_length=200)]
     tool: StrictStr | None = None

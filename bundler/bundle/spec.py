@@ -37,7 +37,7 @@ MAX_CONSTRAINT = 200
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class DuplicateEntry(ValueError):

@@ -16,10 +16,14 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-import requests
+from typing import TYPE_CHECKING
 
 from bundler.errors import BundleError, IntegrityError, RegistryError, SpaceError
+
+# requests (with urllib3, about a third of a build's imports) is loaded by the functions that go to the network:
+# a build from a warm cache makes no request.
+if TYPE_CHECKING:
+    import requests
 
 CHUNK = 1 << 20
 TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
@@ -43,6 +47,8 @@ def read_document(session: requests.Session, url: str, *, limit: int, too_large:
 
     Connection errors and transient statuses (429, 5xx, ...) are retried `attempts` times with backoff; any other
     status is final. Errors are DocumentError whose message is the cause alone; the caller names the document."""
+    import requests
+
     last = ""
     for attempt in range(attempts):
         if attempt:
@@ -66,6 +72,8 @@ def read_document(session: requests.Session, url: str, *, limit: int, too_large:
 
 
 def describe_network_error(exc: Exception) -> str:
+    import requests
+
     text = str(exc)
     if isinstance(exc, requests.exceptions.ProxyError):
         return f"proxy refused or unreachable ({text[:160]})"
@@ -87,18 +95,23 @@ def describe_network_error(exc: Exception) -> str:
 class Downloader:
     def __init__(
         self,
-        session: requests.Session,
+        session: requests.Session | Callable[[], requests.Session],
         *,
         attempts: int = 6,
         backoff: float = 0.5,
         timeout: tuple[float, float] = (15, 120),
         sleep: Callable[[float], None] = time.sleep,
     ):
-        self.session = session
+        # A session, or what makes one when the first request is made: a file already there needs none.
+        self._session = session
         self.attempts = attempts
         self.backoff = backoff
         self.timeout = timeout
         self.sleep = sleep
+
+    @property
+    def session(self) -> requests.Session:
+        return self._session() if callable(self._session) else self._session
 
     def download(
         self,
@@ -185,6 +198,8 @@ class Downloader:
 
     def _attempt(self, url, partial: Path, algo, size, headers, on_bytes) -> str:
         """One request; returns the hex digest of the partial file when the body ended normally."""
+        import requests
+
         have = partial.stat().st_size if partial.exists() else 0
         if size is not None and have > size:
             partial.unlink()

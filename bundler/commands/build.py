@@ -7,11 +7,6 @@ from pathlib import Path
 
 import click
 
-from bundler.bundle.build import WorkDir
-from bundler.bundle.build import build as run_build
-from bundler.bundle.parts import parse_size, split_archive
-from bundler.bundle.space import human
-from bundler.bundle.spec import load_spec
 from bundler.commands import options
 
 
@@ -57,13 +52,22 @@ def build(spec: Path, output: Path | None, locked: bool, level: int, sign_key: P
       wire-bundle build examples/wire.yaml -o wire-5.1.delta.tar.zst --base wire-5.0.tar.zst
       wire-bundle build examples/wire.yaml -o /media/usb/wire-5.0.tar.zst --split 4G
     """
+    from bundler.bundle.parts import parse_size, split_archive
+    from bundler.bundle.signing import KeyReader
+    from bundler.bundle.space import human
+    from bundler.bundle.spec import load_spec
+    from bundler.bundle.workdir import WorkDir
+
     part_size = parse_size(split) if split is not None else None
     loaded = load_spec(spec)
     out = output or spec.with_name(f"{loaded.spec.name}.tar.zst")
-    with WorkDir(tmpdir) as work:
+    with WorkDir(tmpdir) as work, KeyReader(cache_dir, sign_key) as keys:
+        # The pipeline's modules load while gpg reads the signing key on the other core.
+        from bundler.bundle.build import build as run_build
+
         ctx = options.context(cache_dir, work, jobs, quiet, helm)
         ctx.sign_key = sign_key
-        result = run_build(loaded, out, ctx, locked=locked, level=level, base=base)
+        result = run_build(loaded, out, ctx, locked=locked, level=level, base=base, keys=keys)
     a = result.archive
     click.echo(f"wrote {a.path} ({human(a.size)}, {a.members} members)")
     if result.delta is not None:

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from bundler.bundle.basis import load_basis
-from bundler.bundle.diff import diff_bundles
 from bundler.bundle.space import human
 
 bundle_arg = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -30,6 +28,9 @@ def diff(old: Path, new: Path, as_json: bool) -> None:
     Example:
       wire-bundle diff /srv/wire-bundle/bundle.json wire-5.1.tar.zst
     """
+    from bundler.bundle.basis import load_basis
+    from bundler.bundle.diff import diff_bundles
+
     result = diff_bundles(load_basis(old), load_basis(new))
     if as_json:
         click.echo(json.dumps(result, indent=2, sort_keys=True))

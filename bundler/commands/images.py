@@ -9,16 +9,16 @@ from typing import Any
 
 import click
 
-from bundler.bundle.build import WorkDir
-from bundler.bundle.lock import read_lock_for
-from bundler.bundle.spec import load_spec
 from bundler.commands import options
-from bundler.kinds.charts.images import DEFAULTS, is_excluded
 
 
 def collect(spec_path: Path, cache_dir: Path, tmpdir: Path | None, helm: str | None, quiet: bool,
             jobs: int = 1) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
     """(images kept, images excluded), normalised ref -> why-records; charts rendered afresh."""
+    from bundler.bundle.build import WorkDir
+    from bundler.bundle.lock import read_lock_for
+    from bundler.bundle.spec import load_spec
+    from bundler.kinds.charts.images import is_excluded
     from bundler.kinds.charts.kind import KIND, chart_images
 
     loaded = load_spec(spec_path)
@@ -42,6 +42,8 @@ def collect(spec_path: Path, cache_dir: Path, tmpdir: Path | None, helm: str | N
 
 def _origin(rec: dict[str, Any]) -> list[str]:
     """chart, values, template, object, container, as table cells."""
+    from bundler.kinds.charts.images import DEFAULTS
+
     if rec["source"] == "spec":
         return ["(spec images.refs)", "", "", "", ""]
     if rec["source"] == "annotation":

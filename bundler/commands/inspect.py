@@ -5,19 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
-from bundler.bundle.archive import read_bundle_json
-from bundler.bundle.build import kinds
-from bundler.bundle.manifest import BundleHead
 from bundler.bundle.space import human
 from bundler.commands import options
 from bundler.errors import IntegrityError
+
+if TYPE_CHECKING:
+    from bundler.bundle.manifest import BundleHead
 
 
 def dedup_figures(meta: BundleHead) -> tuple[int, int]:
@@ -36,6 +33,8 @@ def inspect(archive: Path, as_json: bool) -> None:
 
     Reads only the archive's head (bundle.json); use `verify` to check the content.
     """
+    from bundler.bundle.archive import read_bundle_json
+
     meta = read_bundle_json(archive)
     try:
         _show(archive, meta, as_json)
@@ -45,6 +44,13 @@ def inspect(archive: Path, as_json: bool) -> None:
 
 
 def _show(archive: Path, meta: BundleHead, as_json: bool) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+    from rich.text import Text
+
+    from bundler.bundle.build import kinds
+
     naive, stored = dedup_figures(meta)
     totals = {
         "archive_bytes": archive.stat().st_size,

@@ -7,11 +7,8 @@ from pathlib import Path
 
 import click
 
-from bundler.lab.errors import LabError
-from bundler.lab.lab import Lab, leftovers
-from bundler.lab.spec import check_lab_name, load_spec
-from bundler.lab.state import all_states, read_state
-from bundler.lab.sysrun import require_root_and_tools
+# bundler.lab (the package loads all of it) is imported by each subcommand when it runs: `wire-bundle --help`
+# loads this module too.
 
 HELP = """Simulated air-gapped Debian VMs (systemd-nspawn) for role and end-to-end tests. Needs root.
 
@@ -60,6 +57,12 @@ def up(spec: Path, name: str | None, workdir: Path | None, cache_dir: Path | Non
     A second `up` of a running lab with the same hosts reuses it; with other hosts it is refused. A lab
     whose hosts are all gone (crash, reboot) is cleaned up and brought up again.
     """
+    from bundler.lab.errors import LabError
+    from bundler.lab.lab import Lab
+    from bundler.lab.spec import load_spec
+    from bundler.lab.state import read_state
+    from bundler.lab.sysrun import require_root_and_tools
+
     require_root_and_tools()
     f = load_spec(spec)
     lab_name = name or f.name
@@ -87,6 +90,11 @@ def down(names: tuple[str, ...], all_labs: bool, missing_ok: bool) -> None:
 
     Works from the lab's state file, so it also cleans up after a crashed or killed `up`.
     """
+    from bundler.lab.errors import LabError
+    from bundler.lab.lab import Lab
+    from bundler.lab.spec import check_lab_name
+    from bundler.lab.state import all_states, read_state
+
     targets = [s["name"] for s in all_states()] if all_labs else list(names)
     if not targets:
         raise LabError("name a lab to tear down, or pass --all (`wire-bundle lab status` lists labs)")
@@ -101,6 +109,10 @@ def down(names: tuple[str, ...], all_labs: bool, missing_ok: bool) -> None:
 @click.argument("name", required=False)
 def status(name: str | None) -> None:
     """List labs (or one lab) with subnet, hosts, addresses and whether each host runs."""
+    from bundler.lab.errors import LabError
+    from bundler.lab.spec import check_lab_name
+    from bundler.lab.state import all_states, read_state
+
     if name:
         one = read_state(check_lab_name(name))
         if one is None:
@@ -120,6 +132,8 @@ def status(name: str | None) -> None:
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def ssh(name: str, host: str, command: tuple[str, ...]) -> None:
     """Open a root shell on HOST of lab NAME, or run COMMAND there (`-- cmd args` for options)."""
+    from bundler.lab.lab import Lab
+
     cmd = Lab.attach(name).ssh_command(host, " ".join(command) if command else None)
     if not command:
         cmd.insert(1, "-t")
@@ -134,6 +148,7 @@ def cache(cache_dir: Path | None, prune: bool) -> None:
     """List the cached base roots (one per suite + package set), and which labs use them."""
     from bundler.lab import base
     from bundler.lab.config import defaults
+    from bundler.lab.state import all_states
 
     cache_dir = cache_dir or defaults().cache_dir
     used: dict[str, set[str]] = {}
@@ -156,6 +171,7 @@ def cache(cache_dir: Path | None, prune: bool) -> None:
 
 def _print_lab(st: dict) -> None:
     from bundler.lab import machine
+    from bundler.lab.lab import leftovers
 
     left = "" if st.get("status") == "running" else f" ({st.get('status')})"
     click.echo(f"lab {st['name']}{left}: subnet {st['subnet']}, bridge {st['bridge']} "

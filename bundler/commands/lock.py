@@ -6,9 +6,6 @@ from pathlib import Path
 
 import click
 
-from bundler.bundle.build import WorkDir, resolve_lock
-from bundler.bundle.lock import write_lock
-from bundler.bundle.spec import load_spec
 from bundler.commands import options
 
 
@@ -25,6 +22,10 @@ def lock(spec: Path, cache_dir: Path, tmpdir: Path | None, jobs: int, helm: str 
     The lock file sits beside the spec (wire.yaml -> wire.lock.json). Commit it with the spec: `build` uses it,
     so the same bytes are fetched until you lock again, and `build --locked` refuses a spec that changed since.
     """
+    from bundler.bundle.build import WorkDir, resolve_lock
+    from bundler.bundle.lock import write_lock
+    from bundler.bundle.spec import load_spec
+
     loaded = load_spec(spec)
     with WorkDir(tmpdir) as work:
         ctx = options.context(cache_dir, work, jobs, quiet, helm)

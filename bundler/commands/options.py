@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from bundler.bundle.archive import check_archive_file
-from bundler.bundle.build import Context
-from bundler.bundle.progress import Reporter
 from bundler.bundle.store import DEFAULT_CACHE
+
+# The pipeline is imported when a command runs, not when its options are declared: every command's module is
+# loaded for `wire-bundle --help`.
+if TYPE_CHECKING:
+    from bundler.bundle.build import Context
 
 cache_dir = click.option(
     "--cache-dir", type=click.Path(path_type=Path), default=DEFAULT_CACHE, show_default=True,
@@ -41,6 +44,8 @@ class ArchiveFile(click.Path):
 
     def convert(self, value, param, ctx):
         if isinstance(value, (str, Path)) and Path(value).exists():
+            from bundler.bundle.archive import check_archive_file
+
             check_archive_file(Path(value))
         return super().convert(value, param, ctx)  # a missing path: click's own message, as before
 
@@ -64,5 +69,8 @@ def signer_line(signer: str | None, trusted: bool) -> str:
 
 def context(cache_dir: Path, work: Path, jobs: int, quiet: bool, helm: str | None) -> Context:
     """The run context `lock`, `build` and `images` share: cache, scratch directory, progress, parallelism."""
+    from bundler.bundle.build import Context
+    from bundler.bundle.progress import Reporter
+
     cache_dir.mkdir(parents=True, exist_ok=True)
     return Context(cache_dir=cache_dir, work_dir=work, reporter=Reporter(quiet=quiet), jobs=jobs, helm=helm)

@@ -7,9 +7,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-from rich.console import Console
-
-from bundler.island.planner import EXIT_FAIL, check_inventory, make_plan, print_plan
 
 HELP = """Size SFT (conference calling) for a planned load, from Wire's published formulas.
 
@@ -40,6 +37,9 @@ Examples:
 @click.pass_context
 def plan(ctx: click.Context, participants: int, conferences: int, video: bool, node_cpus: int | None,
          team_size: int | None, inventory: Path | None, profile: str | None, fmt: str) -> None:
+    from rich.console import Console
+
+    from bundler.island.planner import EXIT_FAIL, check_inventory, make_plan, print_plan
     from bundler.island.preflight.rules import load_profile
 
     if node_cpus is None:

@@ -7,9 +7,7 @@ import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from bundler.island.preflight.render import print_tables
 from bundler.island.preflight.rules import profile_names
 
 HELP = """Check every VM of INVENTORY against Wire's sizing table before anything is installed.
@@ -48,8 +46,11 @@ Examples:
 @click.pass_context
 def preflight(ctx: click.Context, inventory: Path | None, profile: str | None, fmt: str, ignores: tuple[str, ...],
               failures_only: bool, verbose: bool, list_checks: bool) -> None:
+    from rich.console import Console
+
     from bundler.island.preflight.catalogue import catalogue, check_ignores
     from bundler.island.preflight.inventory import from_file
+    from bundler.island.preflight.render import print_tables
     from bundler.island.preflight.run import run_preflight
 
     if list_checks:

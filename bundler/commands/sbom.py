@@ -10,19 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
-from bundler.bundle.archive import (
-    BUNDLE_JSON,
-    CHECKSUMS,
-    CHECKSUMS_MAX,
-    iter_members,
-    loads_member,
-    parse_checksums,
-    read_member,
-)
+from bundler.bundle.mediatypes import BUNDLE_JSON, CHECKSUMS
 from bundler.errors import BundleError, IntegrityError
 from bundler.kinds.images.reference import InvalidReference, parse_reference
 from bundler.sbom.names import MEMBER, PROP, component_counts, iter_components
@@ -33,6 +22,8 @@ SBOM_MAX = 256 << 20  # tens of MiB for a bundle of hundreds of images with thei
 def read_sbom(source: Path) -> tuple[str, dict[str, Any]]:
     """The SBOM document of an archive (its first members) or of a directory it was unpacked into, after its
     sha256 matched the one checksums.sha256 lists (which `verify` checks against the signature)."""
+    from bundler.bundle.archive import loads_member, parse_checksums
+
     if source.is_dir():
         try:
             listed = parse_checksums((source / CHECKSUMS).read_bytes())
@@ -52,6 +43,8 @@ def read_sbom(source: Path) -> tuple[str, dict[str, Any]]:
 
 
 def _from_archive(path: Path) -> tuple[dict[str, str], bytes]:
+    from bundler.bundle.archive import CHECKSUMS_MAX, iter_members, parse_checksums, read_member
+
     listed: dict[str, str] | None = None
     for n, member in enumerate(iter_members(path)):
         if n == 0 and member.name != BUNDLE_JSON:
@@ -87,6 +80,10 @@ def _prop(c: dict[str, Any], name: str) -> str:
 
 
 def _table(document: dict[str, Any], one_image: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
     console = Console(width=None if sys.stdout.isatty() else 200)
     if one_image:
         table = Table(title="OS packages", title_justify="left")

@@ -6,11 +6,6 @@ from pathlib import Path
 
 import click
 
-from bundler.bundle.delta import needs_line
-from bundler.bundle.parts import stream_size
-from bundler.bundle.progress import Reporter
-from bundler.bundle.space import human
-from bundler.bundle.verify import verify_archive
 from bundler.commands import options
 from bundler.errors import BundleError
 
@@ -28,6 +23,12 @@ def verify(archive: Path, fingerprint: str | None, keyring: Path | None, quiet: 
     A delta bundle (`build --base`) is verified on its own and names the bundle it must be unpacked onto; a split
     archive is verified from its parts manifest (NAME.tar.zst.parts.json), part by part, never joined.
     """
+    from bundler.bundle.delta import needs_line
+    from bundler.bundle.parts import stream_size
+    from bundler.bundle.progress import Reporter
+    from bundler.bundle.space import human
+    from bundler.bundle.verify import verify_archive
+
     reporter = Reporter(quiet=quiet)
     size = stream_size(archive)
     with reporter.bytes_task("verify", size) as task:

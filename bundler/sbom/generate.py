@@ -19,7 +19,7 @@ from bundler.bundle.store import BlobStore
 from bundler.errors import IntegrityError
 from bundler.sbom import scancache
 from bundler.sbom.contents import ImageContents, image_contents
-from bundler.sbom.document import Inputs, make_bom, render
+from bundler.sbom.doccache import document_key, keep_document, kept_document
 from bundler.sbom.layers import LayerScan, scan_layer
 from bundler.sbom.names import MEDIA_TYPE, MEMBER, component_counts
 
@@ -80,6 +80,9 @@ def _layers(digest: str, blob_path: Callable[[str], Path]) -> list[str]:
 
 def sbom_bytes(name: str, tool: str, lock: dict[str, Any], summaries: KindSummaries, artifacts: list[dict],
                images: dict[str, ImageContents]) -> bytes:
+    # cyclonedx-python-lib is loaded only when a document is rendered (not when an earlier build's is reused).
+    from bundler.sbom.document import Inputs, make_bom, render  # noqa: PLC0415
+
     return render(make_bom(Inputs(name=name, tool=tool, lock=lock, summaries=summaries, artifacts=artifacts,
                                   images=images)))
 
@@ -117,7 +120,11 @@ def write_sbom(name: str, tool: str, lock: Lock, summaries: KindSummaries, artif
     records = [{"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "origin": a.origin}
                for a in artifacts]
     path = work_dir / MEMBER
-    data = sbom_bytes(name, tool, locked, summaries, records, images)
+    key = document_key(name, tool, locked, summaries.to_json(), records, images)
+    data = kept_document(store, key)
+    if data is None:
+        data = sbom_bytes(name, tool, locked, summaries, records, images)
+        keep_document(store, key, data)
     path.write_bytes(data)
     packages = sum(len(c.packages) for c in images.values())
     unknown = sum(1 for c in images.values() if not c.identified)

@@ -62,12 +62,12 @@ def save(store: BlobStore, key: str, digest: str, scan: LayerScan) -> None:
 def load(store: BlobStore, key: str, digest: str) -> LayerScan | None:
     """The recorded scan, or None when there is none or it fails a check."""
     try:
-        record = json.loads(_blob(store, store.index(INDEX).get(key), RECORD_MAX))
+        record = json.loads(read_checked(store, store.index(INDEX).get(key), RECORD_MAX))
         if (not isinstance(record, dict) or record.get("layer") != digest or record.get("scanner") != SCANNER
                 or not _strings(record.get("links"), dict) or not _strings(record.get("removed"), list)
                 or not _strings(record.get("opaque"), list) or not _strings(record.get("files"), dict)):
             return None
-        files = {name: _blob(store, d, FILE_MAX) for name, d in record["files"].items()}
+        files = {name: read_checked(store, d, FILE_MAX) for name, d in record["files"].items()}
     except (OSError, ValueError, RecursionError, IntegrityError):
         return None
     return LayerScan(files=files, links=record["links"], removed=record["removed"], opaque=record["opaque"])
@@ -80,7 +80,8 @@ def _strings(value: object, kind: type) -> bool:
     return kind is list and isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-def _blob(store: BlobStore, digest: str | None, limit: int) -> bytes:
+def read_checked(store: BlobStore, digest: str | None, limit: int) -> bytes:
+    """The blob `digest` names, read whole (at most `limit` bytes) and hashed: ValueError if it is not sound."""
     if digest is None:
         raise ValueError("no record")
     path = store.path(digest)  # IntegrityError for anything but a sha256 digest

@@ -15,10 +15,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-
-import requests
+from typing import TYPE_CHECKING
 
 from bundler.bundle.transport import DocumentError, read_document
+
+if TYPE_CHECKING:
+    import requests
 
 MAX_BYTES = 16 << 20  # build.json of a release is ~15 KiB; anything near this is not a manifest
 ATTEMPTS = 4
@@ -103,6 +105,8 @@ def _read_url(url: str, session: requests.Session | None) -> bytes:
     """GET through the shared transport with the chart code's session conventions (proxies from the environment,
     ~/.netrc), retrying what may pass (connection errors, 5xx, 429) a few times with backoff; a 4xx is final."""
     if session is None:
+        import requests
+
         session = requests.Session()
         session.headers["User-Agent"] = "wire-bundle"
     try:

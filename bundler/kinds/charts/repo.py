@@ -5,14 +5,17 @@ from __future__ import annotations
 import difflib
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-import requests
 import yaml
 
 from bundler.bundle.transport import DocumentError, read_document
 from bundler.errors import BundleError
 from bundler.kinds.charts.semver import ConstraintError, best_match, nearest
+
+if TYPE_CHECKING:
+    import requests
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader when libyaml is there
 
