@@ -41,15 +41,22 @@ def _deb_versions(work: Path, cache: Path) -> tuple[str, str]:
     return versions[0], versions[-1]
 
 
-def _chart_repo(root: Path, reg: str) -> None:
-    """`lib` 0.1.0 and 0.1.5 packaged by the real helm into `root`, indexed by `helm repo index`."""
-    helm, src = find_helm(), root.parent / "chart-src"
-    env = {"HELM_CONFIG_HOME": str(src / "config"), "HELM_CACHE_HOME": str(src / "cache"),
-           "HELM_DATA_HOME": str(src / "data"), "PATH": "/usr/bin:/bin"}
-    root.mkdir()
-    for version in ("0.1.0", "0.1.5"):
-        chartsrc.helm(helm, "package", str(chartsrc.lib_chart(src, version, reg)), "-d", str(root), cwd=src, env=env)
-    chartsrc.helm(helm, "repo", "index", str(root), cwd=src, env=env)
+class ChartRepo:
+    """A directory of charts packaged by the real helm and indexed by `helm repo index`, served on loopback."""
+
+    def __init__(self, root: Path, reg: str):
+        self.helm, self.root, self.reg, self.src = find_helm(), root, reg, root.parent / "chart-src"
+        self.env = {"HELM_CONFIG_HOME": str(self.src / "config"), "HELM_CACHE_HOME": str(self.src / "cache"),
+                    "HELM_DATA_HOME": str(self.src / "data"), "PATH": "/usr/bin:/bin"}
+        root.mkdir()
+        self.server = DirectoryServer(root)
+        self.url = self.server.url
+
+    def publish(self, chart_dir: Path, strip: str | None = None) -> None:
+        chartsrc.helm(self.helm, "package", str(chart_dir), "-d", str(self.root), cwd=self.src, env=self.env)
+        if strip:  # a dependency listed in Chart.yaml but not vendored: the build fetches it
+            chartsrc.strip_member(self.root / f"{chart_dir.name}.tgz", strip)
+        chartsrc.helm(self.helm, "repo", "index", str(self.root), cwd=self.src, env=self.env)
 
 
 @pytest.fixture(scope="module")
@@ -67,9 +74,10 @@ def bump(tmp_path_factory, registry):
         f.push(registry, "deltakinds/wire/lib-migrate", image, tag=version)
     other = f.image([base, f.layer("other", 50_000)])
     f.push(registry, "deltakinds/other", other, tag="1")
-    charts = work / "charts"
-    _chart_repo(charts, reg)
-    chart_server = DirectoryServer(charts)
+    # `app` 1.0.0 needs lib ^0.1.0 without vendoring it: OLD fetches 0.1.0, NEW 0.1.5, published in between.
+    charts = ChartRepo(work / "charts", reg)
+    charts.publish(chartsrc.lib_chart(charts.src, "0.1.0", reg))
+    charts.publish(chartsrc.with_dependency(charts.src, "app", "1.0.0", "lib", "^0.1.0", charts.url), "app/charts/")
 
     content = {"old": {"notes.txt": b"release notes 1\n", "keep.bin": b"unchanged\n" * 1000},
                "new": {"notes.txt": b"release notes 2\n", "keep.bin": b"unchanged\n" * 1000}}
@@ -82,16 +90,19 @@ def bump(tmp_path_factory, registry):
                 work / f"{name}.yaml", name="delta-kinds",
                 registries={registry.host: {"insecure": True}},
                 images={"refs": [f"{registry.host}/deltakinds/other:1"]},
-                charts=[{"name": CHART, "repo": chart_server.url, "version": chart}],
+                charts=[{"name": CHART, "repo": charts.url, "version": chart},
+                        {"name": "app", "repo": charts.url, "version": "1.0.0"}],
                 debs=specs.bookworm_debs([f"{DEB}={deb}"]),
                 files=specs.pinned_files(f"{file_server.url}/{name}", content[name]),
             )
         for name, spec, extra in [("old", out["old.spec"], []), ("new", out["new.spec"], []),
                                   ("delta", out["new.spec"], ["--base", work / "old.tar.zst"])]:
+            if name == "new":
+                charts.publish(chartsrc.lib_chart(charts.src, "0.1.5", reg))
             out[name] = work / f"{name}.tar.zst"
             cli_ok("build", spec, "-o", out[name], "--cache-dir", cache, "-q", *extra, timeout=600)
     finally:
-        chart_server.close()
+        charts.server.close()
         file_server.close()
     return out
 
@@ -105,7 +116,9 @@ def test_diff_names_each_kinds_change_with_versions_and_new_bytes(bump):
     assert (image["old_digest"], image["new_digest"]) == (old_image.digest, new_image.digest)
     # Only the new top layer, config and manifest: the shared base layer is in OLD already.
     assert image["new_bytes"] == new_image.layers[-1].size + new_image.config.size + len(new_image.manifest)
-    assert kinds["charts"]["changed"] == [{"name": CHART, "old_version": "0.1.0", "new_version": "0.1.5"}]
+    # The dependency fetched beside the unchanged `app` moved on too: the delta carries it, diff names it.
+    assert kinds["charts"]["changed"] == [{"name": "app/lib", "old_version": "0.1.0", "new_version": "0.1.5"},
+                                          {"name": CHART, "old_version": "0.1.0", "new_version": "0.1.5"}]
     files = bump["files"]
     assert kinds["files"]["changed"] == [{"name": "notes.txt", "old_sha256": specs.sha256(files["old"]["notes.txt"]),
                                           "new_sha256": specs.sha256(files["new"]["notes.txt"])}]
