@@ -2,10 +2,12 @@
 change together.
 
 OLD and NEW differ in: the chart `lib` (0.1.0 -> 0.1.5, packaged by the real helm and served from a loopback
-HTTP chart repository), the image that chart runs (its top layer rebuilt, the base layer shared; pushed to the
-session registry), a pinned file (new content), and the real Debian package tzdata (two versions Debian's
-bookworm suites offer today, found by asking the lock for a version that does not exist: its error lists the
-available ones). An image and a file stay the same. One module-scoped set of builds serves every test here.
+HTTP chart repository) and, under the unchanged chart `app` 1.0.0, the same lib fetched as its `^0.1.0`
+dependency (0.1.5 is published between the two builds); the image lib's Job runs (its top layer rebuilt, the
+base layer shared; pushed to the session registry); a pinned file (new content); and the real Debian package
+tzdata (the oldest and newest version Debian's bookworm suites offer today, found by asking the lock for a
+version that does not exist: its error lists the available ones). An image and a file stay the same. One
+module-scoped set of builds (OLD, NEW, and NEW as a delta on OLD) serves every test here.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from bundler.kinds.charts.render import find_helm
+from bundler.kinds.charts.render import find_helm, helm_env
 from tests.kinds.charts import chartsrc
 from tests.support import specs
 from tests.support.archive import members, unpacked_tree
+from tests.support.charts import SmallRepo
 from tests.support.cli import cli_ok, run_cli
 from tests.support.fileserver import FileServer
-from tests.support.httpserver import DirectoryServer
 from tests.support.images import ImageFactory
 
 CHART = "lib"
@@ -41,24 +43,6 @@ def _deb_versions(work: Path, cache: Path) -> tuple[str, str]:
     return versions[0], versions[-1]
 
 
-class ChartRepo:
-    """A directory of charts packaged by the real helm and indexed by `helm repo index`, served on loopback."""
-
-    def __init__(self, root: Path, reg: str):
-        self.helm, self.root, self.reg, self.src = find_helm(), root, reg, root.parent / "chart-src"
-        self.env = {"HELM_CONFIG_HOME": str(self.src / "config"), "HELM_CACHE_HOME": str(self.src / "cache"),
-                    "HELM_DATA_HOME": str(self.src / "data"), "PATH": "/usr/bin:/bin"}
-        root.mkdir()
-        self.server = DirectoryServer(root)
-        self.url = self.server.url
-
-    def publish(self, chart_dir: Path, strip: str | None = None) -> None:
-        chartsrc.helm(self.helm, "package", str(chart_dir), "-d", str(self.root), cwd=self.src, env=self.env)
-        if strip:  # a dependency listed in Chart.yaml but not vendored: the build fetches it
-            chartsrc.strip_member(self.root / f"{chart_dir.name}.tgz", strip)
-        chartsrc.helm(self.helm, "repo", "index", str(self.root), cwd=self.src, env=self.env)
-
-
 @pytest.fixture(scope="module")
 def bump(tmp_path_factory, registry):
     work = tmp_path_factory.mktemp("delta-kinds")
@@ -75,7 +59,7 @@ def bump(tmp_path_factory, registry):
     other = f.image([base, f.layer("other", 50_000)])
     f.push(registry, "deltakinds/other", other, tag="1")
     # `app` 1.0.0 needs lib ^0.1.0 without vendoring it: OLD fetches 0.1.0, NEW 0.1.5, published in between.
-    charts = ChartRepo(work / "charts", reg)
+    charts = SmallRepo(work / "charts", find_helm(), helm_env(work / "helm"))
     charts.publish(chartsrc.lib_chart(charts.src, "0.1.0", reg))
     charts.publish(chartsrc.with_dependency(charts.src, "app", "1.0.0", "lib", "^0.1.0", charts.url), "app/charts/")
 
