@@ -4,10 +4,10 @@ change together.
 OLD and NEW differ in: the chart `lib` (0.1.0 -> 0.1.5, packaged by the real helm and served from a loopback
 HTTP chart repository) and, under the unchanged chart `app` 1.0.0, the same lib fetched as its `^0.1.0`
 dependency (0.1.5 is published between the two builds); the image lib's Job runs (its top layer rebuilt, the
-base layer shared; pushed to the session registry); a pinned file (new content); and the real Debian package
-tzdata (the oldest and newest version Debian's bookworm suites offer today, found by asking the lock for a
-version that does not exist: its error lists the available ones). An image and a file stay the same. One
-module-scoped set of builds (OLD, NEW, and NEW as a delta on OLD) serves every test here.
+base layer shared; pushed to the session registry); pinned files (one changed, one moved to another path); and
+the real Debian package tzdata (the oldest and newest version Debian's bookworm suites offer today, found by
+asking the lock for a version that does not exist: its error lists the available ones). An image and a file
+stay the same. One module-scoped set of builds (OLD, NEW, and NEW as a delta on OLD) serves every test here.
 """
 
 from __future__ import annotations
@@ -63,8 +63,10 @@ def bump(tmp_path_factory, registry):
     charts.publish(chartsrc.lib_chart(charts.src, "0.1.0", reg))
     charts.publish(chartsrc.with_dependency(charts.src, "app", "1.0.0", "lib", "^0.1.0", charts.url), "app/charts/")
 
-    content = {"old": {"notes.txt": b"release notes 1\n", "keep.bin": b"unchanged\n" * 1000},
-               "new": {"notes.txt": b"release notes 2\n", "keep.bin": b"unchanged\n" * 1000}}
+    # notes changes; keep.bin stays; the same bytes move from tools/agent-1.tgz to tools/agent.tgz.
+    keep, moved = b"unchanged\n" * 1000, b"moved\n" * 1000
+    content = {"old": {"docs/notes.txt": b"release notes 1\n", "keep.bin": keep, "tools/agent-1.tgz": moved},
+               "new": {"docs/notes.txt": b"release notes 2\n", "keep.bin": keep, "tools/agent.tgz": moved}}
     file_server = FileServer({f"/{v}/{p}": data for v, files in content.items() for p, data in files.items()})
 
     out: dict = {"work": work, "images": images, "other": other, "debs": (old_deb, new_deb), "files": content}
@@ -104,13 +106,16 @@ def test_diff_names_each_kinds_change_with_versions_and_new_bytes(bump):
     assert kinds["charts"]["changed"] == [{"name": "app/lib", "old_version": "0.1.0", "new_version": "0.1.5"},
                                           {"name": CHART, "old_version": "0.1.0", "new_version": "0.1.5"}]
     files = bump["files"]
-    assert kinds["files"]["changed"] == [{"name": "notes.txt", "old_sha256": specs.sha256(files["old"]["notes.txt"]),
-                                          "new_sha256": specs.sha256(files["new"]["notes.txt"])}]
+    notes = [specs.sha256(files[v]["docs/notes.txt"]) for v in ("old", "new")]
+    moved = specs.sha256(files["new"]["tools/agent.tgz"])
+    assert kinds["files"] == {"changed": [{"name": "docs/notes.txt", "old_sha256": notes[0], "new_sha256": notes[1]}],
+                              "added": [{"name": "tools/agent.tgz", "sha256": moved}],
+                              "removed": [{"name": "tools/agent-1.tgz", "sha256": moved}]}
     old_deb, new_deb = bump["debs"]
     assert kinds["debs"]["changed"] == [{"name": f"bookworm/{DEB}:all", "old_version": old_deb,
                                          "new_version": new_deb}]
-    for kind in kinds.values():
-        assert not kind["added"] and not kind["removed"]
+    for name, kind in kinds.items():
+        assert name == "files" or not (kind["added"] or kind["removed"])
     # What diff says a delta carries is what build --base writes (compressed: the keys and JSON shrink).
     assert 0.9 * out["delta"]["bytes"] <= bump["delta"].stat().st_size <= out["delta"]["bytes"] + 64_000
 
@@ -132,7 +137,7 @@ def test_the_delta_carries_only_the_new_members(bump):
           for d in (new_image.digest, new_image.config.digest, new_image.layers[-1].digest)),
         "images/index.json",
         "charts/lib-0.1.5.tgz",
-        "files/notes.txt",
+        "files/docs/notes.txt",  # not the moved file: its bytes are in OLD, at another path
         # The new package, and the bundle's apt repository index and signatures that list it.
         deb, *(f"debs/dists/bookworm/{m}" for m in ("InRelease", "Release", "Release.gpg",
                                                     "main/binary-amd64/Packages", "main/binary-amd64/Packages.gz")),
@@ -141,8 +146,9 @@ def test_the_delta_carries_only_the_new_members(bump):
     }
     # Nothing else OLD already holds: not the shared base layer, the unchanged image, the unchanged file.
     assert [p for p in carried if p in old and old[p]["digest"] == new[p]["digest"]] == ["signing-key.asc"]
-    assert {"files/keep.bin", *(f"images/blobs/sha256/{b.digest.split(':')[1]}" for b in bump["other"].blobs)} <= (
-        set(json.loads(members(bump["delta"])["delta.json"])["from_base"]))
+    from_base = set(json.loads(members(bump["delta"])["delta.json"])["from_base"])
+    other = {f"images/blobs/sha256/{b.digest.split(':')[1]}" for b in bump["other"].blobs}
+    assert {"files/keep.bin", "files/tools/agent.tgz", *other} <= from_base
 
 
 def test_the_delta_onto_the_unpacked_old_gives_exactly_the_new(bump, tmp_path):
@@ -154,5 +160,6 @@ def test_the_delta_onto_the_unpacked_old_gives_exactly_the_new(bump, tmp_path):
     after = unpacked_tree(island)
     assert after == unpacked_tree(full)
     changed = {p for p in after if before.get(p) != after[p]}
-    assert {"files/notes.txt", "charts/lib-0.1.5.tgz"} <= changed and "files/keep.bin" not in changed
+    assert {"files/docs/notes.txt", "charts/lib-0.1.5.tgz", "files/tools/agent.tgz"} <= changed
+    assert "files/keep.bin" not in changed and "files/tools/agent-1.tgz" not in after
     assert any(p.endswith(".deb") for p in changed) and "charts/lib-0.1.0.tgz" not in after
