@@ -27,6 +27,8 @@ from tests.support.cli import cli_ok, run_cli
 from tests.support.fileserver import FileServer
 from tests.support.images import ImageFactory
 
+pytestmark = pytest.mark.slow  # three builds and a lock against Debian's archive: about 15 s
+
 CHART = "lib"
 DEB = "tzdata"  # small, and needs nothing a minimal Debian system lacks (debconf)
 
@@ -47,6 +49,7 @@ def _deb_versions(work: Path, cache: Path) -> tuple[str, str]:
 def bump(tmp_path_factory, registry):
     work = tmp_path_factory.mktemp("delta-kinds")
     cache = specs.CACHE / "debs-cache"  # apt's lists and the .debs, kept across runs as the debs tests keep them
+    cache.mkdir(parents=True, exist_ok=True)
     old_deb, new_deb = _deb_versions(work, cache)
 
     # The chart's Job runs {reg}/wire/lib-migrate:<chart version>: the chart bump is also the image bump.
