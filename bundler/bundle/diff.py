@@ -100,7 +100,14 @@ def _images(old: Basis, new: Basis, old_summaries: KindSummaries, new_summaries:
 
 
 def _charts(summaries: KindSummaries) -> dict[str, dict]:
-    return {c.name: {"version": c.version, "digest": c.digest} for c in summaries.charts or []}
+    """Each chart by name, and each dependency fetched beside it as chart/[subchart/]dependency: a range such
+    as ^0.1.0 resolves anew at every lock, so a dependency can move on under an unchanged chart."""
+    out: dict[str, dict] = {}
+    for c in summaries.charts or []:
+        out[c.name] = {"version": c.version, "digest": c.digest}
+        for d in c.dependencies:
+            out["/".join([c.name, *(d.within or []), d.name])] = {"version": d.version, "digest": d.digest}
+    return out
 
 
 def _debs(summaries: KindSummaries) -> dict[str, dict]:

@@ -5,28 +5,16 @@ One module-scoped set of builds (base, full new, delta twice, a delta on the del
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from bundler.bundle.unpack import MARKER
 from tests.bundle.conftest import write_spec
-from tests.support.cli import run_cli
-
-MARKER = ".wire-bundle-unpacked.json"
-
-
-def _tree(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != MARKER}
-
-
-def _ok(*args) -> str:
-    r = run_cli(*args)
-    assert r.rc == 0, r.err
-    return r.out
+from tests.support.archive import unpacked_tree
+from tests.support.cli import cli_ok, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +41,7 @@ def builds(tmp_path_factory, registry):
                               # on a delta: its head is the full new bundle's
                               ("delta3", specs["3"], ["--base", work / "delta.tar.zst"])]:
         out[name] = work / f"{name}.tar.zst"
-        out[name + ".out"] = _ok("build", spec, "-o", out[name], "--cache-dir", cache, *extra)
+        out[name + ".out"] = cli_ok("build", spec, "-o", out[name], "--cache-dir", cache, *extra)
     return out
 
 
@@ -70,7 +58,7 @@ def test_delta_holds_only_what_the_base_lacks_and_is_reproducible(builds):
 
 
 def test_diff_names_the_bumped_image_and_the_bytes_a_delta_carries(builds):
-    out = json.loads(_ok("diff", builds["old"], builds["new"], "--json"))
+    out = json.loads(cli_ok("diff", builds["old"], builds["new"], "--json"))
     changed = out["kinds"]["images"]["changed"]
     assert [c["name"].rsplit("/", 1)[-1] for c in changed] == ["svc"]
     assert changed[0]["old_digest"] != changed[0]["new_digest"] and changed[0]["new_bytes"] >= 150_000
@@ -78,7 +66,7 @@ def test_diff_names_the_bumped_image_and_the_bytes_a_delta_carries(builds):
     delta_size = builds["delta"].stat().st_size
     # What diff says a delta carries is what build --base writes (compressed: the key and JSON shrink).
     assert 0.95 * out["delta"]["bytes"] <= delta_size <= out["delta"]["bytes"] + 64_000
-    text = _ok("diff", builds["old"], builds["new"])
+    text = cli_ok("diff", builds["old"], builds["new"])
     assert "svc" in text and "delta" in text
 
 
@@ -89,13 +77,13 @@ def test_delta_onto_the_unpacked_base_gives_exactly_the_new_bundle(builds, tmp_p
     full = tmp_path / "full"
     storage = tmp_path / "registry-storage"  # the asset host's registry, seeded by hard links (no registry run)
     seed = seed_module().seed_registry
-    _ok("unpack", builds["old"], "--to", island)
+    cli_ok("unpack", builds["old"], "--to", island)
     blobs = island / "images/blobs/sha256"
     assert seed(str(island / "images"), str(storage))["linked"] == len(list(blobs.iterdir()))
-    _ok("unpack", builds["new"], "--to", full)
-    out = _ok("unpack", builds["delta"], "--to", island)
+    cli_ok("unpack", builds["new"], "--to", full)
+    out = cli_ok("unpack", builds["delta"], "--to", island)
     assert "taken from the base" in out
-    assert _tree(island) == _tree(full)
+    assert unpacked_tree(island) == unpacked_tree(full)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     # Re-seeding after the delta links only the new blobs: the unchanged ones are the same files (hard links).
     from_base = set(json.loads(_delta_json(builds["delta"]))["from_base"])
@@ -103,10 +91,10 @@ def test_delta_onto_the_unpacked_base_gives_exactly_the_new_bundle(builds, tmp_p
     assert 3 <= len(carried) < len(list(blobs.iterdir()))  # svc:2's manifest, config and new layer
     assert seed(str(island / "images"), str(storage))["linked"] == len(carried)
     # Delta on delta: onto the tree the first delta made.
-    _ok("unpack", builds["delta3"], "--to", island)
+    cli_ok("unpack", builds["delta3"], "--to", island)
     marker = json.loads((island / MARKER).read_text())
     assert marker["content_digest"] == json.loads(_delta_json(builds["delta3"]))["content_digest"]
-    assert "already holds" in _ok("unpack", builds["delta3"], "--to", island)
+    assert "already holds" in cli_ok("unpack", builds["delta3"], "--to", island)
 
 
 def _delta_json(archive: Path) -> bytes:
@@ -117,8 +105,8 @@ def _delta_json(archive: Path) -> bytes:
 
 def test_bad_bases_are_refused_and_the_tree_stays(builds, tmp_path):
     island = tmp_path / "bundle"
-    _ok("unpack", builds["old"], "--to", island)
-    before = _tree(island)
+    cli_ok("unpack", builds["old"], "--to", island)
+    before = unpacked_tree(island)
     # The wrong base: a delta on the new bundle onto the old one; both digests named.
     r = run_cli("unpack", builds["delta3"], "--to", island)
     decl = json.loads(_delta_json(builds["delta3"]))
@@ -133,19 +121,19 @@ def test_bad_bases_are_refused_and_the_tree_stays(builds, tmp_path):
     data = bytearray(blob.read_bytes())
     data[10] ^= 1
     blob.write_bytes(bytes(data))
-    changed = _tree(island)
+    changed = unpacked_tree(island)
     r = run_cli("unpack", builds["delta"], "--to", island)
     assert r.rc == 1 and "changed since the base was unpacked" in r.err and blob.name in r.err
-    assert _tree(island) == changed and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert unpacked_tree(island) == changed and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     blob.write_bytes(bytes(data[:10]) + bytes([data[10] ^ 1]) + bytes(data[11:]))
     # A truncated delta: the old tree stays as it was.
     cut = tmp_path / "cut.tar.zst"
     cut.write_bytes(builds["delta"].read_bytes()[:-5000])
     shutil.rmtree(island)
-    _ok("unpack", builds["old"], "--to", island)
+    cli_ok("unpack", builds["old"], "--to", island)
     r = run_cli("unpack", cut, "--to", island)
     assert r.rc == 1 and "truncated" in r.err and "Traceback" not in r.err
-    assert _tree(island) == before and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert unpacked_tree(island) == before and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_a_tampered_declaration_is_refused(builds, tmp_path):

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.bundle.conftest import write_spec
-from tests.bundle.test_delta import _tree
+from tests.support.archive import unpacked_tree
 from tests.support.cli import run_cli
 
 MIB = 1 << 20
@@ -49,7 +49,7 @@ def served(split, tmp_path_factory):
     """Bundle a unpacked from its parts: the tree the broken-part cases try to replace."""
     dest = tmp_path_factory.mktemp("served") / "bundle"
     assert run_cli("unpack", split[0], "--to", dest).rc == 0
-    return dest, _tree(dest)
+    return dest, unpacked_tree(dest)
 
 
 @pytest.fixture
@@ -100,7 +100,7 @@ def test_parts_join_to_the_archive_and_are_read_in_place(split, tight, tmp_path)
     plain = tmp_path / "a.tar.zst"
     plain.write_bytes(b"".join(p.read_bytes() for p in parts))
     assert run_cli("unpack", plain, "--to", tmp_path / "plain").rc == 0
-    assert _tree(dest) == _tree(tmp_path / "plain")
+    assert unpacked_tree(dest) == unpacked_tree(tmp_path / "plain")
     # diff (and build --base) read a split archive's head from its first part.
     r = run_cli("diff", manifest, split[1], "--json")
     assert r.rc == 0 and len(json.loads(r.out)["kinds"]["images"]["added"]) == 1, r.err
@@ -148,4 +148,4 @@ def test_bad_parts_are_named_and_the_tree_stays(split, served, tmp_path, case, e
         assert r.rc == 1 and expect in r.err and "Traceback" not in r.err, (args[0], r.err)
         if case in ("damaged", "mixed"):
             assert "damaged, or a part of another build" in r.err
-    assert _tree(dest) == before and not [p for p in dest.parent.iterdir() if p.name.startswith(".")]
+    assert unpacked_tree(dest) == before and not [p for p in dest.parent.iterdir() if p.name.startswith(".")]

@@ -6,11 +6,13 @@ reads one also proves it is a readable bundle; the writers below make the archiv
     members = read_tar(archive)           # [(TarInfo, bytes)] in archive order
     name = flip_largest_blob(archive)     # one bit changed inside the largest image blob, re-packed
     write_tar(archive, members)           # a tar.zst again (the signature then no longer matches)
+    unpacked_tree(dest) == unpacked_tree(other)   # two unpacked bundles hold the same files, byte for byte
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import tarfile
@@ -19,10 +21,17 @@ from pathlib import Path
 import zstandard
 
 from bundler.bundle.archive import iter_members
+from bundler.bundle.unpack import MARKER
 
 
 def read_tar(archive: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
     return [(m.info, b"".join(m.chunks)) for m in iter_members(archive)]
+
+
+def unpacked_tree(root: Path) -> dict[str, str]:
+    """Every file of an unpacked bundle (but unpack's own marker) by relative path: its sha256."""
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != MARKER}
 
 
 def members(archive: Path) -> dict[str, bytes]:

@@ -2,6 +2,7 @@
 
     r = run_cli("build", spec, "-o", out, timeout=600)             # Run: a CompletedProcess, and r.rc, r.err
     r = run_cli("unpack", archive, "--to", dest, offline=True)     # in a new network namespace, no pip index
+    out = cli_ok("diff", old, new, "--json")                       # its stdout; a non-zero exit fails the test
     popen = subprocess.Popen(cli_command("lab", "up", spec))       # a process the test kills on purpose
 """
 
@@ -59,3 +60,10 @@ def run(cmd: Sequence[object], *, timeout: float = 300, cwd: Path | str | None =
 def run_cli(*args: object, prefix: Sequence[str] = (), **kwargs: Any) -> Run:
     """`wire-bundle ARGS` (after `prefix`: setpriv, ...); keywords as for `run`."""
     return run([*prefix, *cli_command(*args)], **kwargs)
+
+
+def cli_ok(*args: object, **kwargs: Any) -> str:
+    """`wire-bundle ARGS`, which must succeed (its stderr is the failure's message); its stdout."""
+    r = run_cli(*args, **kwargs)
+    assert r.rc == 0, r.err
+    return r.out

@@ -13,8 +13,6 @@ Every image points at `{reg}` (the test registry's host) so an end-to-end build 
 
 from __future__ import annotations
 
-import subprocess
-import tarfile
 import textwrap
 from pathlib import Path
 
@@ -28,13 +26,6 @@ def _write(root: Path, files: dict[str, str]) -> Path:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(textwrap.dedent(text).lstrip())
     return root
-
-
-def helm(helm_bin: str, *args: str, cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run([helm_bin, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
-    if proc.returncode != 0:
-        raise RuntimeError(f"helm {' '.join(args)} failed: {proc.stderr.strip()}")
-    return proc.stdout
 
 
 def lib_chart(src: Path, version: str, reg: str) -> Path:
@@ -220,17 +211,6 @@ def oci_chart(src: Path, reg: str) -> Path:
                   image: {reg}/wire/oci-pod:1.0
             """,
     })
-
-
-def strip_member(tgz: Path, prefix: str) -> None:
-    """Rewrite a packaged chart without the members under `prefix`, the way a chart whose dependency was
-    never vendored looks (`helm package` itself refuses to package one)."""
-    tmp = tgz.with_name(tgz.name + ".tmp")
-    with tarfile.open(tgz, "r:gz") as src, tarfile.open(tmp, "w:gz") as dst:
-        for m in src.getmembers():
-            if not m.name.startswith(prefix):
-                dst.addfile(m, src.extractfile(m) if m.isfile() else None)
-    tmp.replace(tgz)
 
 
 def with_dependency(src: Path, name: str, version: str, dep: str, dep_version: str, dep_repo: str) -> Path:

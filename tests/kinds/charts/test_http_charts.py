@@ -283,7 +283,7 @@ def test_parallel_lock_equals_serial_and_reads_the_index_once(tmp_path, chart_re
 
 
 def test_repository_with_basic_auth_uses_netrc(tmp_path, chart_repo, ctx, monkeypatch):
-    from tests.kinds.charts.conftest import ChartServer
+    from tests.support.charts import ChartServer
 
     server = ChartServer(chart_repo.root, auth=("wire", "stand-in-secret"))
     try:

@@ -19,8 +19,9 @@ from bundler.bundle.spec import load_spec
 from bundler.errors import BundleError, SpecError
 from bundler.kinds.charts import release_manifest
 from bundler.kinds.charts.kind import KIND
+from bundler.kinds.charts.render import helm_env
 from tests.kinds.charts import chartsrc
-from tests.kinds.charts.conftest import ChartServer, SmallRepo, helm_env
+from tests.support.charts import ChartServer, SmallRepo
 from tests.support.cli import run_cli
 from tests.support.httpserver import HTTPServer, QuietHandler
 
