@@ -9,6 +9,7 @@ the ones tarfile writes (same headers, padding and end-of-archive records), so a
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import io
@@ -291,6 +292,10 @@ class HashingReadAhead:
 
     def close(self) -> None:
         self._stop.set()
+        # A thread blocked on a full queue would see the stop only when its put times out: make room instead.
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
         self._thread.join()
 
 
