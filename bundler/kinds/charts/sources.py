@@ -15,43 +15,23 @@ from typing import TYPE_CHECKING
 
 from bundler.bundle.artifacts import sha256_file
 from bundler.bundle.store import BlobStore
-from bundler.bundle.transport import Downloader
+from bundler.bundle.transport import HttpUser, LazyHttp
 from bundler.kinds.charts.oci import fetch_oci, resolve_oci
 from bundler.kinds.charts.repo import IndexCache, Resolved, resolve_http
 from bundler.kinds.images.registry import RegistryClient, RegistrySettings
 
 if TYPE_CHECKING:
-    import requests
+    pass
 
 
-class ChartSources:
+class ChartSources(HttpUser):
     def __init__(self, cache_dir: Path, registries: dict | None = None, client: RegistryClient | None = None):
         self.store = BlobStore(cache_dir)
+        self._http = LazyHttp()
         self._made = threading.Lock()
-        self._session: requests.Session | None = None
-        self._downloader: Downloader | None = None
         self._indexes: IndexCache | None = None
         self._client = client
         self._registries = registries or {}
-
-    # The session and what uses it are made on the first request: a build from a warm cache makes none, and so
-    # never loads requests (with urllib3, about a third of a build's imports).
-    @property
-    def session(self) -> requests.Session:
-        with self._made:
-            if self._session is None:
-                import requests
-
-                self._session = requests.Session()
-                self._session.headers["User-Agent"] = "wire-bundle"
-            return self._session
-
-    @property
-    def downloader(self) -> Downloader:
-        with self._made:
-            if self._downloader is None:
-                self._downloader = Downloader(lambda: self.session)
-            return self._downloader
 
     @property
     def indexes(self) -> IndexCache:

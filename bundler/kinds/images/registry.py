@@ -28,7 +28,7 @@ from bundler.bundle.mediatypes import (
     OCI_INDEX,
     OCI_MANIFEST,
 )
-from bundler.bundle.transport import Downloader, describe_network_error
+from bundler.bundle.transport import HttpUser, LazyHttp, describe_network_error
 from bundler.errors import RegistryError
 from bundler.kinds.images.reference import DEFAULT_REGISTRY, DOCKER_HUB_API, Reference
 
@@ -99,12 +99,10 @@ def load_docker_credentials(path: Path | None = None) -> dict[str, tuple[str, st
     return creds
 
 
-class RegistryClient:
+class RegistryClient(HttpUser):
     def __init__(self, settings: RegistrySettings | None = None, session: requests.Session | None = None):
         self.settings = settings or RegistrySettings()
-        self._session = session
-        self._downloader: Downloader | None = None
-        self._made = threading.Lock()
+        self._http = LazyHttp(session)
         self._tokens: dict[tuple[str, str], str] = {}
         self._basic: set[str] = set()
         self._lock = threading.Lock()
@@ -153,22 +151,6 @@ class RegistryClient:
         self._answer_challenge(ref, response)
         sent = response.request.headers.get("Authorization") if response.request is not None else None
         return self._headers(ref).get("Authorization") != sent
-
-    # The session and downloader are made on the first request: a build from a warm cache makes none, and so
-    # never loads requests (with urllib3, about a third of a build's imports).
-    @property
-    def session(self) -> requests.Session:
-        with self._made:
-            if self._session is None:
-                self._session = _session()
-            return self._session
-
-    @property
-    def downloader(self) -> Downloader:
-        with self._made:
-            if self._downloader is None:
-                self._downloader = Downloader(lambda: self.session)
-            return self._downloader
 
     def _answer_challenge(self, ref: Reference, response: requests.Response) -> None:
         import requests
@@ -309,12 +291,3 @@ def _raise_for_status(ref: Reference, resp: requests.Response, what: str) -> Non
     raise RegistryError(f"{ref}: registry answered HTTP {code} for {what}{detail}")
 
 
-def _session() -> requests.Session:
-    import requests
-
-    session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=32)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    session.headers["User-Agent"] = "wire-bundle"
-    return session
