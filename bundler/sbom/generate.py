@@ -36,14 +36,18 @@ def image_manifests(lock: dict[str, Any]) -> list[str]:
     return sorted(set(out))
 
 
-def scan_images(lock: dict[str, Any], blob_path: Callable[[str], Path], wait: Callable[[str], None] = lambda d: None,
-                jobs: int | None = None, store: BlobStore | None = None,
+def image_layers(lock: dict[str, Any], blob_path: Callable[[str], Path]) -> dict[str, list[str]]:
+    """Each image manifest the lock pins, by its digest, with its file system layers, lowest first."""
+    return {digest: _layers(digest, blob_path) for digest in image_manifests(lock)}
+
+
+def scan_images(layers_of: dict[str, list[str]], blob_path: Callable[[str], Path],
+                wait: Callable[[str], None] = lambda d: None, jobs: int | None = None, store: BlobStore | None = None,
                 ready: Callable[[list[str]], Iterable[str]] = iter) -> dict[str, ImageContents]:
-    """Each image manifest's contents, by its digest. `wait(digest)` returns once that blob is in the store (and
-    raises when its download, or any other, failed); `ready(digests)` yields them in the order their downloads
-    complete, so each layer is read while later ones still download. With `store`, scans it recorded are used and
-    new ones recorded (bundler.sbom.scancache)."""
-    layers_of = {digest: _layers(digest, blob_path) for digest in image_manifests(lock)}
+    """Each image manifest's contents, by its digest, from its layers (`image_layers`). `wait(digest)` returns once
+    that blob is in the store (and raises when its download, or any other, failed); `ready(digests)` yields them in
+    the order their downloads complete, so each layer is read while later ones still download. With `store`, scans
+    it recorded are used and new ones recorded (bundler.sbom.scancache)."""
     unique = sorted({d for layers in layers_of.values() for d in layers})
     scans: dict[str, LayerScan] = {}
     if store is not None:  # recorded scans need no blob: nothing to wait for
@@ -115,8 +119,9 @@ def write_sbom(name: str, tool: str, lock: Lock, summaries: KindSummaries, artif
             arrived = time.monotonic()
             yield downloading[f]
 
-    images = scan_images(locked, blob_path, wait_blob, jobs, store, ready)
-    layers = len({d for m in image_manifests(locked) for d in _layers(m, blob_path)})
+    layers_of = image_layers(locked, blob_path)
+    images = scan_images(layers_of, blob_path, wait_blob, jobs, store, ready)
+    layers = len({d for ls in layers_of.values() for d in ls})
     records = [{"path": a.path, "digest": a.digest, "size": a.size, "kind": a.kind, "origin": a.origin}
                for a in artifacts]
     path = work_dir / MEMBER
