@@ -15,12 +15,8 @@ from bundler.bundle.gpg import SigningKey, cached_key, gnupg_home, gpg, read_cac
 from bundler.bundle.mediatypes import PUBLIC_KEY, SIGNATURE
 from bundler.errors import BundleError
 
-__all__ = ["SIGNATURE", "PUBLIC_KEY", "bundle_key", "KeyReader", "sign", "signer", "check_trust",
+__all__ = ["SIGNATURE", "PUBLIC_KEY", "KeyReader", "sign", "signer", "check_trust",
            "normalise_fingerprint"]
-
-
-def bundle_key(cache_dir: Path, key_file: Path | None, log=print) -> SigningKey:
-    return read_key(key_file) if key_file else cached_key(cache_dir, log=log)
 
 
 class KeyReader:
@@ -72,7 +68,7 @@ class KeyReader:
 
 def sign(key: SigningKey, data: bytes, lock_epoch: int, home: Path | None = None) -> bytes:
     """Deterministic for one key and lock: made at a fixed time with an RSA key (no randomness). `home` holds
-    the key already (bundle_key's); without it the key is imported into a gnupg home of its own."""
+    the key already (a KeyReader's); without it the key is imported into a gnupg home of its own."""
     at = signing_time(key, lock_epoch)
     with contextlib.nullcontext(home) if home is not None else gnupg_home() as into:
         if home is None:

@@ -9,8 +9,9 @@ import sys
 PROBE = """
 import sys
 from pathlib import Path
-from bundler.bundle.signing import bundle_key
-print(bundle_key(Path(sys.argv[1]), None, log=lambda m: print(m, file=sys.stderr)).fingerprint)
+from bundler.bundle.signing import KeyReader
+with KeyReader(Path(sys.argv[1]), None) as reader:  # as a build takes its key
+    print(reader.key(log=lambda m: print(m, file=sys.stderr)).fingerprint)
 """
 
 
