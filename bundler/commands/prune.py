@@ -3,7 +3,6 @@ refused while a deployed release still uses it. Runs playbooks/prune.yml through
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -18,20 +17,6 @@ MODULE_PREFIX = "registry prune: "
 
 def _bundle(b: dict) -> str:
     return f"{b.get('name')!r} ({str(b.get('content_digest'))[:19]}…)"
-
-
-def prune_results(run_dir: Path) -> dict[str, dict]:
-    """Each asset host's prune result, from the run's event files."""
-    out = {}
-    for path in sorted((run_dir / "artifacts" / "run" / "job_events").glob("*.json")):
-        try:
-            event = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        data = event.get("event_data") or {}
-        if event.get("event") == "runner_on_ok" and data.get("task") == PRUNE_TASK:
-            out[data.get("host", "?")] = data.get("res") or {}
-    return out
 
 
 @click.command()
@@ -75,13 +60,14 @@ def prune(inventory: Path, keep: tuple[str, ...], dry_run: bool, run_dir: Path |
     if run_dir.exists() and any(run_dir.iterdir()):
         raise BundleError(f"run directory {run_dir} is not empty; pass another --run-dir")
     extravars = {"asset_host_prune_keep": list(keep), "asset_host_prune_dry_run": dry_run}
-    result = run_playbook(path, inventory.resolve(), run_dir.resolve(), extravars=extravars, what="prune")
+    result = run_playbook(path, inventory.resolve(), run_dir.resolve(), extravars=extravars, what="prune",
+                          keep_results=PRUNE_TASK)
     if result.failures:
         f = result.failures[0]
         message = f.message[len(MODULE_PREFIX):] if f.message.startswith(MODULE_PREFIX) else f.message
         raise BundleError(f"prune: {f.host}: {message}; nothing was removed (events in {run_dir}/events.jsonl)"
                           if "refusing" in message else f"prune: {f.host}: task '{f.task}': {message}")
-    results = prune_results(run_dir)
+    results = result.results
     if not result.ok or not results:
         raise BundleError(f"prune: no asset host was pruned (status {result.status}, rc {result.rc}); is there an "
                           f"assethost group in {inventory}? Events in {run_dir}/events.jsonl")

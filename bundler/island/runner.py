@@ -46,6 +46,7 @@ class DeployResult:
     run_dir: Path
     recap: dict[str, HostCounts] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    results: dict[str, dict] = field(default_factory=dict)  # each host's result of the task asked for, if it ran ok
 
     @property
     def ok(self) -> bool:
@@ -65,9 +66,12 @@ def failure_message(res: dict) -> str:
 
 
 class EventSink:
-    """Follows the event stream: the current task, live counts per host, failures, and the compact log."""
+    """Follows the event stream: the current task, live counts per host, failures, the compact log, and each host's
+    result of the task `keep` names (what a command reports from its playbook's run)."""
 
-    def __init__(self, log_path: Path, on_change: Callable[[EventSink], None]):
+    def __init__(self, log_path: Path, on_change: Callable[[EventSink], None], keep: str | None = None):
+        self.keep = keep
+        self.results: dict[str, dict] = {}
         self.task = ""
         self.play = ""
         self.hosts: dict[str, HostCounts] = {}
@@ -102,6 +106,8 @@ class EventSink:
         if outcome == "ok":
             counts.ok += 1
             counts.changed += bool(res.get("changed"))
+            if self.keep is not None and data.get("task") == self.keep:
+                self.results[host] = res
         elif outcome == "skipped":
             counts.skipped += 1
         elif outcome == "unreachable":
@@ -146,15 +152,17 @@ def project_env(playbook: Path) -> dict[str, str]:
 def run_playbook(playbook: Path, inventory: Path, run_dir: Path, *, check: bool = False, limit: str | None = None,
                  extravars: dict | None = None, on_change: Callable[[EventSink], None] = lambda s: None,
                  env: dict[str, str] | None = None, verbose: bool = False, what: str = "deploy",
-                 error: type[BundleError] = BundleError, keeps_log: bool = True) -> DeployResult:
+                 error: type[BundleError] = BundleError, keeps_log: bool = True,
+                 keep_results: str | None = None) -> DeployResult:
     """Run `playbook` against `inventory` with `run_dir` as ansible-runner's private data directory.
 
     `env` adds to the project's environment; `verbose` shows Ansible's own output; `what` and `error` say whose
-    run it is in error lines; `keeps_log` says whether `run_dir` outlives the run (and may be pointed to)."""
+    run it is in error lines; `keeps_log` says whether `run_dir` outlives the run (and may be pointed to);
+    `keep_results` names a task whose result on each host the DeployResult keeps."""
     import ansible_runner
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    sink = EventSink(run_dir / "events.jsonl", on_change)
+    sink = EventSink(run_dir / "events.jsonl", on_change, keep_results)
     env = {**project_env(playbook), **(env or {})}
     old_path = os.environ.get("PATH", "")
     os.environ["PATH"] = env["PATH"]  # ansible-runner finds ansible-playbook on this process's PATH
@@ -175,4 +183,5 @@ def run_playbook(playbook: Path, inventory: Path, run_dir: Path, *, check: bool 
                else " (run with -v for Ansible's output)")
         raise error(f"{what}: ansible-playbook {playbook.name} failed before any task ran: "
                     f"{' '.join(reason.split())[:400]}{log}")
-    return DeployResult(rc=r.rc, status=r.status, run_dir=run_dir, recap=sink.recap(), failures=sink.failures)
+    return DeployResult(rc=r.rc, status=r.status, run_dir=run_dir, recap=sink.recap(), failures=sink.failures,
+                        results=sink.results)
