@@ -316,6 +316,8 @@ class TarReader:
         self.stream = stream
         self.chunk = chunk  # the largest piece of a member's data read at once
         self.offset = 0  # bytes of the tar stream read so far
+        self._left = 0  # bytes of the current member's data not read yet
+        self._member = 0  # which member members() handed out last
         # Image layers (read for the SBOM) may carry GNU tar's long-name records ('L', 'K'); a bundle never does.
         self.gnu_long_names = gnu_long_names
 
@@ -367,21 +369,30 @@ class TarReader:
             if "size" in pax:
                 info.size = _pax_size(pax["size"])
             pax = {}
-            data = self._chunks(info.name, info.size if info.type in tarfile.REGULAR_TYPES else 0)
-            yield info, data
-            for _ in data:
-                pass  # whatever the caller left unread
+            size = info.size if info.type in tarfile.REGULAR_TYPES else 0
+            self._left = size
+            self._member += 1
+            yield info, self._chunks(info.name, self._member)
+            left, self._left = self._left, 0
+            self._skip(info.name, left)  # whatever the caller left unread
+            if size % tarfile.BLOCKSIZE:
+                self._exact(tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE, f"inside member {info.name!r}'s padding")
 
-    def _chunks(self, name: str, size: int):
-        left = size
+    def _chunks(self, name: str, member: int):
+        while self._left and member == self._member:  # a member's chunks end when the next member is read
+            data = self._read(min(self.chunk, self._left))
+            if not data:
+                raise EOFError(f"the tar stream ends {self._left} bytes early, inside member {name!r}")
+            self._left -= len(data)
+            yield data
+
+    def _skip(self, name: str, left: int) -> None:
+        # Skipped data is read in the largest pieces: the SBOM skips nearly every byte of every layer it reads.
         while left:
-            data = self._read(min(self.chunk, left))
+            data = self._read(min(CHUNK, left))
             if not data:
                 raise EOFError(f"the tar stream ends {left} bytes early, inside member {name!r}")
             left -= len(data)
-            yield data
-        if size % tarfile.BLOCKSIZE:
-            self._exact(tarfile.BLOCKSIZE - size % tarfile.BLOCKSIZE, f"inside member {name!r}'s padding")
 
     def check_end(self) -> None:
         """After members() ended at the first zero block: the rest must be what tar writes there (a second zero

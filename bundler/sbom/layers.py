@@ -78,7 +78,9 @@ def scan_layer(path: Path, digest: str) -> LayerScan:
     """Stream the layer at `path` once; IntegrityError names the layer when it is not a readable tar."""
     out = LayerScan()
     try:
-        with open(path, "rb", buffering=CHUNK) as raw:
+        # The default buffer, not CHUNK: the inflater reads its own large pieces, and a large buffer in between
+        # only adds a copy of every byte.
+        with open(path, "rb") as raw:
             stream = _open(raw)
             reader = TarReader(stream, gnu_long_names=True, chunk=PIECE)
             for info, chunks in reader.members():

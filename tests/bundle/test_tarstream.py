@@ -81,6 +81,22 @@ def test_a_truncated_stream_ends_with_eof_error():
         read_all(data[: len(header("bundle.json", 9, 0)) + 100])
 
 
+
+def test_data_left_unread_in_part_or_whole_is_skipped_and_stale_chunks_end():
+    big = os.urandom(3 * CHUNK + 7)  # skipped in several pieces, with padding after
+    members = [("first", big), ("second", b"z" * 700), ("third", big[:100])]
+    got, stale = [], None
+    for info, chunks in TarReader(io.BytesIO(by_writer(members)), chunk=4096).members():
+        if info.name == "first":
+            assert next(chunks) == big[:4096]  # one piece read, the rest left
+            stale = chunks
+        elif info.name == "second":
+            assert list(stale) == []  # the first member's chunks never hand out the second's data
+            got.append(b"".join(chunks))
+        else:
+            got.append(b"".join(chunks))
+    assert got == [b"z" * 700, big[:100]]
+
 def test_read_ahead_closes_when_the_reader_stops_with_the_queue_full():
     """`inspect` reads only the head: the read-ahead thread may already hold the whole file and the end marker
     with nobody left to take them. close() must still return (it hung when the file was 5 chunks long)."""
