@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import gc
 import importlib
+import os
 import sys
 
 import click
 
 from bundler import __version__
 from bundler.errors import BundleError
+
+# Records are checked by this package's models alone: a pydantic plugin installed beside it (entry-point group
+# "pydantic") would see and could change every validation. Looking for one also cost each command 9 ms (every
+# installed distribution's metadata read).
+os.environ["PYDANTIC_DISABLE_PLUGINS"] = "__all__"
 
 # name -> "module:attribute". One line per command; keep sorted by workflow stage.
 COMMANDS: dict[str, str] = {
