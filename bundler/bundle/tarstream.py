@@ -387,12 +387,14 @@ class TarReader:
             yield data
 
     def _skip(self, name: str, left: int) -> None:
-        # Skipped data is read in the largest pieces: the SBOM skips nearly every byte of every layer it reads.
+        # The SBOM skips nearly every byte of every layer it reads: in the largest pieces, each freed before the
+        # next is read (not bound to a name), so that the allocator hands the same memory back instead of mapping
+        # fresh pages for each: a third of the SBOM's CPU on the bench's layers.
         while left:
-            data = self._read(min(CHUNK, left))
-            if not data:
+            n = len(self._read(min(CHUNK, left)))
+            if not n:
                 raise EOFError(f"the tar stream ends {left} bytes early, inside member {name!r}")
-            left -= len(data)
+            left -= n
 
     def check_end(self) -> None:
         """After members() ended at the first zero block: the rest must be what tar writes there (a second zero
