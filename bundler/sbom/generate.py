@@ -3,6 +3,7 @@ once (in parallel: decompression releases the GIL), work out each image's conten
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -27,7 +28,8 @@ from bundler.sbom.names import MEDIA_TYPE, MEMBER, component_counts
 # Layers are tars (OCI, Docker, any compression); anything else in `layers` (attestations, signatures,
 # artifacts) holds no file system.
 _TAR_MEDIA = ("tar", "rootfs.diff")
-# Renders the document: cyclonedx-python-lib takes about 45 ms to load, loaded only when a document is made.
+# Renders the document: it loads cyclonedx-python-lib (about 40 ms), so only a step that makes a new document
+# loads it (not one that reuses a kept document).
 DOCUMENT_MODULE = "bundler.sbom.document"
 
 
@@ -87,9 +89,7 @@ def _layers(digest: str, blob_path: Callable[[str], Path]) -> list[str]:
 
 def sbom_bytes(name: str, tool: str, lock: dict[str, Any], summaries: KindSummaries, artifacts: list[dict],
                images: dict[str, ImageContents]) -> bytes:
-    # DOCUMENT_MODULE: cyclonedx-python-lib is loaded only when a document is rendered (not when an earlier build's
-    # is reused).
-    from bundler.sbom.document import Inputs, make_bom, render  # noqa: PLC0415
+    from bundler.sbom.document import Inputs, make_bom, render  # noqa: PLC0415  (DOCUMENT_MODULE)
 
     return render(make_bom(Inputs(name=name, tool=tool, lock=lock, summaries=summaries, artifacts=artifacts,
                                   images=images)))
@@ -118,7 +118,7 @@ def write_sbom(name: str, tool: str, lock: Lock, summaries: KindSummaries, artif
         nonlocal arrived
         read.extend(digests)
         if digests:  # layers never read mean a new document: its renderer loads while they download
-            threading.Thread(target=importlib.import_module, args=(DOCUMENT_MODULE,), daemon=True).start()
+            threading.Thread(target=_load_renderer, daemon=True).start()
         downloading = {pending[_blob(d)]: d for d in digests if _blob(d) in pending}
         yield from (d for d in digests if _blob(d) not in pending)  # in the cache already
         for f in as_completed(downloading):
@@ -147,6 +147,12 @@ def write_sbom(name: str, tool: str, lock: Lock, summaries: KindSummaries, artif
     counts["image of unknown OS"] = unknown
     return file_artifact(MEMBER, path, "meta", media_type=MEDIA_TYPE,
                          meta={"member": MEMBER, "format": "CycloneDX 1.6", "components": counts})
+
+
+def _load_renderer() -> None:
+    # Only ahead of time: should loading fail here, sbom_bytes's own import fails the same way and says so.
+    with contextlib.suppress(Exception):
+        importlib.import_module(DOCUMENT_MODULE)
 
 
 def _blob(digest: str) -> str:
