@@ -31,4 +31,4 @@ if __name__ == "__main__":
     stub = types.ModuleType("bundler.sbom.generate")
     stub.write_sbom = skipped  # type: ignore[attr-defined]
     sys.modules[stub.__name__] = stub
-    main(sys.argv[1:])
+    main()  # as the command itself is run: its arguments from sys.argv, and its exit the same (gc.freeze)
