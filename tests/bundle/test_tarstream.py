@@ -81,7 +81,6 @@ def test_a_truncated_stream_ends_with_eof_error():
         read_all(data[: len(header("bundle.json", 9, 0)) + 100])
 
 
-
 def test_data_left_unread_in_part_or_whole_is_skipped_and_stale_chunks_end():
     big = os.urandom(3 * CHUNK + 7)  # skipped in several pieces, with padding after
     members = [("first", big), ("second", b"z" * 700), ("third", big[:100])]
@@ -96,6 +95,7 @@ def test_data_left_unread_in_part_or_whole_is_skipped_and_stale_chunks_end():
         else:
             got.append(b"".join(chunks))
     assert got == [b"z" * 700, big[:100]]
+
 
 def test_read_ahead_closes_when_the_reader_stops_with_the_queue_full():
     """`inspect` reads only the head: the read-ahead thread may already hold the whole file and the end marker
