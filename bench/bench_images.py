@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bench.fixture_images import seed, start_registry, unique_bytes  # noqa: E402
 from bench.peers import docker_archives_gz, raw_limit, run_child, skopeo_oci  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from bench.wan_proxy import WanProxy, parse_delay, parse_rate  # noqa: E402
+from bench.wan_proxy import add_link_options, describe_link, link_flags, open_link  # noqa: E402
 
 MIB = 1 << 20
 
@@ -112,8 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--runs", type=int, default=3, help="rounds of build, skopeo and raw limit, interleaved")
-    ap.add_argument("--wan", metavar="RATE", help="reach the registry over a link of RATE (e.g. 1gbit), see --rtt")
-    ap.add_argument("--rtt", default="0ms", help="with --wan: the link's round-trip time (e.g. 40ms)")
+    add_link_options(ap)
     ap.add_argument("--no-write", action="store_true", help="print the figures, leave docs/benchmarks.md alone")
     args = ap.parse_args(argv)
     shutil.rmtree(args.workdir, ignore_errors=True)
@@ -121,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     registry = start_registry(args.workdir)
     load_start = f"{os.getloadavg()[0]:.1f}"
     rounds: list[dict] = []
-    link = WanProxy(registry.host, parse_rate(args.wan), parse_delay(args.rtt)) if args.wan else None
+    link = open_link(args, registry.host)
     host = link.host if link else registry.host
     try:
         images = seed(registry, scale=args.scale)
@@ -185,9 +184,8 @@ def report(result: dict, args, load_start: str) -> str:
         f"{'met' if (ratios[key] >= bound if op == '>=' else ratios[key] <= bound) else 'NOT met'} |"
         for label, key, bound, op in checks if key in ratios)
     verify = rounds[-1]["ours"]
-    command = "python bench/bench_images.py" + (f" --wan {args.wan} --rtt {args.rtt}" if args.wan else "")
-    link = (f"behind bench/wan_proxy.py, a loopback forwarder that adds a {args.rtt} round trip and shares one "
-            f"{args.wan} link among all connections (this kernel has no netem)" if args.wan else "on loopback")
+    command = "python bench/bench_images.py" + link_flags(args)
+    link = describe_link(args)
     paragraphs = [
         f"Run: `{command}` (scale {args.scale}, {args.runs} rounds) on {time.strftime('%Y-%m-%d')}, "
         f"{platform.machine()}, {result['images']} stand-in images in a local docker-registry {link}, "

@@ -44,7 +44,7 @@ from bench.fixture_images import seed, start_registry, unique_bytes  # noqa: E40
 from bench.installed import compile_package  # noqa: E402
 from bench.peers import CHILD_TIMEOUT, TIME_BIN  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from bench.wan_proxy import WanProxy, parse_delay, parse_rate  # noqa: E402
+from bench.wan_proxy import add_link_options, describe_link, link_flags, open_link  # noqa: E402
 
 MIB = 1 << 20
 STEP = re.compile(r"sbom: .* ([0-9.]+) s after the last download, ([0-9.]+) s$", re.M)
@@ -104,8 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-write", action="store_true", help="print the figures, leave docs/benchmarks.md alone")
-    ap.add_argument("--wan", metavar="RATE", help="reach the registry over a link of RATE (e.g. 1gbit), see --rtt")
-    ap.add_argument("--rtt", default="0ms", help="with --wan: the link's round-trip time (e.g. 40ms)")
+    add_link_options(ap)
     ap.add_argument("--step", nargs=2, type=Path, metavar=("CACHE", "LOCK"), help=argparse.SUPPRESS)
     ap.add_argument("--bare", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     registry = start_registry(args.workdir)
     load_start = f"{os.getloadavg()[0]:.1f}"
     rounds = []
-    link = WanProxy(registry.host, parse_rate(args.wan), parse_delay(args.rtt)) if args.wan else None
+    link = open_link(args, registry.host)
     host = link.host if link else registry.host
     try:
         images = seed(registry, scale=args.scale)
@@ -132,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                         str(args.workdir / "lock-cache"), "-q"], check=True, capture_output=True)
         lock = args.workdir / "bench.lock.json"
         cache, out = args.workdir / "cache", args.workdir / "bench.tar.zst"
+        variants = ["sbom", "without", "wait"]  # cold builds, in an order that turns each round
         for n in range(args.runs):
             cold = {}
-            variants = ["sbom", "without", "wait"]
             for variant in variants[n % 3:] + variants[:n % 3]:
                 shutil.rmtree(cache, ignore_errors=True)
                 cold[variant] = build(spec, out, cache, args.jobs, variant == "sbom", variant == "wait")
@@ -225,16 +224,15 @@ def report(result: dict, args, load_start: str) -> str:
     ]
     verdict = "met" if share_alone < 0.05 else "NOT met"
     verdict_paid = "met" if share_paid < 0.05 else "NOT met"
-    command = "python bench/bench_sbom.py" + (f" --wan {args.wan} --rtt {args.rtt}" if args.wan else "")
-    served = (f"behind bench/wan_proxy.py (a loopback forwarder that adds a {args.rtt} round trip and shares one "
-              f"{args.wan} link among all connections)" if args.wan else "on loopback")
+    command = "python bench/bench_sbom.py" + link_flags(args)
     rest = ("; the rest is the SBOM's own CPU time, which on this fixture (2 cores, the registry on the same "
             "machine, every byte on loopback) the build cannot hide behind the network" if not args.wan else
             "; the rest is the SBOM's own CPU time, as much of it as the link's waits do not hide")
     return "\n\n".join([
         f"Run: `{command}` (scale {args.scale}, {args.runs} rounds, -j {args.jobs}) on "
         f"{time.strftime('%Y-%m-%d')}: the fixture of \"Image bundle build\" ({result['images']} images, "
-        f"{result['unique_bytes'] / MIB:.0f} MiB unique, one shared base), served by a local docker-registry {served}. "
+        f"{result['unique_bytes'] / MIB:.0f} MiB unique, one shared base), served by a local docker-registry "
+        f"{describe_link(args)}. "
         f"Its layers are seeded random bytes in gzip (no package database), so the figure is the cost of "
         f"streaming every layer once, which dominates; the document lists {result['images']} images "
         f"({r[-1]['sbom_bytes'] / 1024:.0f} KiB). Load average when the run started: {load_start}; the machine "

@@ -141,6 +141,44 @@ class WanProxy:
         self.listener.close()
 
 
+# --- for the benches that reach their registry through a link (bench_images, bench_sbom) ------------------------
+
+
+def add_link_options(ap: argparse.ArgumentParser) -> None:
+    """--wan RATE and --rtt DELAY, checked as the arguments are parsed (before any registry is started)."""
+    ap.add_argument("--wan", metavar="RATE", type=_checked(parse_rate),
+                    help="reach the registry over a link of RATE (e.g. 1gbit), see --rtt")
+    ap.add_argument("--rtt", default="0ms", type=_checked(parse_delay),
+                    help="with --wan: the link's round-trip time (e.g. 40ms)")
+
+
+def _checked(parse):
+    def check(text: str) -> str:
+        try:
+            parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text  # kept as given: the reports quote it
+    return check
+
+
+def open_link(args: argparse.Namespace, upstream: str) -> WanProxy | None:
+    """The proxy in front of `upstream` that `--wan` asks for, or None: the bench talks to `upstream` directly."""
+    return WanProxy(upstream, parse_rate(args.wan), parse_delay(args.rtt)) if args.wan else None
+
+
+def link_flags(args: argparse.Namespace) -> str:
+    return f" --wan {args.wan} --rtt {args.rtt}" if args.wan else ""
+
+
+def describe_link(args: argparse.Namespace) -> str:
+    """How the bench reached its registry, for a report's first paragraph."""
+    if not args.wan:
+        return "on loopback"
+    return (f"behind bench/wan_proxy.py, a loopback forwarder that adds a {args.rtt} round trip and shares one "
+            f"{args.wan} link among all connections (this kernel has no netem)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--upstream", required=True, help="HOST:PORT of the registry")
